@@ -1,0 +1,117 @@
+# The front server runs on gevent: every socket, lock, thread and the requests library must be the
+# cooperative versions, so the patching has to happen before any module imports socket, ssl,
+# threading or requests. Patching later leaves objects made from the unpatched originals (a lock
+# that blocks the whole hub, an SSL context gevent warns about) and is a known source of deadlocks.
+from gevent import monkey
+
+monkey.patch_all()
+
+__doc__ = """Start the chat front server: parse flags and environment, then serve ``webserver.create_app``.
+
+Runs on gunicorn with one gevent worker: thousands of WebSockets and long-polls are cheap
+greenlets, and the WebSocket hub is in-process state that one process must own. The app is built
+in the worker, after the fork, so the hub's greenlets start in the process that serves.
+"""
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+from common.serve import ArgumentParser, ServeError, env, port_number, serve  # noqa: E402
+
+NAME = "front server"
+
+
+def _http_url(text: str) -> str:
+    """argparse type: an ``http(s)://host[:port]`` URL, without a trailing slash."""
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"bad URL {text!r}: {error}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"not an http:// or https:// URL: {text!r}")
+    return text.rstrip("/")
+
+
+def _origin(text: str) -> str:
+    """argparse type: a web origin, ``scheme://host[:port]`` with nothing after it."""
+    url = _http_url(text)
+    parts = urlsplit(url)
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise argparse.ArgumentTypeError(f"an origin is scheme://host[:port] only: {text!r}")
+    return url.lower()
+
+
+def _flag(text: str) -> bool:
+    """Read an on/off environment value: 1, true, yes, on are on."""
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the flags, falling back on the environment, then on the defaults."""
+    parser = ArgumentParser(
+        prog="MainWServer.py",
+        description="The chat front server: the web app, the /api relay and the /ws WebSocket hub.",
+        epilog="Every flag also reads the environment variable shown; a flag wins over it.",
+    )
+    add = parser.add_argument
+    add("--host", default=env("CHAT_HOST", "127.0.0.1"), help="address to listen on (CHAT_HOST)")
+    add("--port", type=port_number, default=env("CHAT_PORT", "8000"), help="0 picks a free port (CHAT_PORT)")
+    add(
+        "--backend",
+        type=_http_url,
+        default=env("CHAT_BACKEND_URL", "http://127.0.0.1:8756"),
+        help="the backend's address (CHAT_BACKEND_URL)",
+    )
+    add(
+        "--secure-cookies",
+        action="store_true",
+        default=_flag(env("CHAT_SECURE_COOKIES", "0")),
+        help="mark the session cookie Secure, for running behind HTTPS (CHAT_SECURE_COOKIES=1)",
+    )
+    add(
+        "--allowed-origin",
+        dest="allowed_origins",
+        action="append",
+        type=_origin,
+        metavar="ORIGIN",
+        help="another origin allowed to call the API and open /ws; repeatable "
+        "(CHAT_ALLOWED_ORIGINS, comma-separated)",
+    )
+    args = parser.parse_args(argv)
+    if args.allowed_origins is None:
+        # The environment's list is checked like the flag's, and a bad entry is reported the same way.
+        names = [item.strip() for item in env("CHAT_ALLOWED_ORIGINS", "").split(",") if item.strip()]
+        try:
+            args.allowed_origins = [_origin(name) for name in names]
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"CHAT_ALLOWED_ORIGINS: {error}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the front server and serve until stopped; the exit status for the shell."""
+    args = parse_args(argv)
+    config = {
+        "BACKEND_URL": args.backend,
+        "SECURE_COOKIES": args.secure_cookies,
+        "ALLOWED_ORIGINS": args.allowed_origins,
+    }
+
+    def build():
+        # Imported in the worker, so nothing of the app exists in the master.
+        import webserver
+
+        return webserver.create_app(config)
+
+    try:
+        serve(build, name=NAME, host=args.host, port=args.port, worker_class="gevent", preload=False)
+    except ServeError as error:
+        print(f"{NAME}: {error}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Start the chat backend: parse flags and environment, then serve ``backend.create_app`` on gunicorn.
+
+Every flag has an environment variable and a default (see ``docs/operations.md``). The app is built
+in the gunicorn master before it forks, so a data directory that is unusable or held by another
+live backend stops the start with one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common.serve import ArgumentParser, ServeError, env, port_number, serve
+
+NAME = "backend"
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number of zero or more (0 turns a limit off)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
+    return value
+
+
+def _rate(text: str) -> float:
+    """argparse type: a rate per second of zero or more (0 turns a limit off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number, 0 or more: {text}")
+    return value
+
+
+def _threads(text: str) -> int:
+    """argparse type: a thread count of at least 1."""
+    value = _count(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Read the flags, falling back on the environment, then on the defaults."""
+    parser = ArgumentParser(
+        prog="backend.py",
+        description="The chat backend: users, sessions, rooms and messages on JSON-lines files.",
+        epilog="Every flag also reads the environment variable shown; a flag wins over it.",
+    )
+    add = parser.add_argument
+    add(
+        "--host",
+        default=env("CHAT_BACKEND_HOST", "127.0.0.1"),
+        help="address to listen on (CHAT_BACKEND_HOST)",
+    )
+    add(
+        "--port",
+        type=port_number,
+        default=env("CHAT_BACKEND_PORT", "8756"),
+        help="0 picks a free port (CHAT_BACKEND_PORT)",
+    )
+    add("--data-dir", default=env("CHAT_DATA_DIR", "chats"), help="where the data files live (CHAT_DATA_DIR)")
+    add(
+        "--message-burst",
+        type=_count,
+        default=env("CHAT_MESSAGE_BURST", "300"),
+        help="messages a user may send at once (CHAT_MESSAGE_BURST; 0 = no limit)",
+    )
+    add(
+        "--message-rate",
+        type=_rate,
+        default=env("CHAT_MESSAGE_RATE", "10"),
+        help="messages per second a user regains (CHAT_MESSAGE_RATE; 0 = no limit)",
+    )
+    add(
+        "--login-failures",
+        type=_count,
+        default=env("CHAT_LOGIN_FAILURES", "10"),
+        help="failed sign-ins per username per 5 minutes (CHAT_LOGIN_FAILURES; 0 = no limit)",
+    )
+    add(
+        "--room-burst",
+        type=_count,
+        default=env("CHAT_ROOM_BURST", "20"),
+        help="rooms a user may create at once (CHAT_ROOM_BURST; 0 = no limit)",
+    )
+    add(
+        "--room-rate",
+        type=_rate,
+        default=env("CHAT_ROOM_RATE", "0.1"),
+        help="rooms per second a user regains (CHAT_ROOM_RATE; 0 = no limit)",
+    )
+    add(
+        "--threads",
+        type=_threads,
+        default=env("CHAT_BACKEND_THREADS", "128"),
+        help="request threads; each long-poll holds one (CHAT_BACKEND_THREADS)",
+    )
+    # argparse runs ``type`` on string defaults too, so a bad environment value is reported
+    # exactly like a bad flag.
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the backend and serve until stopped; the exit status for the shell."""
+    args = parse_args(argv)
+    config = {
+        "DATA_DIR": args.data_dir,
+        "MESSAGE_BURST": args.message_burst,
+        "MESSAGE_RATE": args.message_rate,
+        "LOGIN_FAILURES": args.login_failures,
+        "ROOM_BURST": args.room_burst,
+        "ROOM_RATE": args.room_rate,
+    }
+    # Imported here, not at the top, so that ``--help`` and flag errors answer at once.
+    import backend
+    from backend.store import DataDirError
+
+    try:
+        serve(
+            lambda: backend.create_app(config),
+            name=NAME,
+            host=args.host,
+            port=args.port,
+            worker_class="gthread",
+            threads=args.threads,
+            preload=True,
+        )
+    except (DataDirError, ServeError) as error:
+        print(f"{NAME}: {error}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""Run a Flask app on gunicorn from Python, with one worker process and a one-line ready message.
+
+Both launchers (``backend.py`` and ``MainWServer.py``) call :func:`serve`. What it guarantees:
+
+* Exactly one worker process. The front server's WebSocket hub is in-process state, and the
+  backend's store is one in-memory index over files it alone appends to, so neither may be split
+  across processes.
+* The listening socket is bound here, before gunicorn starts, so a port in use is one clear
+  :class:`ServeError` instead of gunicorn's five retries and a page of log lines.
+* When the worker is ready to accept, it prints one line, ``NAME listening on http://HOST:PORT``,
+  with the real port even when 0 was asked for. Tests and people read the first line holding
+  ``http://``, so gunicorn runs at log level ``warning`` (its own "Listening at" line is ``info``)
+  and with no access log.
+* The worker dies with the master: right after fork it asks the kernel for SIGKILL when its parent
+  goes. Without this a ``kill -9`` of the master leaves an orphaned worker that still holds the
+  port and the backend's data-directory lock.
+* SIGTERM is gunicorn's graceful stop and SIGINT (Ctrl-C) its quick stop; both end with exit
+  status 0. The graceful timeout is short because WebSockets and long-polls never finish on
+  their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+# Seconds a stopping worker gets to finish in-flight requests before the master kills it. Open
+# WebSockets and 30 s long-polls would otherwise hold every stop for the whole default of 30 s.
+GRACEFUL_TIMEOUT = 3
+
+# gunicorn kills a worker whose heartbeat file is older than this. For the gthread and gevent
+# workers the heartbeat comes from the worker's own loop, not from request handlers, so a 30 s
+# long-poll does not count against it; the margin covers a worker whose loop is briefly starved
+# (password hashing holding the GIL on a busy two-core machine).
+WORKER_TIMEOUT = 60
+
+# The kernel's listen queue: generous, so a burst of connections at start-up is not refused.
+BACKLOG = 2048
+
+_PR_SET_PDEATHSIG = 1
+
+
+class ServeError(Exception):
+    """The server cannot start; ``str()`` is a one-line reason for the operator."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``PROG: error: WHAT (see --help)``, exit status 2.
+
+    The default also prints the whole usage block, which buries the one line that matters when a
+    launcher is run by a script or a service manager.
+    """
+
+    def error(self, message: str):  # type: ignore[override]
+        """Print the one-line error and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def env(name: str, default: str) -> str:
+    """The environment variable ``name``, or ``default`` when it is unset or empty."""
+    return os.environ.get(name) or default
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port number, 0 for any free port."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
+    return value
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Open the listening TCP socket on ``host:port`` (0 picks a free port), or raise ServeError."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError, OverflowError) as error:
+        raise ServeError(f"cannot listen on {host}:{port}: {error}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        # A restart right after a crash must not wait for old connections in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(BACKLOG)
+    except OSError as error:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    # gunicorn receives the socket by number and the worker inherits it across fork.
+    sock.set_inheritable(True)
+    return sock
+
+
+def address_of(sock: socket.socket) -> str:
+    """The ``http://HOST:PORT`` a bound socket answers on, IPv6 hosts in brackets."""
+    host, port = sock.getsockname()[:2]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _die_with_parent(master_pid: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent (the gunicorn master) dies."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"prctl(PR_SET_PDEATHSIG) failed: {os.strerror(errno)}")
+    # The master may have died between fork and prctl; the kernel would then never signal us.
+    if os.getppid() != master_pid:
+        os._exit(1)
+
+
+class _Server(BaseApplication):
+    """A gunicorn application whose settings come from a dict and whose app from a factory."""
+
+    def __init__(self, factory: Callable[[], Any], options: dict[str, Any]):
+        self._factory = factory
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Copy the options into gunicorn's settings."""
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        """Build the WSGI app: in the master when preloading, else in the worker."""
+        return self._factory()
+
+
+def serve(
+    factory: Callable[[], Any],
+    *,
+    name: str,
+    host: str,
+    port: int,
+    worker_class: str,
+    threads: int = 1,
+    preload: bool = False,
+) -> None:
+    """Serve ``factory()`` on gunicorn until SIGTERM or SIGINT, then return normally.
+
+    ``worker_class`` is ``"gthread"`` (with ``threads`` threads) or ``"gevent"``. With ``preload``
+    the app is built here, in the master, before anything is bound or forked, so a load error
+    (a locked or unusable data directory) is raised to the caller, not logged by a dying worker.
+    Raises :class:`ServeError` when the address cannot be bound.
+    """
+    app = factory() if preload else None
+    # gunicorn takes the descriptor over (and closes it when it stops), so the socket object
+    # lets go of it here rather than closing it a second time.
+    fd = bind(host, port).detach()
+    master_pid = os.getpid()
+
+    def post_fork(_server: Any, _worker: Any) -> None:
+        _die_with_parent(master_pid)
+
+    def post_worker_init(worker: Any) -> None:
+        print(f"{name} listening on {address_of(worker.sockets[0])}", flush=True)
+
+    options = {
+        "bind": [f"fd://{fd}"],
+        "workers": 1,
+        "worker_class": worker_class,
+        "threads": threads,
+        "preload_app": preload,
+        "timeout": WORKER_TIMEOUT,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
+        "loglevel": "warning",
+        "accesslog": None,
+        "errorlog": "-",
+        "proc_name": name,
+        # gunicorn's control socket is a file in the working directory: two processes started
+        # from the same directory would fight over it, and nothing here uses it.
+        "control_socket_disable": True,
+        "post_fork": post_fork,
+        "post_worker_init": post_worker_init,
+    }
+    server = _Server((lambda: app) if preload else factory, options)
+    try:
+        server.run()
+    except SystemExit as stop:
+        # The arbiter leaves with sys.exit(0) on SIGTERM and SIGINT: a normal end for the caller.
+        if stop.code not in (0, None):
+            raise
+    sys.stdout.flush()
