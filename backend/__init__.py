@@ -1,0 +1,55 @@
+"""The backend: a Flask REST service that owns users, rooms and messages (see docs/architecture.md).
+
+Only the front server talks to it. It answers the public API paths with bearer-token auth, plus the
+``/internal/`` routes the front server's hub consumes.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify
+
+from common import errors
+from common.jsonprovider import OrjsonProvider
+
+from .ratelimit import FailureWindow, TokenBucket
+from .store import DataDirError, Store
+
+__all__ = ["create_app", "DataDirError"]
+
+DEFAULTS = {
+    "DATA_DIR": "chats",
+    "MESSAGE_BURST": 300,
+    "MESSAGE_RATE": 10,  # per second
+    "LOGIN_FAILURES": 10,  # per username per LOGIN_WINDOW
+    "LOGIN_WINDOW": 300,  # seconds
+    "ROOM_BURST": 20,
+    "ROOM_RATE": 0.1,  # per second: one room every 10 s after the burst
+    "MAX_CONTENT_LENGTH": 65_536,
+}
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the backend app on ``config["DATA_DIR"]``; raises DataDirError if it cannot be used."""
+    app = Flask(__name__)
+    app.json = OrjsonProvider(app)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    store = Store(app.config["DATA_DIR"])
+    app.extensions["chat.store"] = store
+    app.extensions["chat.limits"] = {
+        "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"]),
+        "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"]),
+        "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"]),
+    }
+    errors.install(app)
+
+    from . import auth, events, messages, rooms
+
+    for module in (auth, rooms, messages, events):
+        app.register_blueprint(module.bp)
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    return app

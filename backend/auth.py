@@ -1,0 +1,88 @@
+"""Sign-in, sessions and the user list; and how every other route learns who is calling."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from common.errors import ApiError
+
+from . import validation
+from .accounts import canonical
+from .store import Store
+
+bp = Blueprint("auth", __name__)
+
+
+def store() -> Store:
+    """The app's store."""
+    return current_app.extensions["chat.store"]
+
+
+def bearer_token() -> str | None:
+    """The session token of ``Authorization: Bearer TOKEN``."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def require_user() -> str:
+    """The signed-in caller's username, or 401 ``unauthenticated``."""
+    token = bearer_token()
+    username = store().accounts.session_user(token) if token else None
+    if username is None:
+        raise ApiError(401, "unauthenticated", "Sign in first.")
+    return username
+
+
+def limit(name: str, key: str) -> None:
+    """Spend one action of limit ``name`` for ``key``, or 429 ``rate_limited``."""
+    wait = current_app.extensions["chat.limits"][name].take(key)
+    if wait:
+        raise ApiError(429, "rate_limited", f"Too many requests; try again in {wait} s.", retry_after=wait)
+
+
+@bp.post("/api/session")
+def sign_in():
+    """Register a new name, or sign in to an existing one."""
+    body = validation.json_body(request)
+    name = validation.username(body.get("username"))
+    password = validation.password(body)
+    failures = current_app.extensions["chat.limits"]["logins"]
+    wait = failures.retry_after(canonical(name))
+    if wait:
+        raise ApiError(
+            429, "rate_limited", f"Too many failed sign-ins; try again in {wait} s.", retry_after=wait
+        )
+    accounts = store().accounts
+    username, created = accounts.sign_in(name, password)
+    if username is None:
+        failures.record(canonical(name))
+        raise ApiError(401, "invalid_credentials", "Wrong username or password.")
+    failures.clear(canonical(name))
+    if created:
+        store().join_general(username)
+    token, expires_at = accounts.open_session(username)
+    answer = jsonify(user={"username": username}, session={"token": token, "expires_at": expires_at})
+    answer.status_code = 201 if created else 200
+    return answer
+
+
+@bp.get("/api/session")
+def current_session():
+    """Who the bearer token belongs to."""
+    return jsonify(user={"username": require_user()})
+
+
+@bp.delete("/api/session")
+def sign_out():
+    """Revoke the bearer token; signing out twice is not an error."""
+    token = bearer_token()
+    if token:
+        store().accounts.revoke(token)
+    return "", 204
+
+
+@bp.get("/api/users")
+def users():
+    """Everyone registered; the front server adds ``online``."""
+    require_user()
+    return jsonify(users=[{"username": name} for name in store().accounts.usernames()])

@@ -1,0 +1,88 @@
+"""In-memory state rebuilt from the event log: rooms, their members over time, their messages' places.
+
+Nothing here touches a file; :mod:`backend.store` applies each stored event to these objects, both
+at start-up (replaying the log) and after every append, so the two paths cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+GROUP, DM = "group", "dm"
+PUBLIC, PRIVATE = "public", "private"
+
+
+@dataclass
+class Room:
+    """A room as of the latest applied event, plus the indexes that answer reads without a scan."""
+
+    id: str
+    number: int  # position in the store's room list; what the per-event index stores
+    name: str
+    kind: str
+    visibility: str
+    created_by: str | None
+    created_at: str
+    members: list[str] = field(default_factory=list)
+    last_seq: int = 0
+    # seq_pos[seq - 1] is the global pos of message number seq: history pages read only their lines.
+    seq_pos: array = field(default_factory=lambda: array("q"))
+    # (sender, client_id) -> pos of the first message sent with that client_id: idempotent posting.
+    client_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    # username -> [first pos as member, last pos as member or None while still in]; a member sees
+    # the room's events from the one that added them up to and including the one that removed them.
+    spans: dict[str, list[list[int | None]]] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        """The contract's room object."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "visibility": self.visibility,
+            "members": list(self.members),
+            "last_seq": self.last_seq,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+        }
+
+    def has_member(self, username: str) -> bool:
+        """Whether ``username`` is a member now."""
+        spans = self.spans.get(username)
+        return bool(spans) and spans[-1][1] is None
+
+    def member_at(self, username: str, pos: int) -> bool:
+        """Whether ``username`` was a member when event ``pos`` happened."""
+        for start, end in self.spans.get(username, ()):
+            if start <= pos and (end is None or pos <= end):
+                return True
+        return False
+
+    def visible_to(self, username: str) -> bool:
+        """Public rooms are visible to everyone signed in; others only to their members."""
+        return self.visibility == PUBLIC or self.has_member(username)
+
+    def apply_membership(self, members: list[str], pos: int) -> None:
+        """Set the member list as of event ``pos``, opening and closing membership spans."""
+        before, after = set(self.members), set(members)
+        for name in after - before:
+            self.spans.setdefault(name, []).append([pos, None])
+        for name in before - after:
+            self.spans[name][-1][1] = pos
+        self.members = list(members)
+
+    def add_message(self, seq: int, pos: int, sender: str, client_id: str) -> None:
+        """Index a stored message."""
+        while len(self.seq_pos) < seq - 1:  # a skipped unreadable line leaves a hole, not a shift
+            self.seq_pos.append(-1)
+        self.seq_pos.append(pos)
+        self.last_seq = seq
+        self.client_ids.setdefault((sender, client_id), pos)
+
+    def seq_range(self, after: int | None, before: int | None, limit: int) -> range:
+        """The seqs of one history page, oldest first: after SEQ, just before SEQ, or the latest."""
+        if after is not None:
+            return range(after + 1, min(self.last_seq, after + limit) + 1)
+        end = self.last_seq if before is None else min(before - 1, self.last_seq)
+        return range(max(1, end - limit + 1), end + 1)

@@ -1,0 +1,330 @@
+"""The backend's state: accounts, rooms and the one event log, on plain files under the data dir.
+
+``events.jsonl`` holds every event (messages and room changes) as the contract's event object, one
+line each, in ``pos`` order. At start-up the log is replayed into :mod:`backend.model` objects and
+three arrays indexed by ``pos`` (byte offset, line length, room number), so a history page or an
+events query reads only the lines it returns. One lock orders all writes; an append returns only
+after fsync, and an event becomes visible to readers only then, so nobody ever sees a ``pos`` that
+a crash could take back.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import secrets
+import threading
+import time
+from array import array
+
+import orjson
+
+from common.errors import ApiError
+
+from .accounts import Accounts
+from .clock import now_iso
+from .jsonl import JsonlFile
+from .model import DM, GROUP, PRIVATE, PUBLIC, Room
+
+log = logging.getLogger(__name__)
+GENERAL = "general"
+
+
+class DataDirError(Exception):
+    """The data directory cannot be used; ``str()`` is a one-line reason."""
+
+
+def not_found() -> ApiError:
+    """What a private room or DM looks like to a non-member: the same as one that does not exist."""
+    return ApiError(404, "not_found", "No such room.")
+
+
+class Store:
+    """Rooms, memberships and messages over an append-only event log."""
+
+    def __init__(self, data_dir: str):
+        self._lock_fd = _lock_data_dir(data_dir)
+        self._lock = threading.Lock()
+        self._new_event = threading.Condition(self._lock)
+        self.accounts = Accounts(data_dir)
+        self._log = JsonlFile(os.path.join(data_dir, "events.jsonl"))
+        self._rooms: dict[str, Room] = {}
+        self._room_list: list[Room] = []
+        self._dms: dict[frozenset[str], Room] = {}
+        self._general: Room | None = None
+        self._offsets, self._lengths, self._room_at = array("q"), array("l"), array("l")
+        self._room_events: dict[int, tuple[str, str | None, bool]] = {}  # pos -> (action, user, public)
+        self.pos = 0
+        for offset, length, record in self._log.recover():
+            self._replay(offset, length, record)
+        with self._lock:
+            if self._general is None:
+                self._append_room_event(self._new_room(GENERAL, GROUP, PUBLIC, None), "created", None, [])
+            for username in self.accounts.usernames():  # a crash between registering and joining
+                if username not in self._general.spans:
+                    self._join_general(username)
+
+    def close(self) -> None:
+        """Release the files and the data directory lock."""
+        self._log.close()
+        self.accounts.close()
+        os.close(self._lock_fd)
+
+    # -- rooms -------------------------------------------------------------------------------
+
+    def room(self, username: str, room_id: str) -> Room:
+        """The room ``room_id`` if ``username`` may see it, else 404."""
+        room = self._rooms.get(room_id)
+        if room is None or not room.visible_to(username):
+            raise not_found()
+        return room
+
+    def rooms_for(self, username: str) -> list[dict]:
+        """The user's rooms and every public room, oldest first, each with ``member``."""
+        return [
+            dict(room.to_json(), member=room.has_member(username))
+            for room in self._room_list
+            if room.visible_to(username)
+        ]
+
+    def create_room(self, creator: str, name: str, visibility: str, members: list[str]) -> dict:
+        """Create a group room with ``creator`` and ``members`` (already validated usernames)."""
+        with self._lock:
+            room = self._new_room(name, GROUP, visibility, creator)
+            everyone = _unique([creator, *members])
+            return self._append_room_event(room, "created", creator, everyone)
+
+    def add_member(self, actor: str, room_id: str, username: str) -> tuple[dict, bool]:
+        """Join a public room yourself, or add someone to a room you are in; ``(room, changed)``."""
+        with self._lock:
+            room = self.room(actor, room_id)
+            if room.has_member(username):
+                return room.to_json(), False
+            if room.kind == DM:
+                raise ApiError(403, "forbidden", "Nobody can be added to a direct message.")
+            if username != actor and not room.has_member(actor):
+                raise ApiError(403, "not_a_member", "Join the room before adding others.")
+            action = "joined" if username == actor else "added"
+            return self._append_room_event(room, action, username, [*room.members, username]), True
+
+    def leave(self, actor: str, room_id: str) -> None:
+        """Leave a group room."""
+        with self._lock:
+            room = self.room(actor, room_id)
+            if room.kind == DM:
+                raise ApiError(403, "forbidden", "A direct message cannot be left.")
+            if not room.has_member(actor):
+                raise ApiError(403, "not_a_member", "You are not a member of this room.")
+            self._append_room_event(room, "left", actor, [m for m in room.members if m != actor])
+
+    def open_dm(self, actor: str, other: str) -> tuple[dict, bool]:
+        """The one DM room of the pair; ``(room, created)``."""
+        pair = frozenset((actor, other))
+        with self._lock:
+            room = self._dms.get(pair)
+            if room is not None:
+                return room.to_json(), False
+            members = sorted(pair, key=str.casefold)
+            room = self._new_room(", ".join(members), DM, PRIVATE, actor)
+            return self._append_room_event(room, "created", actor, members), True
+
+    def join_general(self, username: str) -> None:
+        """Make a newly registered user a member of ``general``."""
+        with self._lock:
+            self._join_general(username)
+
+    def rooms_snapshot(self) -> tuple[list[dict], int]:
+        """Every room with its members, and the ``pos`` they are as of."""
+        with self._lock:
+            return [room.to_json() for room in self._room_list], self.pos
+
+    # -- messages ----------------------------------------------------------------------------
+
+    def messages(
+        self, username: str, room_id: str, after: int | None, before: int | None, limit: int
+    ) -> tuple[list[dict], int]:
+        """One page of a room's history, oldest first, and the room's ``last_seq``."""
+        room = self.room(username, room_id)
+        last_seq = room.last_seq
+        page = []
+        for seq in room.seq_range(after, before, limit):
+            pos = room.seq_pos[seq - 1]
+            if pos > 0:
+                page.append(self._read_event(pos)["message"])
+        return page, last_seq
+
+    def find_message(self, sender: str, room_id: str, client_id: str) -> dict | None:
+        """The message ``sender`` already stored in the room under ``client_id``, if any."""
+        pos = self._rooms[room_id].client_ids.get((sender, client_id)) if room_id in self._rooms else None
+        return self._read_event(pos)["message"] if pos else None
+
+    def post_message(self, sender: str, room_id: str, text: str, client_id: str) -> tuple[dict, bool]:
+        """Store a message; ``(message, created)``. A repeated ``client_id`` returns the first one."""
+        with self._lock:
+            room = self.room(sender, room_id)
+            if not room.has_member(sender):
+                raise ApiError(403, "not_a_member", "You are not a member of this room.")
+            first = room.client_ids.get((sender, client_id))
+            if first is not None:
+                return self._read_event(first)["message"], False
+            message = {
+                "id": "m" + secrets.token_hex(8),
+                "room": room.id,
+                "seq": room.last_seq + 1,
+                "pos": self.pos + 1,
+                "sender": sender,
+                "text": text,
+                "ts": now_iso(),
+                "client_id": client_id,
+            }
+            self._append({"type": "message", "pos": message["pos"], "message": message})
+            return message, True
+
+    # -- events ------------------------------------------------------------------------------
+
+    def events(
+        self, after: int, limit: int, wait: float = 0, username: str | None = None, scan_limit: int = 20_000
+    ) -> tuple[list[bytes], int, bool]:
+        """Raw event lines after ``after``: all of them, or those concerning ``username``.
+
+        Returns ``(lines, cursor, more)``. At most ``scan_limit`` positions are looked at per call
+        so that a user outside a busy room is not made to wait while it is skipped; the cursor then
+        stops where the scan stopped and ``more`` is true. With ``wait``, blocks until at least one
+        line can be returned or the time is up.
+        """
+        deadline = time.monotonic() + wait
+        cursor = min(after, self.pos)
+        stop_scan = cursor + scan_limit
+        found: list[bytes] = []
+        while True:
+            end = min(self.pos, stop_scan)
+            while cursor < end and len(found) < limit:
+                cursor += 1
+                if self._offsets[cursor - 1] >= 0 and (username is None or self._concerns(cursor, username)):
+                    found.append(self._read_line(cursor))
+            more = cursor < self.pos
+            remaining = deadline - time.monotonic()
+            if found or more or remaining <= 0:
+                return found, cursor, more
+            self._wait_past(cursor, remaining)  # caught up with nothing to return
+            stop_scan = cursor + scan_limit
+
+    def _wait_past(self, pos: int, timeout: float) -> None:
+        with self._new_event:
+            self._new_event.wait_for(lambda: self.pos > pos, timeout=timeout)
+
+    def _concerns(self, pos: int, username: str) -> bool:
+        room = self._room_list[self._room_at[pos - 1]]
+        if room.member_at(username, pos):
+            return True
+        meta = self._room_events.get(pos)
+        return meta is not None and (meta[2] or (meta[0] == "left" and meta[1] == username))
+
+    # -- writing and replaying the log (callers hold the lock) ------------------------------------
+
+    def _new_room(self, name: str, kind: str, visibility: str, creator: str | None) -> Room:
+        return Room(
+            id="r" + secrets.token_hex(6),
+            number=len(self._room_list),
+            name=name,
+            kind=kind,
+            visibility=visibility,
+            created_by=creator,
+            created_at=now_iso(),
+        )
+
+    def _join_general(self, username: str) -> None:
+        if not self._general.has_member(username):
+            self._append_room_event(self._general, "joined", username, [*self._general.members, username])
+
+    def _append_room_event(self, room: Room, action: str, user: str | None, members: list[str]) -> dict:
+        snapshot = dict(room.to_json(), members=members)
+        self._append({"type": "room", "pos": self.pos + 1, "room": snapshot, "action": action, "user": user})
+        return self._rooms[room.id].to_json()
+
+    def _append(self, record: dict) -> None:
+        offset, length = self._log.append(record)
+        self._apply(offset, length, record)
+        self._new_event.notify_all()
+
+    def _replay(self, offset: int, length: int, record: dict) -> None:
+        try:
+            if record["pos"] <= self.pos:
+                raise ValueError(f"pos {record['pos']} is not after {self.pos}")
+            self._apply(offset, length, record)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            log.warning("%s at byte %d: skipping an unusable event (%s)", self._log.path, offset, error)
+
+    def _apply(self, offset: int, length: int, record: dict) -> None:
+        # Index the line before updating the room, and move ``pos`` last: readers take no lock, and
+        # whatever they can reach through a room or ``pos`` must already be readable.
+        pos = record["pos"]
+        kind = record["type"]
+        if kind == "message":
+            room = self._rooms[record["message"]["room"]]
+        elif kind == "room":
+            room = self._rooms.get(record["room"]["id"]) or self._register_room(record["room"])
+        else:
+            raise ValueError(f"unknown event type {kind!r}")
+        while len(self._offsets) < pos - 1:  # positions of skipped lines stay empty
+            self._offsets.append(-1), self._lengths.append(0), self._room_at.append(0)
+        self._offsets.append(offset), self._lengths.append(length), self._room_at.append(room.number)
+        if kind == "message":
+            message = record["message"]
+            room.add_message(message["seq"], pos, message["sender"], message["client_id"])
+        else:
+            room.apply_membership(record["room"]["members"], pos)
+            public_created = record["action"] == "created" and room.visibility == PUBLIC
+            self._room_events[pos] = (record["action"], record.get("user"), public_created)
+        self.pos = pos
+
+    def _register_room(self, data: dict) -> Room:
+        room = Room(
+            id=data["id"],
+            number=len(self._room_list),
+            name=data["name"],
+            kind=data["kind"],
+            visibility=data["visibility"],
+            created_by=data["created_by"],
+            created_at=data["created_at"],
+        )
+        self._rooms[room.id] = room
+        self._room_list.append(room)
+        if room.kind == DM:
+            self._dms[frozenset(data["members"])] = room
+        if room.name == GENERAL and room.created_by is None and self._general is None:
+            self._general = room
+        return room
+
+    def _read_line(self, pos: int) -> bytes:
+        return self._log.read(self._offsets[pos - 1], self._lengths[pos - 1])
+
+    def _read_event(self, pos: int) -> dict:
+        return orjson.loads(self._read_line(pos))
+
+
+def _unique(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _lock_data_dir(data_dir: str) -> int:
+    """Hold ``data_dir/.lock`` with flock: the kernel frees it when the process dies."""
+    try:
+        os.makedirs(data_dir, exist_ok=True)
+        fd = os.open(os.path.join(data_dir, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise DataDirError(f"cannot use data directory {data_dir!r}: {error.strerror or error}") from error
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        reason = f"data directory {data_dir!r} is in use by another backend (pid {holder})"
+        raise DataDirError(reason) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    if not os.access(data_dir, os.W_OK):
+        os.close(fd)
+        raise DataDirError(f"cannot write to data directory {data_dir!r}")
+    return fd
