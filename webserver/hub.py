@@ -1,0 +1,312 @@
+"""The WebSocket hub: who is connected where, room membership, and fan-out; no Flask import.
+
+Events reach the hub from one place, :mod:`webserver.stream`, in strictly increasing ``pos``
+order; :meth:`Hub.apply` drops anything at or below the last applied ``pos``. The membership map
+starts from the backend's ``/internal/rooms`` snapshot and is updated by each room event *before*
+that event is fanned out, so every event goes to the users it concerns at that exact point of
+the log: someone who joins sees the room's events from their join on, on every connection they
+already hold.
+
+Each broadcast frame is encoded once and the same ``str`` is queued on every recipient. Every
+:class:`Connection` has one bounded outbound queue and exactly one writer (:meth:`Connection.pump`)
+because the WebSocket library has no locks: two writers on one socket would interleave frames.
+A connection whose queue overflows is a consumer that cannot keep up; it is closed and will
+reconnect with ``after`` and catch up from the backend, so the hub's memory stays bounded.
+
+Threading: the front server runs on gevent, where ``threading`` is monkey-patched into greenlets;
+the locks here are therefore cheap and only guard against switches at I/O points.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from webserver.presence import Presence, RateGate
+
+# Frames a connection may have waiting. A browser on a working link drains a frame in well under
+# a millisecond; a thousand queued frames means it has stopped reading (or the link has), and
+# catching up from the backend after a reconnect is cheaper than holding more for it.
+OUTBOX_LIMIT = 1000
+
+# Close codes: 1013 "try again later" tells the client to reconnect (and catch up with `after`).
+CLOSE_NORMAL = 1000
+CLOSE_TRY_AGAIN = 1013
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """A frame as JSON text, the one encoding shared by every recipient."""
+    return orjson.dumps(frame).decode()
+
+
+class Connection:
+    """One open WebSocket as the hub sees it: user, session token, outbound queue, stream cursor.
+
+    ``abort`` (optional) is called when the connection is dropped as too slow; it should shut the
+    socket down so that a writer stuck in a blocking send wakes up and ends.
+    """
+
+    def __init__(self, user: str, token: str, *, limit: int = OUTBOX_LIMIT, abort: Callable | None = None):
+        self.user = user
+        self.token = token
+        self.limit = limit
+        self.closed = False
+        self.close_code = CLOSE_NORMAL
+        self.close_reason = ""
+        # Guarded by the hub's lock: the last event pos queued, and live events held back while
+        # the connection replays what it missed (see Hub.register and Hub.finish_catch_up).
+        self.last_pos = 0
+        self.catching_up = False
+        self.held: list[tuple[int, str]] = []
+        self._frames: deque[str] = deque()
+        self._cond = threading.Condition()
+        self._abort = abort
+
+    def push(self, frame: str) -> bool:
+        """Queue a frame without waiting; a full queue closes the connection (returns False)."""
+        with self._cond:
+            if self.closed:
+                return False
+            if len(self._frames) < self.limit:
+                self._frames.append(frame)
+                self._cond.notify_all()
+                return True
+        self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
+        return False
+
+    def put(self, frame: str, timeout: float | None = None) -> bool:
+        """Queue a frame, waiting while the queue is full (catch-up pushes back, never drops)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self.closed and len(self._frames) >= self.limit:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+            if self.closed or len(self._frames) >= self.limit:
+                return False
+            self._frames.append(frame)
+            self._cond.notify_all()
+            return True
+
+    def deliver(self, pos: int, frame: str) -> None:
+        """Queue one live event (hub lock held): in pos order, none twice, held during catch-up."""
+        if pos <= self.last_pos:
+            return
+        if self.catching_up:
+            self.held.append((pos, frame))
+            if len(self.held) > self.limit:
+                self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
+            return
+        self.last_pos = pos
+        self.push(frame)
+
+    def close(self, code: int = CLOSE_NORMAL, reason: str = "", *, abort: bool = False) -> None:
+        """Ask the writer to send what is queued, then close; ``abort`` drops the queue first."""
+        with self._cond:
+            if self.closed:
+                return
+            self.closed = True
+            self.close_code = code
+            self.close_reason = reason
+            if abort:
+                self._frames.clear()
+                self.held = []
+            self._cond.notify_all()
+        if abort and self._abort is not None:
+            self._abort()
+
+    def pending(self) -> int:
+        """How many frames wait in the queue."""
+        return len(self._frames)
+
+    def next_frame(self, timeout: float | None = None) -> str | None:
+        """The next frame to write; None once the connection is closed and the queue empty."""
+        with self._cond:
+            while not self._frames:
+                if self.closed or not self._cond.wait(timeout):
+                    return None
+            frame = self._frames.popleft()
+            self._cond.notify_all()
+            return frame
+
+    def pump(self, send: Callable[[str], Any], close: Callable[[int, str], Any]) -> None:
+        """The connection's one writer: send queued frames until closed, then ``close(code, reason)``."""
+        while True:
+            frame = self.next_frame()
+            if frame is None:
+                break
+            try:
+                send(frame)
+            except Exception:  # the peer went away: nothing more can be written
+                self.close(CLOSE_NORMAL, "", abort=True)
+                return
+        try:
+            close(self.close_code, self.close_reason)
+        except Exception:  # already closed by the peer or by the protocol layer
+            pass
+
+
+class Hub:
+    """The in-process state of every WebSocket, fed with the backend's event log."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic):
+        self._lock = threading.RLock()
+        self.pos = 0
+        self.ready = threading.Event()  # set once the rooms snapshot is loaded
+        self._rooms: dict[str, tuple[bool, set[str]]] = {}  # id -> (public, members)
+        self._conns: dict[str, set[Connection]] = {}  # username -> open connections
+        self.presence = Presence(clock)
+        self.typing_gate = RateGate(clock=clock)
+
+    # -- the event log ----------------------------------------------------------------------
+
+    def load(self, rooms: Iterable[dict[str, Any]], pos: int) -> None:
+        """Start from the backend's rooms snapshot as of ``pos``."""
+        with self._lock:
+            self._rooms = {
+                r["id"]: (r.get("visibility") == "public", set(r.get("members") or ())) for r in rooms
+            }
+            self.pos = pos
+            self.ready.set()
+
+    def apply(self, event: dict[str, Any]) -> int:
+        """Apply one event of the log and fan it out; returns how many connections got it."""
+        pos = event.get("pos")
+        if not isinstance(pos, int):
+            return 0
+        with self._lock:
+            if pos <= self.pos:
+                return 0
+            users = self._concerned(event)
+            self.pos = pos
+            frame = encode(event)
+            count = 0
+            for user in users:
+                for conn in self._conns.get(user, ()):
+                    conn.deliver(pos, frame)
+                    count += 1
+            return count
+
+    def _concerned(self, event: dict[str, Any]) -> set[str]:
+        """The users an event concerns, after updating the membership map with it."""
+        if event.get("type") == "message":
+            room = self._rooms.get((event.get("message") or {}).get("room"))
+            return set(room[1]) if room else set()
+        room = event.get("room")
+        if event.get("type") != "room" or not isinstance(room, dict):
+            return set()
+        public = room.get("visibility") == "public"
+        members = set(room.get("members") or ())
+        self._rooms[room.get("id")] = (public, members)
+        users = set(members)
+        if event.get("action") == "left" and event.get("user"):
+            users.add(event["user"])
+        if event.get("action") == "created" and public:
+            users |= self._conns.keys()
+        return users
+
+    def room(self, room_id: str) -> tuple[bool, set[str]] | None:
+        """``(public, members)`` of a room as of the hub's pos, or None when unknown."""
+        with self._lock:
+            found = self._rooms.get(room_id)
+            return (found[0], set(found[1])) if found else None
+
+    # -- connections -------------------------------------------------------------------------
+
+    def register(self, conn: Connection, user: dict[str, Any], after: int | None = None) -> int:
+        """Add a connection and queue its hello; returns the hello's pos.
+
+        Without ``after`` the connection carries the events after the hub's pos. With it, the
+        hello says ``after`` and live events are held until :meth:`finish_catch_up`.
+        """
+        with self._lock:
+            pos = self.pos if after is None else after
+            conn.last_pos = pos
+            conn.catching_up = after is not None
+            conn.push(encode({"type": "hello", "user": user, "pos": pos}))
+            self._conns.setdefault(conn.user, set()).add(conn)
+            self._announce(self.presence.connected(conn.user))
+            return pos
+
+    def finish_catch_up(self, conn: Connection, cursor: int) -> None:
+        """End a replay that covered the log up to ``cursor``: release held events after it."""
+        with self._lock:
+            conn.last_pos = max(conn.last_pos, cursor)
+            held, conn.held, conn.catching_up = conn.held, [], False
+            for pos, frame in held:
+                conn.deliver(pos, frame)
+
+    def unregister(self, conn: Connection) -> None:
+        """Forget a closed connection."""
+        with self._lock:
+            conns = self._conns.get(conn.user)
+            if conns is None or conn not in conns:
+                return
+            conns.discard(conn)
+            if not conns:
+                del self._conns[conn.user]
+            self._announce(self.presence.disconnected(conn.user))
+
+    def connections(self, user: str | None = None) -> list[Connection]:
+        """The open connections, of one user or of everyone."""
+        with self._lock:
+            if user is not None:
+                return list(self._conns.get(user, ()))
+            return [c for conns in self._conns.values() for c in conns]
+
+    def close_session(self, token: str) -> int:
+        """Close every connection of a signed-out session; returns how many."""
+        closing = [c for c in self.connections() if c.token == token]
+        for conn in closing:
+            conn.close(CLOSE_NORMAL, "signed out")
+        return len(closing)
+
+    # -- ephemeral signals ---------------------------------------------------------------------
+
+    def typing(self, conn: Connection, room_id: str) -> str | None:
+        """Relay a typing signal to the room's other members; returns an error code or None.
+
+        Over the rate limit the signal is dropped silently (None): it carries nothing to lose.
+        """
+        with self._lock:
+            room = self._rooms.get(room_id)
+            if room is None or (conn.user not in room[1] and not room[0]):
+                return "not_found"
+            if conn.user not in room[1]:
+                return "not_a_member"
+            if not self.typing_gate.allow(conn.user):
+                return None
+            frame = encode({"type": "typing", "room": room_id, "user": conn.user})
+            for user in room[1]:
+                if user != conn.user:
+                    for other in self._conns.get(user, ()):
+                        other.push(frame)
+            return None
+
+    def online_users(self) -> set[str]:
+        """The users shown as online."""
+        with self._lock:
+            return self.presence.online_users()
+
+    def touch_poller(self, username: str) -> None:
+        """``username`` polled /api/events: online for the poll window."""
+        with self._lock:
+            self._announce(self.presence.polled(username))
+
+    def sweep(self) -> None:
+        """Announce the offline transitions whose grace period ran out; call about once a second."""
+        with self._lock:
+            self._announce(self.presence.sweep())
+
+    def _announce(self, transitions: list[tuple[str, bool]]) -> None:
+        for user, online in transitions:
+            frame = encode({"type": "presence", "user": user, "online": online})
+            for conns in self._conns.values():
+                for conn in conns:
+                    conn.push(frame)

@@ -1,0 +1,131 @@
+"""The hub's one reader of the backend's event log.
+
+:class:`EventStream` runs a single background loop (a greenlet under the gevent worker): it loads
+``GET /internal/rooms`` once, then long-polls ``GET /internal/events?after=POS&wait=25`` and hands
+every event to :meth:`webserver.hub.Hub.apply` in ``pos`` order. The backend stores and fsyncs an
+event before it shows up here, so nothing is broadcast that a crash could take back.
+
+When the backend is down or answers badly the loop waits a short, growing pause and tries again,
+forever; open WebSockets stay open meanwhile. It resumes from the hub's own ``pos``, so when the
+backend returns no event is lost and none is applied twice (the hub also drops any ``pos`` at or
+below the last applied one).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from webserver.hub import Hub
+from webserver.relay import Backend, BackendUnavailable
+
+log = logging.getLogger(__name__)
+
+# Seconds the backend may hold a long-poll open. Under the 30 s that proxies and the backend's
+# own limit allow, and long enough that an idle hub costs one request every 25 s.
+LONG_POLL_WAIT = 25
+
+# Seconds to wait for the long-poll's answer beyond WAIT: covers a busy backend writing the reply.
+READ_MARGIN = 10
+
+# Seconds between attempts while the backend is away: the first retry is quick (a restart takes
+# about a second), then the pause doubles up to the cap so a long outage costs little.
+BACKOFF_FIRST = 0.2
+BACKOFF_MAX = 2.0
+
+# Seconds between presence sweeps: offline transitions are announced at most this late.
+SWEEP_EVERY = 1.0
+
+
+class EventStream:
+    """Feeds a :class:`Hub` from the backend; :meth:`start` is idempotent and cheap to call."""
+
+    def __init__(self, hub: Hub, backend: Backend, *, wait: float = LONG_POLL_WAIT):
+        self.hub = hub
+        self.backend = backend
+        self.wait = wait
+        self._started = False
+        self._start_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._behind = False  # the last answer said more events wait: ask again without waiting
+
+    def start(self) -> None:
+        """Start the stream and the presence sweeper once, in the process that serves."""
+        if self._started:
+            return
+        with self._start_lock:
+            if self._started:
+                return
+            self._started = True
+            for target, name in ((self._run, "chat-event-stream"), (self._sweep, "chat-presence")):
+                threading.Thread(target=target, name=name, daemon=True).start()
+
+    def stop(self) -> None:
+        """Ask the loops to end (they finish their current wait first)."""
+        self._stopping.set()
+
+    def _run(self) -> None:
+        pause = BACKOFF_FIRST
+        while not self._stopping.is_set():
+            try:
+                if self.hub.ready.is_set():
+                    self.poll_once()
+                else:
+                    self.load_rooms()
+                pause = BACKOFF_FIRST
+            except Exception as error:  # never let the one reader die: log, pause, go on
+                if isinstance(error, BackendUnavailable | _BadAnswer):
+                    log.warning("event stream: %s; retrying in %.1f s", error, pause)
+                else:
+                    log.exception("event stream failed; retrying in %.1f s", pause)
+                self._stopping.wait(pause)
+                pause = min(pause * 2, BACKOFF_MAX)
+
+    def load_rooms(self) -> None:
+        """Load the rooms snapshot the hub starts from."""
+        answer = self.backend.request("GET", "/internal/rooms", timeout=5)
+        body = answer.body
+        if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("pos"), int):
+            raise _BadAnswer(f"/internal/rooms answered {answer.status}")
+        self.hub.load(body.get("rooms") or [], body["pos"])
+
+    def poll_once(self) -> int:
+        """One long-poll: apply what it brings; returns how many events were new."""
+        after = self.hub.pos
+        answer = self.backend.request(
+            "GET",
+            "/internal/events",
+            params={"after": after, "wait": 0 if self._behind else self.wait},
+            timeout=self.wait + READ_MARGIN,
+        )
+        body = answer.body
+        if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            raise _BadAnswer(f"/internal/events answered {answer.status}")
+        events = sorted(
+            (e for e in body["events"] if isinstance(e, dict) and isinstance(e.get("pos"), int)),
+            key=lambda e: e["pos"],
+        )
+        applied = 0
+        for event in events:
+            if event["pos"] > self.hub.pos:
+                self.hub.apply(event)
+                applied += 1
+        self._behind = bool(body.get("more"))
+        if isinstance(body.get("pos"), int) and body["pos"] < after:
+            # The backend's log is behind the hub's: a different data directory. Nothing can be
+            # matched up; say so loudly rather than silently showing nothing new.
+            log.error("event stream: backend pos %s is behind the hub's %s", body["pos"], after)
+            time.sleep(BACKOFF_MAX)
+        return applied
+
+    def _sweep(self) -> None:
+        while not self._stopping.wait(SWEEP_EVERY):
+            try:
+                self.hub.sweep()
+            except Exception:
+                log.exception("presence sweep failed")
+
+
+class _BadAnswer(Exception):
+    """The backend answered, but not with what the stream needs."""

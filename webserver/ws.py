@@ -1,0 +1,275 @@
+"""The ``/ws`` route: the handshake checks, the catch-up after ``after=POS``, and incoming frames.
+
+The handshake is judged before the WebSocket is accepted (a ``before_request`` hook), so a
+missing session is a real ``401`` and a foreign origin a real ``403``. Once accepted, the
+connection is registered with the hub (:mod:`webserver.hub`), one writer thread (a greenlet
+under gevent) drains its queue, and this route reads frames: ``send`` is relayed to the backend
+and acknowledged, ``typing`` goes to the hub. Nothing here broadcasts a message: broadcasts come
+only from the backend's event log (:mod:`webserver.stream`).
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from typing import Any
+
+import orjson
+from flask import Flask, current_app, g, request
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from common.errors import ApiError
+from webserver import security, sessions
+from webserver.hub import CLOSE_TRY_AGAIN, Connection, Hub, encode
+from webserver.relay import Backend, BackendUnavailable
+from webserver.stream import EventStream
+
+# The contract's largest frame; simple-websocket closes with 1009 past it.
+MAX_FRAME_BYTES = 65_536
+
+# Seconds between pings on an idle connection. Proxies and NATs commonly drop TCP flows idle for
+# 60 s or more; 25 s keeps ours alive, and a peer that misses one ping's pong by the next one is
+# dropped, so a vanished client holds its socket (and its presence) at most about 50 s.
+PING_INTERVAL = 25
+
+# Seconds a new connection waits for the hub's first rooms snapshot (the backend may be starting);
+# past it the client is told to try again later.
+READY_WAIT = 5.0
+
+# Seconds the read loop blocks before looking again whether the hub closed the connection
+# (sign-out, slow consumer): the bound on how late such a close is noticed here.
+RECEIVE_TICK = 0.25
+
+# Seconds the backend may take to store a message (fsync included) or to answer a catch-up page.
+SEND_TIMEOUT = (0.5, 5.0)
+
+# Seconds a catch-up keeps retrying an unreachable backend before telling the client to come back.
+CATCH_UP_PATIENCE = 10.0
+
+# Seconds a catch-up waits for a full queue to drain before giving the client up as stuck.
+CATCH_UP_PUSH_WAIT = 30.0
+
+_ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+_MESSAGES = {
+    "not_found": "No such room.",
+    "not_a_member": "You are not a member of this room.",
+    "backend_unavailable": "The chat's storage is unavailable; try again in a moment.",
+}
+
+
+def init_app(app: Flask) -> None:
+    """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server."""
+    hub = Hub()
+    stream = EventStream(hub, app.extensions["chat.relay"])
+    app.extensions["chat.hub"] = hub
+    app.extensions["chat.stream"] = stream
+    options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
+    options.setdefault("ping_interval", PING_INTERVAL)
+    options.setdefault("max_message_size", MAX_FRAME_BYTES)
+    app.config.setdefault("WS_COMPRESSION", False)
+
+    @app.before_request
+    def _before() -> None:
+        # Started on the first request, in the serving process, never at import or app build.
+        stream.start()
+        if request.path == "/ws":
+            _handshake()
+
+    Sock(app).route("/ws")(_serve)
+
+
+def _handshake() -> None:
+    """Judge the handshake before accepting it: origin rule (403), session (401), ``after`` (422)."""
+    if not security.origin_allowed(request):
+        raise ApiError(403, "forbidden", "This WebSocket comes from another site's page.")
+    token = sessions.token_from(request)
+    user = current_app.extensions["chat.sessions"].user_for(token)
+    if user is None:
+        raise ApiError(401, "unauthenticated", "Sign in first: the WebSocket needs the session cookie.")
+    after = request.args.get("after")
+    if after is not None:
+        if not after.isdigit() or len(after) > 18:
+            raise ApiError(422, "validation_error", "after must be a non-negative integer.")
+        after = int(after)
+    g.ws = (token, user, after)
+    environ = request.environ
+    if not current_app.config["WS_COMPRESSION"]:
+        # Without the client's offer simple-websocket negotiates no permessage-deflate; see
+        # docs/realtime.md for the measurement behind leaving it off.
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    for key in ("gunicorn.socket", "werkzeug.socket"):
+        if key in environ:
+            environ[key] = _WholeWrites(environ[key])
+
+
+class _WholeWrites:
+    """The client socket with every write made whole and one at a time.
+
+    simple-websocket writes from two places (our writer, and its own thread for pings, pongs and
+    the closing handshake) with a bare ``send()``, which may write part of a frame when the
+    kernel buffer is nearly full. ``sendall`` under one lock keeps every frame whole and apart.
+    """
+
+    def __init__(self, sock: socket.socket):
+        self._sock = sock
+        self._lock = threading.Lock()
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            self._sock.sendall(data)
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _serve(ws: Any) -> None:
+    """One WebSocket, from hello to close."""
+    token, user, after = g.ws
+    hub: Hub = current_app.extensions["chat.hub"]
+    backend: Backend = current_app.extensions["chat.relay"]
+    if not hub.ready.wait(READY_WAIT):
+        ws.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
+        return
+    conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
+    writer = threading.Thread(
+        target=conn.pump, args=(ws.send, lambda code, reason: ws.close(code, reason)), daemon=True
+    )
+    writer.start()
+    hub.register(conn, user, after)
+    try:
+        if after is not None:
+            _catch_up(conn, hub, backend, after)
+        while not conn.closed:
+            try:
+                data = ws.receive(timeout=RECEIVE_TICK)
+            except ConnectionClosed:
+                break
+            if data is not None:
+                _on_frame(data, conn, hub, backend)
+            elif not ws.connected:
+                break
+    finally:
+        hub.unregister(conn)
+        conn.close()
+        writer.join(timeout=2)
+
+
+def _shutdown(sock: Any) -> None:
+    """Cut a stuck client's socket so a writer blocked on it wakes up."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+def _catch_up(conn: Connection, hub: Hub, backend: Backend, after: int) -> None:
+    """Replay what the client missed after ``after`` from the backend, then let live events flow."""
+    cursor = after
+    deadline = time.monotonic() + CATCH_UP_PATIENCE
+    while not conn.closed:
+        try:
+            answer = backend.request(
+                "GET", "/api/events", token=conn.token, params={"after": cursor}, timeout=SEND_TIMEOUT
+            )
+        except BackendUnavailable:
+            if time.monotonic() > deadline:
+                _error(conn, "backend_unavailable")
+                conn.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
+                return
+            time.sleep(0.5)
+            continue
+        body = answer.body
+        if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            _backend_error(conn, answer.status, body, None)
+            conn.close(CLOSE_TRY_AGAIN if answer.status >= 500 else 1008, "catch-up failed")
+            return
+        for event in body["events"]:
+            pos = event.get("pos") if isinstance(event, dict) else None
+            if isinstance(pos, int) and pos > cursor:
+                if not conn.put(encode(event), timeout=CATCH_UP_PUSH_WAIT):
+                    conn.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
+                    return
+                cursor = pos
+        if isinstance(body.get("pos"), int):
+            cursor = max(cursor, body["pos"])
+        if not body.get("more"):
+            break
+    hub.finish_catch_up(conn, cursor)
+
+
+def _on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: Backend) -> None:
+    """Handle one frame from the client; a bad one is answered with an error frame."""
+    if isinstance(data, bytes):
+        return _error(conn, "invalid_json", "Frames are JSON text; binary frames are not accepted.")
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return _error(conn, "invalid_json", "The frame is not valid JSON.")
+    if not isinstance(frame, dict):
+        return _error(conn, "validation_error", "A frame is a JSON object with a type.")
+    client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+    kind = frame.get("type")
+    room = frame.get("room")
+    if kind not in ("send", "typing"):
+        return _error(conn, "validation_error", "type must be send or typing.", client_id)
+    if not isinstance(room, str):
+        return _error(conn, "validation_error", "room must be a room id (a string).", client_id)
+    if kind == "typing":
+        code = hub.typing(conn, room)
+        return _error(conn, code, _MESSAGES[code]) if code else None
+    for field in ("text", "client_id"):
+        if not isinstance(frame.get(field), str):
+            return _error(conn, "validation_error", f"{field} must be a string.", client_id)
+    if not _ROOM_ID.fullmatch(room):
+        return _error(conn, "not_found", _MESSAGES["not_found"], client_id)
+    try:
+        answer = backend.request(
+            "POST",
+            f"/api/rooms/{room}/messages",
+            token=conn.token,
+            json={"text": frame["text"], "client_id": client_id},
+            timeout=SEND_TIMEOUT,
+        )
+    except BackendUnavailable:
+        return _error(conn, "backend_unavailable", _MESSAGES["backend_unavailable"], client_id)
+    body = answer.body
+    if 200 <= answer.status < 300 and isinstance(body, dict) and isinstance(body.get("message"), dict):
+        conn.push(encode({"type": "ack", "client_id": client_id, "message": body["message"]}))
+        return None
+    _backend_error(conn, answer.status, body, client_id, answer.headers.get("Retry-After"))
+    if answer.status == 401:
+        conn.close(1008, "session ended")
+    return None
+
+
+def _backend_error(
+    conn: Connection, status: int, body: Any, client_id: str | None, retry_after: str | None = None
+) -> None:
+    """Pass the backend's error (code and message) on to the client as an error frame.
+
+    A rate limit also says, as ``retry_after``, how many seconds the client should wait.
+    """
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        frame_error = {"code": error["code"], "message": str(error.get("message") or error["code"])}
+        if status == 429 and retry_after and retry_after.isdigit():
+            frame_error["retry_after"] = int(retry_after)
+    else:
+        frame_error = {"code": "backend_unavailable", "message": _MESSAGES["backend_unavailable"]}
+    frame: dict[str, Any] = {"type": "error", "error": frame_error}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    conn.push(encode(frame))
+
+
+def _error(conn: Connection, code: str, message: str | None = None, client_id: str | None = None) -> None:
+    """Send this connection an error frame."""
+    frame: dict[str, Any] = {"type": "error", "error": {"code": code, "message": message or _MESSAGES[code]}}
+    if client_id is not None:
+        frame["client_id"] = client_id
+    conn.push(encode(frame))
