@@ -1,0 +1,152 @@
+"""The processes under test: start them on ``--port 0``, learn their address, watch CPU and memory.
+
+Each server is started with ``sys.executable`` from the repository root, with the open-file limit
+raised to the hard limit (10,000 sockets need it), and its output drained in a thread so a chatty
+server never blocks on a full pipe. CPU and RSS are summed over the process and its children,
+because gunicorn's worker is a child of the arbiter we start.
+"""
+
+from __future__ import annotations
+
+import collections
+import resource
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def raise_nofile() -> int:
+    """Raise this process's open-file limit to its hard limit; return the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+class Server:
+    """One server subprocess: its address once it printed it, its output tail, its resources."""
+
+    def __init__(self, name: str, args: list[str], *, timeout: float = 60.0):
+        self.name = name
+        self.args = args
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, *args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            preexec_fn=raise_nofile,
+        )
+        self.tail: collections.deque[str] = collections.deque(maxlen=40)
+        self.url = self._read_address(timeout)
+        self.address_s = time.perf_counter() - self.started
+        threading.Thread(target=self._drain, name=f"{name}-output", daemon=True).start()
+        self.ready_s = self._wait_healthy(timeout)
+
+    def _read_address(self, timeout: float) -> str:
+        # The contract: the first line holding "http://" carries the real address.
+        found: list[str] = []
+
+        def scan() -> None:
+            for line in self.proc.stdout:
+                self.tail.append(line.rstrip())
+                if "http://" in line:
+                    word = line[line.index("http://") :].split()[0]
+                    found.append(word.rstrip("/.,;)"))
+                    return
+
+        reader = threading.Thread(target=scan, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not found:
+            self.stop()
+            raise RuntimeError(f"{self.name} printed no address in {timeout:.0f} s: " + " | ".join(self.tail))
+        return found[0]
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.tail.append(line.rstrip())
+
+    def _wait_healthy(self, timeout: float) -> float:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return time.perf_counter() - self.started
+            except requests.RequestException:
+                pass
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.name} never answered /healthz: " + " | ".join(self.tail))
+
+    def processes(self) -> list[psutil.Process]:
+        """The server process and every descendant (gunicorn's workers)."""
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss(self) -> int:
+        """Resident memory in bytes, summed over the process tree."""
+        return sum(_safe(lambda p: p.memory_info().rss, p) for p in self.processes())
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU seconds used so far, summed over the process tree."""
+        return sum(_safe(lambda p: sum(p.cpu_times()[:2]), p) for p in self.processes())
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def _safe(read, proc) -> float:
+    try:
+        return read(proc)
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return 0
+
+
+def generator_cpu_seconds() -> float:
+    """CPU seconds this load generator has used, user plus system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Meter:
+    """CPU and memory of the generator and the servers across one scenario."""
+
+    def __init__(self, servers: dict[str, Server]):
+        self.servers = servers
+        self.wall = time.perf_counter()
+        self.gen = generator_cpu_seconds()
+        self.cpu = {name: s.cpu_seconds() for name, s in servers.items()}
+
+    def result(self) -> dict:
+        """CPU as percent of one core over the wall time, and each server's RSS now, in MiB."""
+        wall = time.perf_counter() - self.wall
+        out = {
+            "wall_s": round(wall, 2),
+            "generator_cpu_pct": round(100 * (generator_cpu_seconds() - self.gen) / wall, 1),
+        }
+        for name, server in self.servers.items():
+            out[f"{name}_cpu_pct"] = round(100 * (server.cpu_seconds() - self.cpu[name]) / wall, 1)
+            out[f"{name}_rss_mib"] = round(server.rss() / 2**20, 1)
+        return out
