@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     # Imported here, not at the top, so that ``--help`` and flag errors answer at once.
     import backend
-    from backend.store import DataDirError
+    from backend.datadir import DataDirError
 
     try:
         serve(

@@ -11,8 +11,9 @@ from flask import Flask, jsonify
 from common import errors
 from common.jsonprovider import OrjsonProvider
 
+from .datadir import DataDirError
 from .ratelimit import FailureWindow, TokenBucket
-from .store import DataDirError, Store
+from .store import Store
 
 __all__ = ["create_app", "DataDirError"]
 

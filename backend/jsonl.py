@@ -44,29 +44,40 @@ class JsonlFile:
         An unterminated last line is a write that was never acknowledged (the newline is written
         with the record, and the answer waits for fsync), so it is cut off.
         """
-        with open(self.path, "rb") as f:
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
+        end = self._complete_size()
+        if end < self._size:
             log.warning(
-                "%s: cutting an unfinished last line (%d bytes) left by a crash", self.path, len(data) - end
+                "%s: cutting an unfinished last line (%d bytes) left by a crash", self.path, self._size - end
             )
             os.ftruncate(self._fd, end)
             os.fsync(self._fd)
-        self._size = end
+            self._size = end
         offset = 0
-        line_number = 0
-        while offset < end:
-            line_end = data.index(b"\n", offset)
-            line_number += 1
-            line = data[offset:line_end]
-            if line.strip():
-                record = _parse(line)
-                if record is None:
-                    log.warning("%s:%d: skipping a line that is not a JSON object", self.path, line_number)
-                else:
-                    yield offset, line_end + 1 - offset, record
-            offset = line_end + 1
+        with open(self.path, "rb", buffering=1 << 20) as lines:
+            for line_number, line in enumerate(lines, 1):
+                if offset >= end:
+                    break
+                if line.strip():
+                    record = _parse(line)
+                    if record is None:
+                        log.warning(
+                            "%s:%d: skipping a line that is not a JSON object", self.path, line_number
+                        )
+                    else:
+                        yield offset, len(line), record
+                offset += len(line)
+
+    def _complete_size(self) -> int:
+        """The size up to and including the last newline."""
+        position = self._size
+        while position > 0:
+            start = max(0, position - 65536)
+            chunk = os.pread(self._fd, position - start, start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            position = start
+        return 0
 
     def append(self, record: dict) -> tuple[int, int]:
         """Write ``record`` as one line and fsync it; return its ``(offset, length)``.

@@ -13,6 +13,11 @@ GROUP, DM = "group", "dm"
 PUBLIC, PRIVATE = "public", "private"
 
 
+def client_key(sender: str, client_id: str) -> str:
+    """The idempotency key of a message (a client_id never holds a space)."""
+    return f"{sender} {client_id}"
+
+
 @dataclass
 class Room:
     """A room as of the latest applied event, plus the indexes that answer reads without a scan."""
@@ -28,8 +33,9 @@ class Room:
     last_seq: int = 0
     # seq_pos[seq - 1] is the global pos of message number seq: history pages read only their lines.
     seq_pos: array = field(default_factory=lambda: array("q"))
-    # (sender, client_id) -> pos of the first message sent with that client_id: idempotent posting.
-    client_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    # "sender client_id" -> pos of the first message sent with that client_id: idempotent posting.
+    # One string key rather than a tuple: a million messages cost ~100 MB less.
+    client_ids: dict[str, int] = field(default_factory=dict)
     # username -> [first pos as member, last pos as member or None while still in]; a member sees
     # the room's events from the one that added them up to and including the one that removed them.
     spans: dict[str, list[list[int | None]]] = field(default_factory=dict)
@@ -78,7 +84,7 @@ class Room:
             self.seq_pos.append(-1)
         self.seq_pos.append(pos)
         self.last_seq = seq
-        self.client_ids.setdefault((sender, client_id), pos)
+        self.client_ids.setdefault(client_key(sender, client_id), pos)
 
     def seq_range(self, after: int | None, before: int | None, limit: int) -> range:
         """The seqs of one history page, oldest first: after SEQ, just before SEQ, or the latest."""

@@ -10,29 +10,22 @@ a crash could take back.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import secrets
 import threading
 import time
-from array import array
-
-import orjson
 
 from common.errors import ApiError
 
 from .accounts import Accounts
 from .clock import now_iso
-from .jsonl import JsonlFile
-from .model import DM, GROUP, PRIVATE, PUBLIC, Room
+from .datadir import lock_data_dir
+from .eventlog import EventLog
+from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
 
 log = logging.getLogger(__name__)
 GENERAL = "general"
-
-
-class DataDirError(Exception):
-    """The data directory cannot be used; ``str()`` is a one-line reason."""
 
 
 def not_found() -> ApiError:
@@ -44,16 +37,15 @@ class Store:
     """Rooms, memberships and messages over an append-only event log."""
 
     def __init__(self, data_dir: str):
-        self._lock_fd = _lock_data_dir(data_dir)
+        self._lock_fd = lock_data_dir(data_dir)
         self._lock = threading.Lock()
         self._new_event = threading.Condition(self._lock)
         self.accounts = Accounts(data_dir)
-        self._log = JsonlFile(os.path.join(data_dir, "events.jsonl"))
+        self._log = EventLog(os.path.join(data_dir, "events.jsonl"))
         self._rooms: dict[str, Room] = {}
         self._room_list: list[Room] = []
         self._dms: dict[frozenset[str], Room] = {}
         self._general: Room | None = None
-        self._offsets, self._lengths, self._room_at = array("q"), array("l"), array("l")
         self._room_events: dict[int, tuple[str, str | None, bool]] = {}  # pos -> (action, user, public)
         self.pos = 0
         for offset, length, record in self._log.recover():
@@ -151,13 +143,17 @@ class Store:
         for seq in room.seq_range(after, before, limit):
             pos = room.seq_pos[seq - 1]
             if pos > 0:
-                page.append(self._read_event(pos)["message"])
+                page.append(self._log.event(pos)["message"])
         return page, last_seq
 
     def find_message(self, sender: str, room_id: str, client_id: str) -> dict | None:
         """The message ``sender`` already stored in the room under ``client_id``, if any."""
-        pos = self._rooms[room_id].client_ids.get((sender, client_id)) if room_id in self._rooms else None
-        return self._read_event(pos)["message"] if pos else None
+        pos = (
+            self._rooms[room_id].client_ids.get(client_key(sender, client_id))
+            if room_id in self._rooms
+            else None
+        )
+        return self._log.event(pos)["message"] if pos else None
 
     def post_message(self, sender: str, room_id: str, text: str, client_id: str) -> tuple[dict, bool]:
         """Store a message; ``(message, created)``. A repeated ``client_id`` returns the first one."""
@@ -165,9 +161,9 @@ class Store:
             room = self.room(sender, room_id)
             if not room.has_member(sender):
                 raise ApiError(403, "not_a_member", "You are not a member of this room.")
-            first = room.client_ids.get((sender, client_id))
+            first = room.client_ids.get(client_key(sender, client_id))
             if first is not None:
-                return self._read_event(first)["message"], False
+                return self._log.event(first)["message"], False
             message = {
                 "id": "m" + secrets.token_hex(8),
                 "room": room.id,
@@ -201,8 +197,8 @@ class Store:
             end = min(self.pos, stop_scan)
             while cursor < end and len(found) < limit:
                 cursor += 1
-                if self._offsets[cursor - 1] >= 0 and (username is None or self._concerns(cursor, username)):
-                    found.append(self._read_line(cursor))
+                if self._log.has(cursor) and (username is None or self._concerns(cursor, username)):
+                    found.append(self._log.line(cursor))
             more = cursor < self.pos
             remaining = deadline - time.monotonic()
             if found or more or remaining <= 0:
@@ -215,7 +211,7 @@ class Store:
             self._new_event.wait_for(lambda: self.pos > pos, timeout=timeout)
 
     def _concerns(self, pos: int, username: str) -> bool:
-        room = self._room_list[self._room_at[pos - 1]]
+        room = self._room_list[self._log.room_number(pos)]
         if room.member_at(username, pos):
             return True
         meta = self._room_events.get(pos)
@@ -267,9 +263,7 @@ class Store:
             room = self._rooms.get(record["room"]["id"]) or self._register_room(record["room"])
         else:
             raise ValueError(f"unknown event type {kind!r}")
-        while len(self._offsets) < pos - 1:  # positions of skipped lines stay empty
-            self._offsets.append(-1), self._lengths.append(0), self._room_at.append(0)
-        self._offsets.append(offset), self._lengths.append(length), self._room_at.append(room.number)
+        self._log.index(pos, offset, length, room.number)
         if kind == "message":
             message = record["message"]
             room.add_message(message["seq"], pos, message["sender"], message["client_id"])
@@ -297,34 +291,6 @@ class Store:
             self._general = room
         return room
 
-    def _read_line(self, pos: int) -> bytes:
-        return self._log.read(self._offsets[pos - 1], self._lengths[pos - 1])
-
-    def _read_event(self, pos: int) -> dict:
-        return orjson.loads(self._read_line(pos))
-
 
 def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
-
-
-def _lock_data_dir(data_dir: str) -> int:
-    """Hold ``data_dir/.lock`` with flock: the kernel frees it when the process dies."""
-    try:
-        os.makedirs(data_dir, exist_ok=True)
-        fd = os.open(os.path.join(data_dir, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise DataDirError(f"cannot use data directory {data_dir!r}: {error.strerror or error}") from error
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
-        os.close(fd)
-        reason = f"data directory {data_dir!r} is in use by another backend (pid {holder})"
-        raise DataDirError(reason) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, str(os.getpid()).encode(), 0)
-    if not os.access(data_dir, os.W_OK):
-        os.close(fd)
-        raise DataDirError(f"cannot write to data directory {data_dir!r}")
-    return fd
