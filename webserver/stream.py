@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
-from webserver.hub import Hub
+from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver.hub import Hub, encode
 from webserver.relay import Backend, BackendUnavailable
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,15 @@ READ_MARGIN = 10
 # about a second), then the pause doubles up to the cap so a long outage costs little.
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 2.0
+
+# Seconds a catch-up keeps retrying an unreachable backend before telling the client to come back.
+CATCH_UP_PATIENCE = 10.0
+
+# Seconds a catch-up waits for a full queue to drain before giving the client up as stuck.
+CATCH_UP_PUSH_WAIT = 30.0
+
+# Seconds (connect, read) for one page of catch-up: the backend reads it from memory.
+CATCH_UP_TIMEOUT = (0.5, 5.0)
 
 # Seconds between presence sweeps: offline transitions are announced at most this late.
 SWEEP_EVERY = 1.0
@@ -125,6 +136,57 @@ class EventStream:
                 self.hub.sweep()
             except Exception:
                 log.exception("presence sweep failed")
+
+
+def catch_up(conn: Connection, hub: Hub, backend: Backend, after: int) -> None:
+    """Replay to ``conn`` what its user missed after ``after``, then let its live events flow.
+
+    The connection is registered before this runs, so live events arriving meanwhile are held
+    by the hub; the replay pages through the backend's ``GET /api/events`` (filtered for the
+    user) until ``more`` is false, and :meth:`Hub.finish_catch_up` then releases only the held
+    events after the last replayed ``pos``: no gap and no repeat at the seam. A backend that is
+    away is retried for a while; then the client gets ``backend_unavailable`` and a 1013 close.
+    """
+    cursor = after
+    deadline = time.monotonic() + CATCH_UP_PATIENCE
+    while not conn.closed:
+        try:
+            answer = backend.request(
+                "GET", "/api/events", token=conn.token, params={"after": cursor}, timeout=CATCH_UP_TIMEOUT
+            )
+        except BackendUnavailable:
+            if time.monotonic() > deadline:
+                conn.push(_error_frame(None))
+                conn.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
+                return
+            time.sleep(0.5)
+            continue
+        body = answer.body
+        if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("events"), list):
+            conn.push(_error_frame(body))
+            conn.close(CLOSE_TRY_AGAIN if answer.status >= 500 else 1008, "catch-up failed")
+            return
+        for event in body["events"]:
+            pos = event.get("pos") if isinstance(event, dict) else None
+            if isinstance(pos, int) and pos > cursor:
+                if not conn.put(encode(event), timeout=CATCH_UP_PUSH_WAIT):
+                    conn.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
+                    return
+                cursor = pos
+        if isinstance(body.get("pos"), int):
+            cursor = max(cursor, body["pos"])
+        if not body.get("more"):
+            break
+    hub.finish_catch_up(conn, cursor)
+
+
+def _error_frame(body: Any) -> str:
+    """An error frame with the backend's error from ``body``, else ``backend_unavailable``."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
+        error = {"code": "backend_unavailable", "message": "The chat's storage is unavailable; try again."}
+    message = str(error.get("message") or error["code"])
+    return encode({"type": "error", "error": {"code": error["code"], "message": message}})
 
 
 class _BadAnswer(Exception):

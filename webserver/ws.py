@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import socket
 import threading
-import time
 from typing import Any
 
 import orjson
@@ -23,9 +22,10 @@ from simple_websocket import ConnectionClosed
 
 from common.errors import ApiError
 from webserver import security, sessions
-from webserver.hub import CLOSE_TRY_AGAIN, Connection, Hub, encode
+from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver.hub import Hub, encode
 from webserver.relay import Backend, BackendUnavailable
-from webserver.stream import EventStream
+from webserver.stream import EventStream, catch_up
 
 # The contract's largest frame; simple-websocket closes with 1009 past it.
 MAX_FRAME_BYTES = 65_536
@@ -45,12 +45,6 @@ RECEIVE_TICK = 0.25
 
 # Seconds the backend may take to store a message (fsync included) or to answer a catch-up page.
 SEND_TIMEOUT = (0.5, 5.0)
-
-# Seconds a catch-up keeps retrying an unreachable backend before telling the client to come back.
-CATCH_UP_PATIENCE = 10.0
-
-# Seconds a catch-up waits for a full queue to drain before giving the client up as stuck.
-CATCH_UP_PUSH_WAIT = 30.0
 
 _ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
@@ -143,7 +137,7 @@ def _serve(ws: Any) -> None:
     hub.register(conn, user, after)
     try:
         if after is not None:
-            _catch_up(conn, hub, backend, after)
+            catch_up(conn, hub, backend, after)
         while not conn.closed:
             try:
                 data = ws.receive(timeout=RECEIVE_TICK)
@@ -165,41 +159,6 @@ def _shutdown(sock: Any) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
-
-
-def _catch_up(conn: Connection, hub: Hub, backend: Backend, after: int) -> None:
-    """Replay what the client missed after ``after`` from the backend, then let live events flow."""
-    cursor = after
-    deadline = time.monotonic() + CATCH_UP_PATIENCE
-    while not conn.closed:
-        try:
-            answer = backend.request(
-                "GET", "/api/events", token=conn.token, params={"after": cursor}, timeout=SEND_TIMEOUT
-            )
-        except BackendUnavailable:
-            if time.monotonic() > deadline:
-                _error(conn, "backend_unavailable")
-                conn.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
-                return
-            time.sleep(0.5)
-            continue
-        body = answer.body
-        if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("events"), list):
-            _backend_error(conn, answer.status, body, None)
-            conn.close(CLOSE_TRY_AGAIN if answer.status >= 500 else 1008, "catch-up failed")
-            return
-        for event in body["events"]:
-            pos = event.get("pos") if isinstance(event, dict) else None
-            if isinstance(pos, int) and pos > cursor:
-                if not conn.put(encode(event), timeout=CATCH_UP_PUSH_WAIT):
-                    conn.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
-                    return
-                cursor = pos
-        if isinstance(body.get("pos"), int):
-            cursor = max(cursor, body["pos"])
-        if not body.get("more"):
-            break
-    hub.finish_catch_up(conn, cursor)
 
 
 def _on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: Backend) -> None:

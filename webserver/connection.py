@@ -1,0 +1,134 @@
+"""One WebSocket as the hub sees it: who, which session, and a bounded queue with one writer.
+
+The WebSocket library has no locks, and two greenlets writing one socket at once interleave
+their frames. So nothing writes a socket directly: frames are queued on its :class:`Connection`
+and exactly one writer, :meth:`Connection.pump`, sends them in order. The queue is bounded: a
+connection whose queue overflows is a consumer that cannot keep up, and it is closed (it will
+reconnect with ``after`` and catch up from the backend), so memory stays bounded however many
+clients stall. No Flask import.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+# Frames a connection may have waiting. A browser on a working link drains a frame in well under
+# a millisecond; a thousand queued frames means it has stopped reading (or the link has), and
+# catching up from the backend after a reconnect is cheaper than holding more for it.
+OUTBOX_LIMIT = 1000
+
+# Close codes: 1013 "try again later" tells the client to reconnect (and catch up with `after`).
+CLOSE_NORMAL = 1000
+CLOSE_TRY_AGAIN = 1013
+
+
+class Connection:
+    """One open WebSocket as the hub sees it: user, session token, outbound queue, stream cursor.
+
+    ``abort`` (optional) is called when the connection is dropped as too slow; it should shut the
+    socket down so that a writer stuck in a blocking send wakes up and ends.
+    """
+
+    def __init__(self, user: str, token: str, *, limit: int = OUTBOX_LIMIT, abort: Callable | None = None):
+        self.user = user
+        self.token = token
+        self.limit = limit
+        self.closed = False
+        self.close_code = CLOSE_NORMAL
+        self.close_reason = ""
+        # Guarded by the hub's lock: the last event pos queued, and live events held back while
+        # the connection replays what it missed (see Hub.register and Hub.finish_catch_up).
+        self.last_pos = 0
+        self.catching_up = False
+        self.held: list[tuple[int, str]] = []
+        self._frames: deque[str] = deque()
+        self._cond = threading.Condition()
+        self._abort = abort
+
+    def push(self, frame: str) -> bool:
+        """Queue a frame without waiting; a full queue closes the connection (returns False)."""
+        with self._cond:
+            if self.closed:
+                return False
+            if len(self._frames) < self.limit:
+                self._frames.append(frame)
+                self._cond.notify_all()
+                return True
+        self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
+        return False
+
+    def put(self, frame: str, timeout: float | None = None) -> bool:
+        """Queue a frame, waiting while the queue is full (catch-up pushes back, never drops)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while not self.closed and len(self._frames) >= self.limit:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    break
+                self._cond.wait(left)
+            if self.closed or len(self._frames) >= self.limit:
+                return False
+            self._frames.append(frame)
+            self._cond.notify_all()
+            return True
+
+    def deliver(self, pos: int, frame: str) -> None:
+        """Queue one live event (hub lock held): in pos order, none twice, held during catch-up."""
+        if pos <= self.last_pos:
+            return
+        if self.catching_up:
+            self.held.append((pos, frame))
+            if len(self.held) > self.limit:
+                self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
+            return
+        self.last_pos = pos
+        self.push(frame)
+
+    def close(self, code: int = CLOSE_NORMAL, reason: str = "", *, abort: bool = False) -> None:
+        """Ask the writer to send what is queued, then close; ``abort`` drops the queue first."""
+        with self._cond:
+            if self.closed:
+                return
+            self.closed = True
+            self.close_code = code
+            self.close_reason = reason
+            if abort:
+                self._frames.clear()
+                self.held = []
+            self._cond.notify_all()
+        if abort and self._abort is not None:
+            self._abort()
+
+    def pending(self) -> int:
+        """How many frames wait in the queue."""
+        return len(self._frames)
+
+    def next_frame(self, timeout: float | None = None) -> str | None:
+        """The next frame to write; None once the connection is closed and the queue empty."""
+        with self._cond:
+            while not self._frames:
+                if self.closed or not self._cond.wait(timeout):
+                    return None
+            frame = self._frames.popleft()
+            self._cond.notify_all()
+            return frame
+
+    def pump(self, send: Callable[[str], Any], close: Callable[[int, str], Any]) -> None:
+        """The connection's one writer: send queued frames until closed, then ``close(code, reason)``."""
+        while True:
+            frame = self.next_frame()
+            if frame is None:
+                break
+            try:
+                send(frame)
+            except Exception:  # the peer went away: nothing more can be written
+                self.close(CLOSE_NORMAL, "", abort=True)
+                return
+        try:
+            close(self.close_code, self.close_reason)
+        except Exception:  # already closed by the peer or by the protocol layer
+            pass
