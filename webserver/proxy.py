@@ -1,0 +1,178 @@
+"""The ``/api/`` relay: every public API call is passed to the backend and its answer passed back.
+
+What the relay adds is what the backend cannot know: the cookie becomes ``Authorization: Bearer``
+(and a sign-in's token becomes the cookie), sign-out also closes the session's WebSockets, the user
+list gains ``online`` from the hub's presence tracker, and a long-poll of ``/api/events`` counts as
+being online. Everything else (validation, error codes, rate limits) is the backend's answer,
+relayed unchanged, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import orjson
+from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
+
+from common.errors import error_response
+from webserver import sessions
+from webserver.relay import Backend, BackendResponse, BackendUnavailable
+
+bp = Blueprint("api_relay", __name__)
+
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+# A long-poll's answer may take ``wait`` seconds (at most 30); the read timeout leaves this much
+# on top for the backend to build and send it.
+LONG_POLL_MARGIN = 5.0
+MAX_WAIT = 30.0
+
+# Seconds the backend may take to answer a sign-in: it hashes the password with scrypt, which is
+# slow on purpose and slower still when several sign-ins share a busy machine.
+SIGN_IN_TIMEOUT = 4.0
+
+# Characters left as they are when the decoded path is encoded again for the backend: the path
+# separators and the sub-delimiters RFC 3986 allows in a path segment.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+UNAVAILABLE_MESSAGE = "The chat's backend is not available right now; try again in a moment."
+
+
+# ``/api`` and ``/api/`` are relayed too (the backend answers a JSON 404), rather than redirected.
+@bp.route(
+    "/api/", defaults={"path": ""}, methods=METHODS, provide_automatic_options=False, strict_slashes=False
+)
+@bp.route("/api/<path:path>", methods=METHODS, provide_automatic_options=False)
+def relay(path: str) -> ResponseReturnValue:
+    """Relay one API call to the backend; see the module docstring for what is added."""
+    token = sessions.token_from(request)
+    method = request.method
+    route = (method, "/api/" + path)
+    if route == ("GET", "/api/events"):
+        return _events(token)
+    if route == ("POST", "/api/session"):
+        return _signed_in(_call(token, timeout=SIGN_IN_TIMEOUT))
+    answer = _call(token)
+    if route == ("DELETE", "/api/session"):
+        return _signed_out(answer, token)
+    if route == ("GET", "/api/users") and answer.status == 200:
+        _add_online(answer)
+    return _reply(answer)
+
+
+def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse:
+    """Send the current request to the backend: same method, path, query and body."""
+    backend: Backend = current_app.extensions["chat.relay"]
+    # Reading the body enforces MAX_CONTENT_LENGTH (413) before anything reaches the backend.
+    body = request.get_data(cache=False) if request.method in ("POST", "PUT", "PATCH") else b""
+    # HEAD is asked as GET, so that Werkzeug drops the body but keeps its true length.
+    method = "GET" if request.method == "HEAD" else request.method
+    return backend.request(
+        method,
+        quote(request.path, safe=_PATH_SAFE),
+        token=token,
+        params=list(request.args.items(multi=True)),
+        data=body or None,
+        timeout=timeout,
+    )
+
+
+def _reply(answer: BackendResponse) -> Response:
+    """The backend's answer as the front server's: status, JSON body, Retry-After and Allow."""
+    if answer.status == 204 or (answer.body is None and request.method == "OPTIONS"):
+        response = Response(status=answer.status)
+    elif answer.body is None:
+        # The backend always answers JSON; anything else came from something that is not it.
+        raise BackendUnavailable(
+            f"The backend answered {answer.status} without a JSON body; check that backend.py is "
+            "the program listening on the backend address."
+        )
+    else:
+        response = Response(orjson.dumps(answer.body), status=answer.status, mimetype="application/json")
+    for name in ("Retry-After", "Allow"):
+        if name in answer.headers:
+            response.headers[name] = answer.headers[name]
+    return response
+
+
+def _signed_in(answer: BackendResponse) -> Response:
+    """POST /api/session: move the backend's session token into the cookie."""
+    session = answer.body.pop("session", None) if isinstance(answer.body, dict) else None
+    response = _reply(answer)
+    if answer.status in (200, 201):
+        if not isinstance(session, dict) or not session.get("token"):
+            raise BackendUnavailable("The backend signed the user in but sent no session token.")
+        sessions.set_cookie(
+            response,
+            session["token"],
+            secure=current_app.config["SECURE_COOKIES"],
+            expires_at=session.get("expires_at"),
+        )
+    return response
+
+
+def _signed_out(answer: BackendResponse, token: str | None) -> Response:
+    """DELETE /api/session: clear the cookie and close the session's WebSockets.
+
+    A 401 means the session was already gone on the server: the cookie is cleared all the same,
+    so the browser stops presenting a dead credential.
+    """
+    response = _reply(answer)
+    if answer.status in (204, 401):
+        current_app.extensions["chat.sessions"].forget(token)
+        sessions.clear_cookie(response, secure=current_app.config["SECURE_COOKIES"])
+        hub = current_app.extensions.get("chat.hub")
+        if hub is not None and token:
+            hub.close_session(token)
+    return response
+
+
+def _add_online(answer: BackendResponse) -> None:
+    """GET /api/users: mark each user online or not, from the hub's presence tracker."""
+    hub = current_app.extensions.get("chat.hub")
+    online = hub.online_users() if hub is not None else set()
+    users = answer.body.get("users") if isinstance(answer.body, dict) else None
+    for user in users or ():
+        if isinstance(user, dict):
+            user["online"] = user.get("username") in online
+
+
+def _events(token: str | None) -> Response:
+    """GET /api/events: relay with a read timeout that fits ``wait``; polling counts as online.
+
+    The caller is marked online before the long-poll starts (so a user who only polls shows up at
+    once, not after the first wait) and again when it ends.
+    """
+    hub = current_app.extensions.get("chat.hub")
+    username = None
+    if hub is not None and token:
+        user = current_app.extensions["chat.sessions"].user_for(token)
+        username = user.get("username") if user else None
+    if username:
+        hub.touch_poller(username)
+    answer = _call(token, timeout=_wait_of(request.args.get("wait")) + LONG_POLL_MARGIN)
+    if username and answer.status == 200:
+        hub.touch_poller(username)
+    return _reply(answer)
+
+
+def _wait_of(text: str | None) -> float:
+    """The long-poll's wait in seconds as the backend will read it (it rejects bad values itself)."""
+    try:
+        wait = float(text) if text is not None else 0.0
+    except ValueError:
+        return 0.0
+    if wait != wait:  # NaN
+        return 0.0
+    return min(max(wait, 0.0), MAX_WAIT)
+
+
+def backend_unavailable(error: BackendUnavailable) -> Response:
+    """The JSON 503 for a backend that cannot be reached; registered on the app.
+
+    The operator's log gets the detail (which address, what to check); the caller gets a plain
+    sentence, since the backend's internal address is none of its business.
+    """
+    current_app.logger.warning("%s", error)
+    return error_response(503, "backend_unavailable", UNAVAILABLE_MESSAGE)

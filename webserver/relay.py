@@ -1,0 +1,177 @@
+"""The front server's one HTTP client to the backend.
+
+Every call the front server makes to ``backend.py`` goes through :class:`Backend`: one pooled
+``requests.Session`` shared by all greenlets, short timeouts so a dead or stuck backend becomes a
+``503 backend_unavailable`` within two seconds instead of a hung page, and one bounded retry for
+idempotent GETs whose connection failed before anything was sent.
+
+The session never carries cookies. The backend knows callers only by ``Authorization: Bearer``;
+a cookie jar shared by all requests would let one user's credential ride on another's request,
+so the jar refuses to store or send anything.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+DEFAULT_BACKEND_URL = "http://127.0.0.1:8756"
+
+# Seconds. The backend is on loopback: a connect that takes longer than half a second means it
+# is not there (or its listen queue is full), and 1.5 s more for the answer keeps the worst case
+# for a caller within the two seconds the API promises before it answers 503.
+CONNECT_TIMEOUT = 0.5
+READ_TIMEOUT = 1.5
+
+# A GET whose connection was refused or reset is tried once more after this pause: it covers a
+# pooled keep-alive connection the backend closed while idle, and a backend that is restarting.
+RETRY_PAUSE = 0.05
+
+# Connections kept open to the backend. Long-polls hold one each for up to 35 s, so the pool is
+# large; past it urllib3 opens extra connections and closes them after use rather than waiting.
+POOL_SIZE = 128
+
+Timeout = float | tuple[float, float] | None
+
+
+class BackendUnavailable(Exception):
+    """The backend could not be reached, or did not answer in time, or answered garbage."""
+
+
+@dataclass
+class BackendResponse:
+    """One answer of the backend: status, body parsed as JSON (None when empty or not JSON)."""
+
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """A cookie policy that neither stores nor returns any cookie."""
+
+    def set_ok(self, cookie, request):  # noqa: D102 - the policy protocol
+        return False
+
+    def return_ok(self, cookie, request):  # noqa: D102
+        return False
+
+
+class Backend:
+    """The HTTP client to ``backend.py`` at ``base_url`` (e.g. ``http://127.0.0.1:8756``)."""
+
+    def __init__(self, base_url: str = DEFAULT_BACKEND_URL):
+        self.base_url = base_url.rstrip("/")
+        self._session = requests.Session()
+        # Proxy variables and ~/.netrc from the environment must not redirect or decorate calls
+        # to a service on loopback.
+        self._session.trust_env = False
+        self._session.cookies.set_policy(_NoCookies())
+        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: Any = None,
+        params: Any = None,
+        timeout: Timeout = None,
+        data: bytes | None = None,
+    ) -> BackendResponse:
+        """Call the backend and return its answer, whatever its status.
+
+        ``path`` starts with ``/``. ``token`` becomes ``Authorization: Bearer``. ``json`` is a
+        value to send as JSON; ``data`` is an already encoded JSON body relayed as is (the backend
+        judges whether it is valid). ``timeout`` is the read timeout in seconds, or a
+        ``(connect, read)`` pair; the default is 0.5 s to connect and 1.5 s to answer.
+        Raises :class:`BackendUnavailable` when the backend cannot be reached or is too slow.
+        """
+        headers = {"Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if json is not None:
+            data = orjson.dumps(json)
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        url = self.base_url + path
+        attempts = 2 if method.upper() == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                answer = self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    params=params,
+                    timeout=_timeouts(timeout),
+                    allow_redirects=False,
+                )
+                break
+            except requests.Timeout as error:
+                # A timeout is never retried: the caller's two seconds are already spent.
+                raise self._unavailable(f"did not answer in time ({error.__class__.__name__})") from None
+            except requests.ConnectionError as error:
+                if attempt + 1 < attempts:
+                    time.sleep(RETRY_PAUSE)
+                    continue
+                raise self._unavailable(f"cannot be reached ({_reason(error)})") from None
+            except requests.RequestException as error:
+                raise self._unavailable(f"failed: {_reason(error)}") from None
+        return BackendResponse(answer.status_code, _parse(answer), _kept_headers(answer))
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._session.close()
+
+    def _unavailable(self, what: str) -> BackendUnavailable:
+        return BackendUnavailable(
+            f"The backend at {self.base_url} {what}; check that backend.py is running there."
+        )
+
+
+def _timeouts(timeout: Timeout) -> tuple[float, float]:
+    """The (connect, read) pair for requests from the caller's timeout argument."""
+    if timeout is None:
+        return (CONNECT_TIMEOUT, READ_TIMEOUT)
+    if isinstance(timeout, tuple):
+        return timeout
+    return (CONNECT_TIMEOUT, float(timeout))
+
+
+def _parse(answer: requests.Response) -> Any:
+    """The answer's body as JSON, or None when it is empty or not JSON."""
+    content = answer.content
+    if not content:
+        return None
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+# The backend's answer headers the front server has a use for; the rest (Server, Date,
+# Content-Length, Connection) belong to that hop only.
+_KEPT_HEADERS = ("Retry-After", "Allow", "Content-Type")
+
+
+def _kept_headers(answer: requests.Response) -> dict[str, str]:
+    return {name: answer.headers[name] for name in _KEPT_HEADERS if name in answer.headers}
+
+
+def _reason(error: Exception) -> str:
+    """A short cause for an operator: the innermost exception's message, not the whole chain."""
+    cause: BaseException = error
+    while cause.__context__ is not None and cause.__context__ is not cause:
+        cause = cause.__context__
+    text = str(cause) or cause.__class__.__name__
+    return text if len(text) <= 200 else text[:197] + "..."

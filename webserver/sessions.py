@@ -1,0 +1,124 @@
+"""The session cookie and a short cache of who a session token belongs to.
+
+The browser holds its session as the cookie ``chat_session``; the backend knows sessions only as
+bearer tokens. This module reads and writes the cookie, and :class:`SessionCache` answers "which
+user is this token?" for the WebSocket handshake and polling presence without asking the backend
+on every request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from flask import Request, Response
+
+from webserver.relay import Backend, BackendUnavailable
+
+COOKIE_NAME = "chat_session"
+
+# The contract's 30 days: a returning visitor is signed in without typing anything.
+COOKIE_MAX_AGE = 30 * 24 * 3600
+
+# Seconds a positive answer of the backend is trusted. Short, because a session revoked through
+# another front server (or expired) must stop working soon; a sign-out through this one is
+# forgotten at once. Negative answers are never cached, so a fresh sign-in works immediately.
+CACHE_SECONDS = 5.0
+
+# Past this many cached tokens, expired entries are swept before adding one, so the cache holds
+# about as many entries as there are sessions in use, not every token ever seen.
+CACHE_SWEEP_AT = 10_000
+
+
+def token_from(request: Request) -> str | None:
+    """The session token the request's cookie carries, or None."""
+    token = request.cookies.get(COOKIE_NAME)
+    return token or None
+
+
+def set_cookie(response: Response, token: str, *, secure: bool, expires_at: str | None = None) -> None:
+    """Put the session cookie on ``response``: HttpOnly, SameSite=Lax, Path=/, 30 days.
+
+    When the backend says when the session ends (``expires_at``, ISO 8601), the cookie ends then
+    too, so the browser does not keep a cookie the server no longer honours.
+    """
+    response.set_cookie(
+        COOKIE_NAME,
+        token,
+        max_age=_max_age(expires_at),
+        path="/",
+        secure=secure,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def clear_cookie(response: Response, *, secure: bool) -> None:
+    """Tell the browser to drop the session cookie (same attributes, so it matches)."""
+    response.set_cookie(
+        COOKIE_NAME, "", max_age=0, expires=0, path="/", secure=secure, httponly=True, samesite="Lax"
+    )
+
+
+def _max_age(expires_at: str | None) -> int:
+    """Seconds until ``expires_at``, at most 30 days; 30 days when it is missing or unreadable."""
+    if not expires_at:
+        return COOKIE_MAX_AGE
+    try:
+        end = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except ValueError:
+        return COOKIE_MAX_AGE
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    seconds = int((end - datetime.now(UTC)).total_seconds())
+    return max(0, min(seconds, COOKIE_MAX_AGE))
+
+
+class SessionCache:
+    """Who a session token belongs to, asked of the backend and remembered for a few seconds."""
+
+    def __init__(self, backend: Backend, *, ttl: float = CACHE_SECONDS):
+        self._backend = backend
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._users: dict[str, tuple[float, dict]] = {}
+
+    def user_for(self, token: str | None) -> dict | None:
+        """The user (``{"username": ...}``) whose session ``token`` is, or None if it is not valid.
+
+        Raises :class:`BackendUnavailable` when the backend cannot tell.
+        """
+        if not token:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            cached = self._users.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        answer = self._backend.request("GET", "/api/session", token=token)
+        if answer.status == 401:
+            self.forget(token)
+            return None
+        if answer.status != 200 or not isinstance(answer.body, dict) or "user" not in answer.body:
+            raise BackendUnavailable(
+                f"The backend at {self._backend.base_url} answered GET /api/session with "
+                f"{answer.status}; check that backend.py is running there."
+            )
+        user = answer.body["user"]
+        with self._lock:
+            if len(self._users) >= CACHE_SWEEP_AT:
+                self._sweep(now)
+            self._users[token] = (now + self._ttl, user)
+        return user
+
+    def forget(self, token: str | None) -> None:
+        """Drop what is cached for ``token`` (after a sign-out)."""
+        if token:
+            with self._lock:
+                self._users.pop(token, None)
+
+    def _sweep(self, now: float) -> None:
+        """Drop expired entries; the caller holds the lock."""
+        for key in [key for key, (until, _) in self._users.items() if until <= now]:
+            del self._users[key]
