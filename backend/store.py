@@ -23,9 +23,9 @@ from .clock import now_iso
 from .datadir import lock_data_dir
 from .eventlog import EventLog
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
+from .state import GENERAL, Rooms
 
 log = logging.getLogger(__name__)
-GENERAL = "general"
 
 
 def not_found() -> ApiError:
@@ -42,19 +42,15 @@ class Store:
         self._new_event = threading.Condition(self._lock)
         self.accounts = Accounts(data_dir)
         self._log = EventLog(os.path.join(data_dir, "events.jsonl"))
-        self._rooms: dict[str, Room] = {}
-        self._room_list: list[Room] = []
-        self._dms: dict[frozenset[str], Room] = {}
-        self._general: Room | None = None
-        self._room_events: dict[int, tuple[str, str | None, bool]] = {}  # pos -> (action, user, public)
+        self._rooms = Rooms()
         self.pos = 0
         for offset, length, record in self._log.recover():
             self._replay(offset, length, record)
         with self._lock:
-            if self._general is None:
+            if self._rooms.general is None:
                 self._append_room_event(self._new_room(GENERAL, GROUP, PUBLIC, None), "created", None, [])
             for username in self.accounts.usernames():  # a crash between registering and joining
-                if username not in self._general.spans:
+                if username not in self._rooms.general.spans:
                     self._join_general(username)
 
     def close(self) -> None:
@@ -67,7 +63,7 @@ class Store:
 
     def room(self, username: str, room_id: str) -> Room:
         """The room ``room_id`` if ``username`` may see it, else 404."""
-        room = self._rooms.get(room_id)
+        room = self._rooms.by_id.get(room_id)
         if room is None or not room.visible_to(username):
             raise not_found()
         return room
@@ -76,7 +72,7 @@ class Store:
         """The user's rooms and every public room, oldest first, each with ``member``."""
         return [
             dict(room.to_json(), member=room.has_member(username))
-            for room in self._room_list
+            for room in self._rooms.in_order
             if room.visible_to(username)
         ]
 
@@ -114,7 +110,7 @@ class Store:
         """The one DM room of the pair; ``(room, created)``."""
         pair = frozenset((actor, other))
         with self._lock:
-            room = self._dms.get(pair)
+            room = self._rooms.dm(pair)
             if room is not None:
                 return room.to_json(), False
             members = sorted(pair, key=str.casefold)
@@ -129,7 +125,7 @@ class Store:
     def rooms_snapshot(self) -> tuple[list[dict], int]:
         """Every room with its members, and the ``pos`` they are as of."""
         with self._lock:
-            return [room.to_json() for room in self._room_list], self.pos
+            return [room.to_json() for room in self._rooms.in_order], self.pos
 
     # -- messages ----------------------------------------------------------------------------
 
@@ -148,11 +144,8 @@ class Store:
 
     def find_message(self, sender: str, room_id: str, client_id: str) -> dict | None:
         """The message ``sender`` already stored in the room under ``client_id``, if any."""
-        pos = (
-            self._rooms[room_id].client_ids.get(client_key(sender, client_id))
-            if room_id in self._rooms
-            else None
-        )
+        room = self._rooms.by_id.get(room_id)
+        pos = room.client_ids.get(client_key(sender, client_id)) if room else None
         return self._log.event(pos)["message"] if pos else None
 
     def post_message(self, sender: str, room_id: str, text: str, client_id: str) -> tuple[dict, bool]:
@@ -211,18 +204,14 @@ class Store:
             self._new_event.wait_for(lambda: self.pos > pos, timeout=timeout)
 
     def _concerns(self, pos: int, username: str) -> bool:
-        room = self._room_list[self._log.room_number(pos)]
-        if room.member_at(username, pos):
-            return True
-        meta = self._room_events.get(pos)
-        return meta is not None and (meta[2] or (meta[0] == "left" and meta[1] == username))
+        return self._rooms.concerns(self._rooms.in_order[self._log.room_number(pos)], pos, username)
 
     # -- writing and replaying the log (callers hold the lock) ------------------------------------
 
     def _new_room(self, name: str, kind: str, visibility: str, creator: str | None) -> Room:
         return Room(
             id="r" + secrets.token_hex(6),
-            number=len(self._room_list),
+            number=len(self._rooms.in_order),
             name=name,
             kind=kind,
             visibility=visibility,
@@ -231,13 +220,14 @@ class Store:
         )
 
     def _join_general(self, username: str) -> None:
-        if not self._general.has_member(username):
-            self._append_room_event(self._general, "joined", username, [*self._general.members, username])
+        general = self._rooms.general
+        if not general.has_member(username):
+            self._append_room_event(general, "joined", username, [*general.members, username])
 
     def _append_room_event(self, room: Room, action: str, user: str | None, members: list[str]) -> dict:
         snapshot = dict(room.to_json(), members=members)
         self._append({"type": "room", "pos": self.pos + 1, "room": snapshot, "action": action, "user": user})
-        return self._rooms[room.id].to_json()
+        return self._rooms.by_id[room.id].to_json()
 
     def _append(self, record: dict) -> None:
         offset, length = self._log.append(record)
@@ -246,8 +236,8 @@ class Store:
 
     def _replay(self, offset: int, length: int, record: dict) -> None:
         try:
-            if record["pos"] <= self.pos:
-                raise ValueError(f"pos {record['pos']} is not after {self.pos}")
+            if not isinstance(record.get("pos"), int) or record["pos"] <= self.pos:
+                raise ValueError(f"pos {record.get('pos')!r} is not after {self.pos}")
             self._apply(offset, length, record)
         except (KeyError, TypeError, ValueError, IndexError) as error:
             log.warning("%s at byte %d: skipping an unusable event (%s)", self._log.path, offset, error)
@@ -256,40 +246,10 @@ class Store:
         # Index the line before updating the room, and move ``pos`` last: readers take no lock, and
         # whatever they can reach through a room or ``pos`` must already be readable.
         pos = record["pos"]
-        kind = record["type"]
-        if kind == "message":
-            room = self._rooms[record["message"]["room"]]
-        elif kind == "room":
-            room = self._rooms.get(record["room"]["id"]) or self._register_room(record["room"])
-        else:
-            raise ValueError(f"unknown event type {kind!r}")
+        room = self._rooms.place(record)
         self._log.index(pos, offset, length, room.number)
-        if kind == "message":
-            message = record["message"]
-            room.add_message(message["seq"], pos, message["sender"], message["client_id"])
-        else:
-            room.apply_membership(record["room"]["members"], pos)
-            public_created = record["action"] == "created" and room.visibility == PUBLIC
-            self._room_events[pos] = (record["action"], record.get("user"), public_created)
+        self._rooms.apply(room, record, pos)
         self.pos = pos
-
-    def _register_room(self, data: dict) -> Room:
-        room = Room(
-            id=data["id"],
-            number=len(self._room_list),
-            name=data["name"],
-            kind=data["kind"],
-            visibility=data["visibility"],
-            created_by=data["created_by"],
-            created_at=data["created_at"],
-        )
-        self._rooms[room.id] = room
-        self._room_list.append(room)
-        if room.kind == DM:
-            self._dms[frozenset(data["members"])] = room
-        if room.name == GENERAL and room.created_by is None and self._general is None:
-            self._general = room
-        return room
 
 
 def _unique(names: list[str]) -> list[str]:
