@@ -12,6 +12,7 @@ from common import errors
 from common.jsonprovider import OrjsonProvider
 
 from .datadir import DataDirError
+from .jsonl import StorageError
 from .ratelimit import FailureWindow, TokenBucket
 from .store import Store
 
@@ -43,6 +44,11 @@ def create_app(config: dict | None = None) -> Flask:
         "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"]),
     }
     errors.install(app)
+
+    @app.errorhandler(StorageError)
+    def storage_failed(error: StorageError):
+        # Nothing was half-written (see backend.jsonl); the caller may retry the same request.
+        return errors.error_response(503, "storage_unavailable", f"The message store failed: {error}")
 
     from . import auth, events, messages, rooms
 
