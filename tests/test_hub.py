@@ -1,0 +1,280 @@
+"""Unit tests of the WebSocket hub: fan-out rules, ordering, slow consumers, catch-up, typing, presence.
+
+Real :class:`Hub` and :class:`Connection` objects, no network: a connection's queue is read the
+way its writer would read it, and time is a settable clock.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import orjson
+import pytest
+
+from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver.hub import Hub
+from webserver.presence import OFFLINE_GRACE, POLL_WINDOW, Presence, RateGate
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def room(rid: str, members: list[str], visibility: str = "private") -> dict:
+    return {"id": rid, "name": rid, "kind": "group", "visibility": visibility, "members": members}
+
+
+def message(pos: int, rid: str, sender: str = "alice") -> dict:
+    return {
+        "type": "message",
+        "pos": pos,
+        "message": {"room": rid, "pos": pos, "sender": sender, "text": "hi"},
+    }
+
+
+def room_event(pos: int, rid: str, members: list[str], action: str, user: str, visibility: str = "private"):
+    return {
+        "type": "room",
+        "pos": pos,
+        "room": room(rid, members, visibility),
+        "action": action,
+        "user": user,
+    }
+
+
+def drain(conn: Connection) -> list[dict]:
+    """Everything queued on a connection, decoded, as its writer would send it."""
+    frames = []
+    while (frame := conn.next_frame(timeout=0)) is not None:
+        frames.append(orjson.loads(frame))
+    return frames
+
+
+def events(conn: Connection) -> list[int]:
+    """The positions of the log events queued on a connection (hello, presence, typing left out)."""
+    return [f["pos"] for f in drain(conn) if f["type"] in ("message", "room")]
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def hub(clock: Clock) -> Hub:
+    hub = Hub(clock=clock)
+    hub.load([room("r1", ["alice", "bob"]), room("pub", ["alice"], "public")], pos=10)
+    return hub
+
+
+def connect(hub: Hub, user: str, token: str | None = None, after: int | None = None, **kw) -> Connection:
+    conn = Connection(user, token or f"t-{user}", **kw)
+    hub.register(conn, {"username": user}, after)
+    return conn
+
+
+def test_hello_comes_first_with_the_hubs_pos(hub: Hub) -> None:
+    conn = connect(hub, "alice")
+    assert drain(conn)[0] == {"type": "hello", "user": {"username": "alice"}, "pos": 10}
+
+
+def test_messages_go_to_every_connection_of_every_member_and_no_one_else(hub: Hub) -> None:
+    a1, a2, b, carol = (
+        connect(hub, "alice"),
+        connect(hub, "alice"),
+        connect(hub, "bob"),
+        connect(hub, "carol"),
+    )
+    assert hub.apply(message(11, "r1")) == 3
+    assert [events(c) for c in (a1, a2, b, carol)] == [[11], [11], [11], []]
+
+
+def test_public_creation_reaches_everyone_private_creation_only_members(hub: Hub) -> None:
+    alice, carol = connect(hub, "alice"), connect(hub, "carol")
+    hub.apply(room_event(11, "new-pub", ["alice"], "created", "alice", "public"))
+    hub.apply(room_event(12, "new-priv", ["alice"], "created", "alice"))
+    assert events(alice) == [11, 12]
+    assert events(carol) == [11]
+
+
+def test_membership_follows_the_log_in_pos_order(hub: Hub) -> None:
+    carol = connect(hub, "carol")  # opened before carol is in any private room
+    hub.apply(message(11, "r1"))
+    hub.apply(room_event(12, "r1", ["alice", "bob", "carol"], "added", "carol"))
+    hub.apply(message(13, "r1"))
+    hub.apply(room_event(14, "r1", ["alice", "bob"], "left", "carol"))
+    hub.apply(message(15, "r1"))
+    # She sees her addition, the room's messages while in it, and the event that removes her.
+    assert events(carol) == [12, 13, 14]
+    assert hub.room("r1") == (False, {"alice", "bob"})
+
+
+def test_old_and_repeated_positions_are_dropped(hub: Hub) -> None:
+    alice = connect(hub, "alice")
+    for pos in (11, 11, 9, 12, 12, 10):
+        hub.apply(message(pos, "r1"))
+    assert events(alice) == [11, 12]
+    assert hub.pos == 12
+
+
+def test_a_broadcast_frame_is_encoded_once(hub: Hub) -> None:
+    conns = [connect(hub, user) for user in ("alice", "alice", "bob")]
+    for conn in conns:
+        drain(conn)
+    hub.apply(message(11, "r1"))
+    frames = [conn.next_frame(timeout=0) for conn in conns]
+    assert all(frame is frames[0] for frame in frames)  # the very same str object
+
+
+def test_a_slow_consumer_is_closed_and_the_others_carry_on(hub: Hub) -> None:
+    aborted = []
+    slow = connect(hub, "alice", limit=5, abort=lambda: aborted.append(True))
+    fast = connect(hub, "bob")
+    for pos in range(11, 31):
+        hub.apply(message(pos, "r1"))
+        drain(fast)
+    assert slow.closed and slow.close_code == CLOSE_TRY_AGAIN
+    assert aborted == [True]
+    assert slow.pending() == 0  # its queue is dropped, so memory is given back
+    hub.apply(message(31, "r1"))
+    assert events(fast) == [31]
+
+
+def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
+    conn = connect(hub, "alice")
+    sent: list[str] = []
+    closed: list[tuple[int, str]] = []
+    writer = threading.Thread(
+        target=conn.pump, args=(sent.append, lambda code, why: closed.append((code, why)))
+    )
+    writer.start()
+    for pos in range(11, 16):
+        hub.apply(message(pos, "r1"))
+    hub.close_session("t-alice")
+    writer.join(timeout=5)
+    positions = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
+    assert positions == [10, 11, 12, 13, 14, 15]  # hello, then the events in order
+    assert closed == [(1000, "signed out")]
+
+
+def test_a_failing_send_ends_the_writer(hub: Hub) -> None:
+    conn = connect(hub, "alice")
+
+    def broken(frame: str) -> None:
+        raise OSError("peer gone")
+
+    conn.pump(broken, lambda code, why: None)
+    assert conn.closed
+
+
+def test_close_session_closes_only_that_sessions_connections(hub: Hub) -> None:
+    mine, other = connect(hub, "alice", token="s1"), connect(hub, "alice", token="s2")
+    assert hub.close_session("s1") == 1
+    assert mine.closed and not other.closed
+
+
+def test_catch_up_seam_has_no_gap_and_no_repeat(hub: Hub) -> None:
+    conn = connect(hub, "alice", after=5)
+    hello = drain(conn)[0]
+    assert hello["pos"] == 5
+    # Live events arrive while the replay runs: held, not sent.
+    hub.apply(message(11, "r1"))
+    hub.apply(message(12, "r1"))
+    assert drain(conn) == []
+    # The replay (from the backend) covered the log up to 11, and then live 13 arrives.
+    for pos in (7, 9, 11):
+        conn.put(orjson.dumps(message(pos, "r1")).decode())
+    hub.finish_catch_up(conn, 11)
+    hub.apply(message(13, "r1"))
+    assert events(conn) == [7, 9, 11, 12, 13]
+
+
+def test_catch_up_put_waits_for_room_in_the_queue() -> None:
+    conn = Connection("alice", "t", limit=2)
+    assert conn.put("a") and conn.put("b")
+    assert not conn.put("c", timeout=0.05)  # full: waits, never drops or overflows
+    assert conn.next_frame(timeout=0) == "a"
+    assert conn.put("c", timeout=0.05)
+
+
+def test_typing_goes_to_the_other_members_at_most_three_a_second(hub: Hub, clock: Clock) -> None:
+    alice, bob, carol = connect(hub, "alice"), connect(hub, "bob"), connect(hub, "carol")
+    for conn in (alice, bob, carol):
+        drain(conn)
+    for _ in range(5):
+        assert hub.typing(alice, "r1") is None
+    clock.now += 1.0
+    assert hub.typing(alice, "r1") is None
+    typing = [f for f in drain(bob) if f["type"] == "typing"]
+    assert typing == [{"type": "typing", "room": "r1", "user": "alice"}] * 4
+    assert drain(alice) == [] and drain(carol) == []
+
+
+def test_typing_outside_ones_rooms_is_refused_as_the_backend_would(hub: Hub) -> None:
+    carol = connect(hub, "carol")
+    assert hub.typing(carol, "r1") == "not_found"  # private: does not exist for her
+    assert hub.typing(carol, "nowhere") == "not_found"
+    assert hub.typing(carol, "pub") == "not_a_member"
+
+
+def test_rate_gate_slides(clock: Clock) -> None:
+    gate = RateGate(3, 1.0, clock)
+    assert [gate.allow("a") for _ in range(4)] == [True, True, True, False]
+    assert gate.allow("b")
+    clock.now += 0.999
+    assert not gate.allow("a")
+    clock.now += 0.002
+    assert gate.allow("a")
+
+
+def test_presence_is_announced_to_every_connection_on_real_transitions(hub: Hub, clock: Clock) -> None:
+    bob = connect(hub, "bob")
+    drain(bob)
+    alice = connect(hub, "alice")
+    assert [f for f in drain(bob) if f["type"] == "presence"] == [
+        {"type": "presence", "user": "alice", "online": True}
+    ]
+    hub.unregister(alice)
+    clock.now += OFFLINE_GRACE - 0.5
+    hub.sweep()
+    assert hub.online_users() == {"alice", "bob"}  # a reload's gap is no transition
+    again = connect(hub, "alice")  # the reloaded page
+    clock.now += OFFLINE_GRACE * 2
+    hub.sweep()
+    assert drain(bob) == []
+    hub.unregister(again)
+    clock.now += OFFLINE_GRACE
+    hub.sweep()
+    assert drain(bob) == [{"type": "presence", "user": "alice", "online": False}]
+    assert hub.online_users() == {"bob"}
+
+
+def test_a_poller_is_online_for_the_poll_window_then_the_grace(clock: Clock) -> None:
+    presence = Presence(clock)
+    assert presence.polled("pat") == [("pat", True)]
+    clock.now += POLL_WINDOW - 1
+    assert presence.polled("pat") == []
+    clock.now += POLL_WINDOW - 1
+    assert presence.sweep() == []
+    clock.now += 1 + OFFLINE_GRACE - 0.1
+    assert presence.sweep() == []
+    clock.now += 0.2
+    assert presence.sweep() == [("pat", False)]
+    assert presence.online_users() == set()
+
+
+def test_a_socket_keeps_a_poller_online_past_the_poll_window(clock: Clock) -> None:
+    presence = Presence(clock)
+    presence.polled("pat")
+    presence.connected("pat")
+    clock.now += POLL_WINDOW * 3
+    assert presence.sweep() == []
+    presence.disconnected("pat")
+    clock.now += OFFLINE_GRACE
+    assert presence.sweep() == [("pat", False)]
