@@ -1,0 +1,114 @@
+/**
+ * The HTTP side of the contract: one small function per API call, all through `request`.
+ *
+ * Every failure becomes an ApiError with the HTTP status (0 when the server could not be
+ * reached) and the contract's error code, so callers decide on `code` and `transient`, never on
+ * message text. Cookies carry the session, so nothing here holds a token.
+ */
+
+/** An answer the server refused, or no answer at all (status 0). */
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter = null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter;
+  }
+
+  /** True when trying the same request later may succeed (outage, overload, rate limit). */
+  get transient() {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
+}
+
+async function request(method, path, { body, query, signal } = {}) {
+  let url = path;
+  if (query) {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null) params.set(key, String(value));
+    }
+    const text = params.toString();
+    if (text) url += `?${text}`;
+  }
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiError(0, 'network', 'The server cannot be reached.');
+  }
+  if (response.status === 204) return null;
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  if (!response.ok) {
+    const info = (data && data.error) || {};
+    const retry = Number(response.headers.get('Retry-After')) || null;
+    throw new ApiError(
+      response.status,
+      info.code || `http_${response.status}`,
+      info.message || `The server answered ${response.status}.`,
+      retry,
+    );
+  }
+  return data;
+}
+
+/** The delay before retry number `attempt` (0-based): 1 s doubling to 30 s, with jitter. */
+export function backoffDelay(attempt) {
+  const ceiling = Math.min(30000, 1000 * 2 ** attempt);
+  // Half fixed, half random, so that many clients that lost the same server spread out.
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+}
+
+/**
+ * Call `fn` until it succeeds or fails for good; transient failures wait with backoff.
+ * `onWait(ms)` is told each wait so the page can show Offline with a countdown, `onOk()` once
+ * a try succeeds after waiting.
+ */
+export async function withRetry(fn, { onWait = () => {}, onOk = () => {} } = {}) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const result = await fn();
+      if (attempt > 0) onOk();
+      return result;
+    } catch (error) {
+      if (!(error instanceof ApiError) || !error.transient) throw error;
+      const delay = error.retryAfter ? error.retryAfter * 1000 : backoffDelay(attempt);
+      onWait(delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+export const api = {
+  getSession: () => request('GET', '/api/session'),
+  signIn: (username, password) => request('POST', '/api/session', { body: { username, password } }),
+  signOut: () => request('DELETE', '/api/session'),
+  users: () => request('GET', '/api/users'),
+  rooms: () => request('GET', '/api/rooms'),
+  room: (id) => request('GET', `/api/rooms/${encodeURIComponent(id)}`),
+  createRoom: (name, visibility, members) =>
+    request('POST', '/api/rooms', { body: { name, visibility, members } }),
+  addMember: (id, username) =>
+    request('POST', `/api/rooms/${encodeURIComponent(id)}/members`, { body: { username } }),
+  leave: (id, username) =>
+    request('DELETE', `/api/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`),
+  openDm: (username) => request('POST', '/api/dms', { body: { username } }),
+  messages: (id, { after, before, limit } = {}) =>
+    request('GET', `/api/rooms/${encodeURIComponent(id)}/messages`, { query: { after, before, limit } }),
+  postMessage: (id, text, clientId) =>
+    request('POST', `/api/rooms/${encodeURIComponent(id)}/messages`, {
+      body: { text, client_id: clientId },
+    }),
+  events: (after, wait, signal) => request('GET', '/api/events', { query: { after, wait }, signal }),
+};

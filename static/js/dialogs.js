@@ -1,0 +1,137 @@
+/**
+ * The three dialogs: create a room, browse and join public rooms, invite someone. Each uses a
+ * native <dialog> (focus stays inside, Escape closes) and shows the server's refusal inline.
+ * The handlers return promises; a rejected one carries the message to show.
+ */
+
+import { el } from './format.js';
+
+function wireCancel(dialog) {
+  for (const button of dialog.querySelectorAll('button.cancel')) {
+    button.addEventListener('click', () => dialog.close());
+  }
+}
+
+export class Dialogs {
+  /** `handlers`: create(name, visibility, members), join(roomId), invite(username). */
+  constructor(doc, handlers) {
+    this.$ = (id) => doc.getElementById(id);
+    this.on = handlers;
+    for (const id of ['room-dialog', 'browse-dialog', 'invite-dialog']) wireCancel(this.$(id));
+    this.$('room-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submitRoom();
+    });
+    this.$('invite-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submitInvite();
+    });
+    this.$('browse-list').addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-room]');
+      if (button) this.join(button);
+    });
+  }
+
+  /** Open "create a room" with a checkbox for each other person. */
+  openCreate(people) {
+    const form = this.$('room-form');
+    form.reset();
+    this.$('room-error').textContent = '';
+    const choices = people.map((name) => {
+      const label = el('label', 'choice');
+      const box = el('input');
+      box.type = 'checkbox';
+      box.name = 'members';
+      box.value = name;
+      label.append(box, document.createTextNode(` ${name}`));
+      return label;
+    });
+    if (!choices.length) choices.push(el('p', 'hint', 'Nobody else has signed up yet.'));
+    this.$('room-member-choices').replaceChildren(...choices);
+    this.$('room-dialog').showModal();
+    this.$('room-name-input').focus();
+  }
+
+  async submitRoom() {
+    const form = this.$('room-form');
+    const name = this.$('room-name-input').value.trim();
+    if (!name) {
+      this.$('room-error').textContent = 'Give the room a name.';
+      return;
+    }
+    const visibility = form.querySelector('input[name="visibility"]:checked').value;
+    const members = [...form.querySelectorAll('input[name="members"]:checked')].map((box) => box.value);
+    await this.busy(form, 'room-error', async () => {
+      await this.on.create(name, visibility, members);
+      this.$('room-dialog').close();
+    });
+  }
+
+  /** Open the list of public rooms the user is not in. */
+  openBrowse(rooms) {
+    this.$('browse-error').textContent = '';
+    const items = rooms.map((room) => {
+      const item = el('li');
+      const members = (room.members || []).length;
+      item.append(el('span', 'name', `# ${room.name}`), el('span', 'hint', `${members} members`));
+      const join = el('button', 'small primary', 'Join');
+      join.type = 'button';
+      join.dataset.room = room.id;
+      join.setAttribute('aria-label', `Join ${room.name}`);
+      item.append(join);
+      return item;
+    });
+    if (!items.length) items.push(el('li', 'hint', 'You are in every public room already.'));
+    this.$('browse-list').replaceChildren(...items);
+    this.$('browse-dialog').showModal();
+  }
+
+  async join(button) {
+    await this.busy(this.$('browse-dialog'), 'browse-error', async () => {
+      await this.on.join(button.dataset.room);
+      this.$('browse-dialog').close();
+    });
+  }
+
+  /** Open "invite someone", suggesting the people not yet in the room. */
+  openInvite(roomTitle, candidates) {
+    this.$('invite-form').reset();
+    this.$('invite-error').textContent = '';
+    this.$('invite-title').textContent = `Invite someone to ${roomTitle}`;
+    this.$('invite-options').replaceChildren(
+      ...candidates.map((name) => {
+        const option = el('option');
+        option.value = name;
+        return option;
+      }),
+    );
+    this.$('invite-dialog').showModal();
+    this.$('invite-name').focus();
+  }
+
+  async submitInvite() {
+    const name = this.$('invite-name').value.trim();
+    if (!name) {
+      this.$('invite-error').textContent = 'Type a username.';
+      return;
+    }
+    await this.busy(this.$('invite-form'), 'invite-error', async () => {
+      await this.on.invite(name);
+      this.$('invite-dialog').close();
+    });
+  }
+
+  /** Run `fn` with the container's buttons disabled; a failure's message shows in `errorId`. */
+  async busy(container, errorId, fn) {
+    const buttons = [...container.querySelectorAll('button')];
+    for (const button of buttons) button.disabled = true;
+    this.$(errorId).textContent = '';
+    try {
+      await fn();
+    } catch (error) {
+      this.$(errorId).textContent = error.message || 'That did not work.';
+    } finally {
+      for (const button of buttons) button.disabled = false;
+    }
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Turning message text into page nodes, safely: every piece of user text becomes a Text node or
+ * an element's `textContent`, so markup in a message shows as the characters typed. Only
+ * http(s) addresses become links, so a `javascript:` address stays text.
+ */
+
+// An address, or an @mention (the contract's username characters, 2 to 32 of them).
+const TOKEN = /(https?:\/\/[^\s<>"']+)|(^|[^\w@])@([A-Za-z0-9_.-]{2,32})/g;
+const TRAILING = /[.,!?;:)\]}'"]+$/; // punctuation after an address belongs to the sentence
+
+/** A DocumentFragment showing `text` with links and mentions; `me` gets its own highlight. */
+export function renderText(text, me) {
+  const fragment = document.createDocumentFragment();
+  let last = 0;
+  const lowerMe = (me || '').toLowerCase();
+  for (const match of text.matchAll(TOKEN)) {
+    let start = match.index;
+    let end = start + match[0].length;
+    let node;
+    if (match[1]) {
+      let url = match[1];
+      const trail = url.match(TRAILING);
+      if (trail) {
+        url = url.slice(0, -trail[0].length);
+        end -= trail[0].length;
+      }
+      node = document.createElement('a');
+      node.href = url;
+      node.target = '_blank';
+      node.rel = 'noopener noreferrer';
+      node.textContent = url;
+    } else {
+      start += match[2].length; // the character before the @ stays plain text
+      let name = match[3];
+      if (name.endsWith('.')) {
+        name = name.replace(/\.+$/, '');
+        end = start + 1 + name.length;
+      }
+      node = document.createElement('span');
+      node.className = name.toLowerCase() === lowerMe ? 'mention mention-me' : 'mention';
+      node.textContent = `@${name}`;
+    }
+    if (start > last) fragment.append(document.createTextNode(text.slice(last, start)));
+    fragment.append(node);
+    last = end;
+  }
+  if (last < text.length) fragment.append(document.createTextNode(text.slice(last)));
+  return fragment;
+}
+
+/** "14:05" in the reader's time zone. */
+export function clockTime(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** A local calendar day key, for grouping and day separators. */
+export function dayKey(iso) {
+  const date = new Date(iso);
+  return `${date.getFullYear()}-${date.getMonth()}-${date.getDate()}`;
+}
+
+/** "Today", "Yesterday" or a date, for a day separator. */
+export function dayLabel(iso, now = new Date()) {
+  const date = new Date(iso);
+  const yesterday = new Date(now);
+  yesterday.setDate(now.getDate() - 1);
+  if (dayKey(date.toISOString()) === dayKey(now.toISOString())) return 'Today';
+  if (dayKey(date.toISOString()) === dayKey(yesterday.toISOString())) return 'Yesterday';
+  return date.toLocaleDateString([], { weekday: 'long', year: 'numeric', month: 'long', day: 'numeric' });
+}
+
+/** Build an element with a class and optional text, the one way views make nodes. */
+export function el(tag, className = '', text = null) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== null) node.textContent = text;
+  return node;
+}

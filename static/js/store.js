@@ -1,0 +1,172 @@
+/**
+ * What the page knows: the signed-in user, rooms, people, the loaded history of each room and
+ * how far the user has read. Plain data and rules, no DOM and no I/O, so every view renders
+ * from here and every event lands here first.
+ */
+
+/** One room's loaded messages: a contiguous run of `seq` numbers, oldest first. */
+class History {
+  constructor() {
+    this.messages = [];
+    this.loaded = false; // the latest page has been fetched at least once
+    this.hasOlder = true; // messages before the first loaded one exist
+  }
+
+  get first() {
+    return this.messages.length ? this.messages[0].seq : null;
+  }
+
+  get last() {
+    return this.messages.length ? this.messages[this.messages.length - 1].seq : 0;
+  }
+
+  /** Merge `messages` in, ignoring ones already here; returns how many were new. */
+  merge(messages) {
+    const known = new Set(this.messages.map((m) => m.seq));
+    const fresh = messages.filter((m) => !known.has(m.seq));
+    if (!fresh.length) return 0;
+    this.messages = this.messages.concat(fresh).sort((a, b) => a.seq - b.seq);
+    return fresh.length;
+  }
+}
+
+export class Store {
+  constructor(me, lastRead = {}) {
+    this.me = me;
+    this.rooms = new Map();
+    this.users = new Map();
+    this.histories = new Map();
+    // room id -> last seq the user has seen; a room missing here has nothing read yet.
+    this.lastRead = { ...lastRead };
+    this.firstVisit = Object.keys(lastRead).length === 0;
+    this.current = null;
+    this.typing = new Map(); // room id -> Map(user -> expiry time)
+  }
+
+  isMember(room) {
+    return Array.isArray(room.members) && room.members.includes(this.me);
+  }
+
+  /** Take the start-up room list; on a first visit the existing history counts as read. */
+  setRooms(rooms) {
+    this.rooms.clear();
+    for (const room of rooms) this.rooms.set(room.id, room);
+    if (this.firstVisit) {
+      for (const room of rooms) if (this.isMember(room)) this.lastRead[room.id] = room.last_seq;
+      this.firstVisit = false;
+    }
+  }
+
+  /** Apply a room as a room event or an API answer shows it; returns the stored room. */
+  putRoom(room) {
+    const before = this.rooms.get(room.id);
+    const merged = { ...before, ...room };
+    // An event's copy may be older than a message already seen; last_seq only moves forward.
+    if (before && before.last_seq > (room.last_seq || 0)) merged.last_seq = before.last_seq;
+    if (!this.isMember(merged) && merged.visibility !== 'public') {
+      this.rooms.delete(room.id);
+      this.histories.delete(room.id);
+      return null;
+    }
+    this.rooms.set(room.id, merged);
+    return merged;
+  }
+
+  /** The user's own rooms of one kind (`group` or `dm`), sorted by the name shown. */
+  myRooms(kind) {
+    return [...this.rooms.values()]
+      .filter((room) => room.kind === kind && this.isMember(room))
+      .sort((a, b) => this.title(a).localeCompare(this.title(b)));
+  }
+
+  /** Public rooms the user could join. */
+  joinable() {
+    return [...this.rooms.values()]
+      .filter((room) => room.visibility === 'public' && room.kind === 'group' && !this.isMember(room))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The name to show for a room: a DM shows the other person. */
+  title(room) {
+    if (room.kind === 'dm') return room.members.find((name) => name !== this.me) || room.name;
+    return room.name;
+  }
+
+  history(roomId) {
+    if (!this.histories.has(roomId)) this.histories.set(roomId, new History());
+    return this.histories.get(roomId);
+  }
+
+  /** Add stored messages of one room (from any source); returns how many were new. */
+  addMessages(roomId, messages) {
+    const room = this.rooms.get(roomId);
+    const added = this.history(roomId).merge(messages);
+    for (const message of messages) {
+      if (room && message.seq > (room.last_seq || 0)) room.last_seq = message.seq;
+      if (message.sender === this.me && message.seq > (this.lastRead[roomId] || 0)) {
+        // What the user wrote themself is read by definition.
+        this.lastRead[roomId] = message.seq;
+      }
+    }
+    return added;
+  }
+
+  unread(roomId) {
+    const room = this.rooms.get(roomId);
+    if (!room || !this.isMember(room)) return 0;
+    return Math.max(0, (room.last_seq || 0) - (this.lastRead[roomId] || 0));
+  }
+
+  totalUnread() {
+    let total = 0;
+    for (const id of this.rooms.keys()) total += this.unread(id);
+    return total;
+  }
+
+  markRead(roomId) {
+    const room = this.rooms.get(roomId);
+    if (room) this.lastRead[roomId] = Math.max(this.lastRead[roomId] || 0, room.last_seq || 0);
+  }
+
+  setUsers(users) {
+    this.users.clear();
+    for (const user of users) this.users.set(user.username, { ...user });
+  }
+
+  setOnline(username, online) {
+    const user = this.users.get(username) || { username };
+    user.online = online;
+    this.users.set(username, user);
+  }
+
+  people() {
+    return [...this.users.values()].sort(
+      (a, b) => Number(Boolean(b.online)) - Number(Boolean(a.online)) || a.username.localeCompare(b.username),
+    );
+  }
+
+  /** Note that `user` is typing in `roomId` for the next few seconds. */
+  setTyping(roomId, user, now = Date.now()) {
+    if (!this.typing.has(roomId)) this.typing.set(roomId, new Map());
+    this.typing.get(roomId).set(user, now + 4000);
+  }
+
+  /** A message from `user` ends their typing notice in that room. */
+  stopTyping(roomId, user) {
+    const map = this.typing.get(roomId);
+    if (map) map.delete(user);
+  }
+
+  /** Who is typing in `roomId` right now. */
+  typingIn(roomId, now = Date.now()) {
+    const map = this.typing.get(roomId);
+    if (!map) return [];
+    return [...map.entries()].filter(([, until]) => until > now).map(([user]) => user);
+  }
+
+  /** True when `text` mentions the signed-in user as `@name`. */
+  mentionsMe(text) {
+    const escaped = this.me.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
+    return new RegExp(`(^|[^\\w@])@${escaped}(?![\\w-]|\\.\\w)`, 'i').test(text);
+  }
+}

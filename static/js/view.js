@@ -1,0 +1,248 @@
+/**
+ * The page shell: sign-in form, sidebar (rooms, DMs, people), room header, status pill,
+ * composer, typing line, tab title, the drawer on narrow screens and the screen-reader
+ * announcer. It turns clicks and keys into handler calls and store data into nodes; it never
+ * fetches anything.
+ */
+
+import { el } from './format.js';
+
+const STATUS_TEXT = { live: 'Live', polling: 'Polling', connecting: 'Connecting…', offline: 'Offline' };
+const TYPING_EVERY_MS = 3000; // at most one typing notice per this long
+
+export class View {
+  /**
+   * `handlers`: onSignIn(username, password), onSignOut(), onOpenRoom(id), onOpenDm(username),
+   * onSend(text), onTyping(), onLeave(), onInvite(), onCreateRoom(), onBrowse(),
+   * onEnableNotifications().
+   */
+  constructor(doc, handlers) {
+    this.doc = doc;
+    this.on = handlers;
+    this.$ = (id) => doc.getElementById(id);
+    this.countdown = null;
+    this.lastTyping = 0;
+    this.wire();
+  }
+
+  wire() {
+    const $ = this.$;
+    $('signin-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.on.onSignIn($('signin-username').value.trim(), $('signin-password').value);
+    });
+    $('signout').addEventListener('click', () => this.on.onSignOut());
+    $('new-room').addEventListener('click', () => this.on.onCreateRoom());
+    $('browse-rooms').addEventListener('click', () => this.on.onBrowse());
+    $('invite').addEventListener('click', () => this.on.onInvite());
+    $('leave').addEventListener('click', () => this.on.onLeave());
+    $('enable-notifications').addEventListener('click', () => this.on.onEnableNotifications());
+    $('menu').addEventListener('click', () => this.setDrawer(!this.drawerOpen()));
+    $('scrim').addEventListener('click', () => this.setDrawer(false));
+    this.doc.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && this.drawerOpen()) {
+        this.setDrawer(false);
+        $('menu').focus();
+      }
+    });
+    for (const listId of ['room-list', 'dm-list']) {
+      $(listId).addEventListener('click', (event) => {
+        const button = event.target.closest('button[data-room]');
+        if (button) this.on.onOpenRoom(button.dataset.room);
+      });
+    }
+    $('people-list').addEventListener('click', (event) => {
+      const button = event.target.closest('button[data-user]');
+      if (button) this.on.onOpenDm(button.dataset.user);
+    });
+    const text = $('composer-text');
+    $('composer').addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.submitComposer();
+    });
+    text.addEventListener('keydown', (event) => {
+      // Enter sends; Shift+Enter (and Enter while an input method is composing) is a new line.
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        this.submitComposer();
+      }
+    });
+    text.addEventListener('input', () => {
+      this.fitComposer();
+      const now = Date.now();
+      if (text.value.trim() && now - this.lastTyping > TYPING_EVERY_MS) {
+        this.lastTyping = now;
+        this.on.onTyping();
+      }
+    });
+  }
+
+  submitComposer() {
+    const text = this.$('composer-text');
+    if (!text.value.trim()) return;
+    this.on.onSend(text.value);
+    text.value = '';
+    this.lastTyping = 0;
+    this.fitComposer();
+    text.focus();
+  }
+
+  /** Grow the message box with its lines, up to six. */
+  fitComposer() {
+    const text = this.$('composer-text');
+    text.rows = Math.min(6, Math.max(1, text.value.split('\n').length));
+  }
+
+  showOnly(id) {
+    for (const name of ['loading', 'signin', 'app']) this.$(name).hidden = name !== id;
+  }
+
+  showLoading() {
+    this.showOnly('loading');
+  }
+
+  showSignIn(message = '') {
+    this.showOnly('signin');
+    this.setSignInError(message);
+    this.setSignInBusy(false);
+    this.$('signin-password').value = '';
+    this.$('signin-username').focus();
+    this.doc.title = 'Chat: sign in';
+  }
+
+  setSignInError(message) {
+    this.$('signin-error').textContent = message;
+  }
+
+  setSignInBusy(busy) {
+    this.$('signin-submit').disabled = busy;
+  }
+
+  showApp(me) {
+    this.$('me-name').textContent = me;
+    this.showOnly('app');
+  }
+
+  drawerOpen() {
+    return this.$('sidebar').classList.contains('open');
+  }
+
+  /** Open or close the sidebar as a drawer (it only acts as one on narrow screens). */
+  setDrawer(open) {
+    this.$('sidebar').classList.toggle('open', open);
+    this.$('scrim').hidden = !open;
+    this.$('menu').setAttribute('aria-expanded', String(open));
+    if (open) {
+      const first = this.$('sidebar').querySelector('button');
+      if (first) first.focus();
+    }
+  }
+
+  /** Redraw the room, DM and people lists from the store. */
+  renderSidebar(store) {
+    this.$('room-list').replaceChildren(...store.myRooms('group').map((room) => this.roomItem(store, room)));
+    const dms = store.myRooms('dm');
+    this.$('dm-list').replaceChildren(...dms.map((room) => this.roomItem(store, room)));
+    if (!dms.length) this.$('dm-list').append(el('li', 'empty', 'Pick a person below to start one.'));
+    const people = store.people().filter((user) => user.username !== store.me);
+    this.$('people-list').replaceChildren(
+      ...people.map((user) => {
+        const button = el('button', 'person');
+        button.type = 'button';
+        button.dataset.user = user.username;
+        const state = user.online ? 'online' : 'offline';
+        button.setAttribute('aria-label', `${user.username} (${state}): send a direct message`);
+        button.append(el('span', `dot ${state}`), el('span', 'name', user.username));
+        const item = el('li');
+        item.append(button);
+        return item;
+      }),
+    );
+  }
+
+  roomItem(store, room) {
+    const unread = store.unread(room.id);
+    const button = el('button', 'chat-item');
+    button.type = 'button';
+    button.dataset.room = room.id;
+    const title = store.title(room);
+    if (room.id === store.current) button.setAttribute('aria-current', 'page');
+    button.setAttribute('aria-label', unread ? `${title}, ${unread} unread` : title);
+    const prefix = room.kind === 'dm' ? '@' : room.visibility === 'private' ? '🔒' : '#';
+    button.append(el('span', 'prefix', prefix), el('span', 'name', title));
+    if (unread) button.append(el('span', 'badge', unread > 99 ? '99+' : String(unread)));
+    const item = el('li');
+    item.append(button);
+    return item;
+  }
+
+  /** Show the open room's name, members and the actions that apply to it. */
+  renderHeader(store, room) {
+    this.$('room-name').textContent = room ? store.title(room) : 'No room open';
+    const members = room ? room.members || [] : [];
+    this.$('room-members').textContent = room
+      ? `${members.length} member${members.length === 1 ? '' : 's'}: ${members.join(', ')}`
+      : '';
+    const group = Boolean(room && room.kind === 'group' && store.isMember(room));
+    this.$('invite').hidden = !group;
+    this.$('leave').hidden = !group;
+    this.setComposerEnabled(Boolean(room && store.isMember(room)));
+  }
+
+  setComposerEnabled(enabled) {
+    this.$('composer-text').disabled = !enabled;
+    this.$('send').disabled = !enabled;
+  }
+
+  focusComposer() {
+    this.$('composer-text').focus();
+  }
+
+  /** Show how the page is connected; Offline counts down to the next try. */
+  setStatus({ state, retryAt }) {
+    clearInterval(this.countdown);
+    const pills = [this.$('status'), this.$('loading-status')];
+    const paint = () => {
+      let text = STATUS_TEXT[state] || state;
+      if (state === 'offline' && retryAt) {
+        const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+        text = seconds > 0 ? `Offline · retrying in ${seconds} s` : 'Offline · retrying…';
+      }
+      for (const pill of pills) {
+        pill.textContent = text;
+        pill.dataset.state = state;
+      }
+    };
+    paint();
+    if (state === 'offline' && retryAt) this.countdown = setInterval(paint, 1000);
+  }
+
+  renderTyping(users) {
+    let text = '';
+    if (users.length === 1) text = `${users[0]} is typing…`;
+    else if (users.length === 2) text = `${users[0]} and ${users[1]} are typing…`;
+    else if (users.length > 2) text = 'Several people are typing…';
+    this.$('typing').textContent = text;
+  }
+
+  /** The tab title carries the unread total so it shows in the tab strip. */
+  setTitle(total, roomTitle) {
+    const base = roomTitle ? `${roomTitle} · Chat` : 'Chat';
+    this.doc.title = total > 0 ? `(${total}) ${base}` : base;
+  }
+
+  /** Read `text` out to screen-reader users without moving focus. */
+  announce(text) {
+    const region = this.$('announcer');
+    region.append(el('p', '', text));
+    // Keep only the last few, so the region does not grow forever.
+    while (region.childElementCount > 5) region.firstElementChild.remove();
+  }
+
+  setNotificationButton(state) {
+    const button = this.$('enable-notifications');
+    button.hidden = state === 'unsupported' || state === 'granted';
+    button.textContent = state === 'denied' ? 'Notifications blocked' : 'Enable notifications';
+    button.disabled = state === 'denied';
+  }
+}
