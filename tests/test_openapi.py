@@ -1,0 +1,138 @@
+"""The OpenAPI document matches the routes the two processes really serve, and is valid OpenAPI.
+
+Relayed routes are the backend's (its Flask url_map, built on a temporary data directory); the
+front server's own ``/api/`` routes are its url_map minus the catch-all relay. A route added to
+either process without documenting it, or documented without being served, fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+import schemathesis
+
+import backend
+import webserver
+from webserver import openapi
+from webserver.openapi_schemas import ERROR_CODES
+
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+RELAY_ENDPOINT = "api_relay.relay"
+
+
+def _shape(path: str) -> str:
+    """A path with its parameters blanked, so Flask's ``<room_id>`` and OpenAPI's ``{id}`` compare."""
+    return re.sub(r"<[^>]+>|\{[^}]+\}", "{}", path)
+
+
+def _routes(app, *, skip_endpoint: str | None = None) -> set[tuple[str, str]]:
+    """``(method, shaped path)`` of every ``/api/`` route of a Flask app."""
+    found = set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/") or rule.endpoint == skip_endpoint:
+            continue
+        for method in rule.methods - IGNORED_METHODS:
+            found.add((method, _shape(rule.rule)))
+    return found
+
+
+def _documented() -> set[tuple[str, str]]:
+    found = set()
+    for path, item in openapi.document()["paths"].items():
+        for method in item:
+            if method != "parameters":
+                found.add((method.upper(), _shape(path)))
+    return found
+
+
+@pytest.fixture(scope="module")
+def backend_routes(tmp_path_factory):
+    app = backend.create_app({"DATA_DIR": str(tmp_path_factory.mktemp("data"))})
+    try:
+        yield _routes(app)
+    finally:
+        app.extensions["chat.store"].close()
+
+
+@pytest.fixture(scope="module")
+def front_routes():
+    # Building the app starts nothing: the hub's stream starts on the first request.
+    return _routes(webserver.create_app(), skip_endpoint=RELAY_ENDPOINT)
+
+
+def test_every_documented_operation_is_served(backend_routes, front_routes):
+    missing = _documented() - backend_routes - front_routes
+    assert not missing, f"documented but served by neither process: {sorted(missing)}"
+
+
+def test_every_api_route_is_documented(backend_routes, front_routes):
+    undocumented = (backend_routes | front_routes) - _documented()
+    assert not undocumented, f"served but not in the OpenAPI document: {sorted(undocumented)}"
+
+
+def test_the_front_server_relays_everything_else_under_api():
+    app = webserver.create_app()
+    adapter = app.url_map.bind("localhost")
+    assert adapter.match("/api/rooms/x/messages", method="POST")[0] == RELAY_ENDPOINT
+    assert adapter.match("/api/openapi.json", method="GET")[0] == "openapi.openapi_json"
+
+
+def test_document_is_valid_openapi():
+    schema = schemathesis.openapi.from_dict(copy.deepcopy(openapi.document()))
+    schema.validate()  # against the OpenAPI 3.0 meta-schema; raises with the offending part
+    operations = [result.ok() for result in schema.get_all_operations()]  # every $ref resolves
+    assert len(operations) == len(_documented())
+
+
+def test_a_broken_document_is_caught():
+    broken = copy.deepcopy(openapi.document())
+    broken["paths"]["/api/users"]["get"]["responses"]["200"] = {"content": 5}
+    with pytest.raises(Exception, match="oneOf"):
+        schemathesis.openapi.from_dict(broken).validate()
+
+
+def test_error_codes_are_the_contracts():
+    contract = {
+        "invalid_json": 400,
+        "validation_error": 422,
+        "unauthenticated": 401,
+        "invalid_credentials": 401,
+        "forbidden": 403,
+        "not_a_member": 403,
+        "not_found": 404,
+        "payload_too_large": 413,
+        "rate_limited": 429,
+        "backend_unavailable": 503,
+    }
+    assert set(ERROR_CODES) == set(contract)
+    # Every error answer documents codes that its status really carries.
+    for path, item in openapi.document()["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            for status, response in operation["responses"].items():
+                if int(status) < 400:
+                    continue
+                schema = response["content"]["application/json"]["schema"]["allOf"][1]
+                codes = schema["properties"]["error"]["properties"]["code"]["enum"]
+                for code in codes:
+                    assert contract[code] == int(status), f"{method} {path} {status}: {code}"
+
+
+def test_every_operation_lists_its_common_errors():
+    for path, item in openapi.document()["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters" or path == "/api/openapi.json":
+                continue
+            statuses = set(operation["responses"])
+            assert "503" in statuses, f"{method} {path}"
+            if "security" not in operation:
+                assert "401" in statuses, f"{method} {path}"
+            if method in ("post", "delete"):
+                assert "403" in statuses, f"{method} {path}"
+            if "requestBody" in operation:
+                assert {"400", "413", "422"} <= statuses, f"{method} {path}"
+            if "429" in statuses:
+                assert operation["responses"]["429"]["headers"]["Retry-After"]["required"]
