@@ -1,0 +1,131 @@
+"""Fixtures for the backend's API tests: the app from its factory on a temporary data directory.
+
+Import them explicitly in a test module (``from tests.backend_fixtures import backend_app,
+backend_client  # noqa: F401``); ``tests/conftest.py`` belongs to the live tests.
+
+``backend_app``
+    ``backend.create_app`` on a fresh copy of a data directory in which ``alice``, ``bob``,
+    ``carol`` and ``dave`` are already registered (password ``PASSWORD``) and signed in. Signing
+    them in once per test run, not per test, keeps the suite fast: each sign-in costs a deliberately
+    slow password hash. The copy is a real data directory, so the app replays it as on any restart.
+
+``backend_client``
+    The app's Flask test client.
+
+``users``
+    The four people as :class:`Caller` objects on ``backend_client``: ``users.alice.get(path)``.
+
+``make_backend_app(config=None, *, seeded=True)``
+    Factory for an app with other settings (rate limits, an empty data directory); every app it
+    made is closed at teardown.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from backend import create_app
+
+PEOPLE = ("alice", "bob", "carol", "dave")
+PASSWORD = "correct horse battery"
+
+
+class Caller:
+    """One signed-in person talking to the backend with ``Authorization: Bearer TOKEN``."""
+
+    def __init__(self, client: FlaskClient, username: str, token: str):
+        self.client = client
+        self.username = username
+        self.token = token
+
+    def request(self, method: str, path: str, **kwargs):
+        """Send a request with this person's bearer token; keyword arguments go to the client."""
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs):
+        """GET ``path``."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body=None, **kwargs):
+        """POST ``body`` as JSON to ``path``."""
+        return self.request("POST", path, json=body, **kwargs)
+
+    def delete(self, path: str, **kwargs):
+        """DELETE ``path``."""
+        return self.request("DELETE", path, **kwargs)
+
+
+def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> tuple[object, Caller | None]:
+    """``POST /api/session``; the answer and, when it succeeded, a :class:`Caller` for the person."""
+    answer = client.post("/api/session", json={"username": username, "password": password})
+    if answer.status_code not in (200, 201):
+        return answer, None
+    body = answer.get_json()
+    return answer, Caller(client, body["user"]["username"], body["session"]["token"])
+
+
+@pytest.fixture(scope="session")
+def _seeded_data(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A data directory with the four people registered, and each one's session token."""
+    data_dir = tmp_path_factory.mktemp("backend-seed") / "data"
+    app = create_app({"DATA_DIR": str(data_dir)})
+    client = app.test_client()
+    tokens = {}
+    for name in PEOPLE:
+        answer, caller = sign_in(client, name)
+        assert answer.status_code == 201, answer.get_data(as_text=True)
+        tokens[name] = caller.token
+    app.extensions["chat.store"].close()
+    return data_dir, tokens
+
+
+@pytest.fixture
+def make_backend_app(tmp_path: Path, _seeded_data):
+    """Factory: a backend app with ``config`` on a new data directory (seeded or empty)."""
+    apps: list[Flask] = []
+
+    def make(config: dict | None = None, *, seeded: bool = True) -> Flask:
+        data_dir = tmp_path / f"backend-data-{len(apps)}"
+        if seeded:
+            shutil.copytree(_seeded_data[0], data_dir)
+        app = create_app({"DATA_DIR": str(data_dir), **(config or {})})
+        app.extensions["test.tokens"] = dict(_seeded_data[1]) if seeded else {}
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.extensions["chat.store"].close()
+
+
+@pytest.fixture
+def backend_app(make_backend_app) -> Flask:
+    """The backend on a fresh copy of the seeded data directory."""
+    return make_backend_app()
+
+
+@pytest.fixture
+def backend_client(backend_app: Flask) -> FlaskClient:
+    """A test client of ``backend_app``."""
+    return backend_app.test_client()
+
+
+def callers(app: Flask, client: FlaskClient | None = None) -> SimpleNamespace:
+    """The seeded people of ``app`` as Callers: ``.alice``, ``.bob``, ``.carol``, ``.dave``."""
+    client = client or app.test_client()
+    return SimpleNamespace(
+        **{name: Caller(client, name, token) for name, token in app.extensions["test.tokens"].items()}
+    )
+
+
+@pytest.fixture
+def users(backend_app: Flask, backend_client: FlaskClient) -> SimpleNamespace:
+    """alice, bob, carol and dave, signed in on ``backend_client``."""
+    return callers(backend_app, backend_client)
