@@ -57,6 +57,14 @@ class Run:
         self.errors[frame.get("error", {}).get("code", "?")] += 1
 
 
+class OpenError(Exception):
+    """Some connections could not be opened; the others stay open in the pool."""
+
+    def __init__(self, failed: int, asked: int, kinds: Counter):
+        super().__init__(f"{failed} of {asked} WebSockets failed to open: {dict(kinds.most_common(3))}")
+        self.failed = failed
+
+
 class Pool:
     """Open WebSockets, each with a reader task feeding the current :class:`Run`."""
 
@@ -93,7 +101,11 @@ class Pool:
             self.hello_pos[base + i] = hello.get("pos", 0)
             self.readers.append(asyncio.create_task(self._read(base + i, ws)))
 
-        await asyncio.gather(*(one(i) for i in range(count)))
+        outcomes = await asyncio.gather(*(one(i) for i in range(count)), return_exceptions=True)
+        failed = [o for o in outcomes if isinstance(o, BaseException)]
+        if failed:
+            kinds = Counter(f"{type(o).__name__}: {o}"[:200] for o in failed)
+            raise OpenError(len(failed), count, kinds)
 
     async def _read(self, idx: int, ws) -> None:
         clock = time.perf_counter_ns

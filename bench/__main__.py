@@ -1,0 +1,149 @@
+"""``python -m bench``: run the benchmark scenarios against the real stack and the floor, print the table.
+
+``--only 1,4`` picks scenarios; ``CHAT_BENCH_FULL=1`` (``make bench FULL=1``) runs the longer,
+bigger sizes and the soak. The full results go to ``bench/results/<timestamp>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+
+from bench import wsload
+from bench.capacity import scenario_3
+from bench.history import scenario_5
+from bench.polling import scenario_6
+from bench.procs import ROOT, Server, raise_nofile
+from bench.report import table, usage_table, write
+from bench.scenarios import SIZES, Context, scenario_1, scenario_2, scenario_4, scenario_7
+from bench.soak import soak
+from bench.stack import Stack
+
+# Run order: the floor right after the runs it is compared with; the 10,000 connections after the
+# latency runs; the history scenario last, on its own stack, once the shared one is stopped.
+ORDER = ["1", "2", "7", "4", "6", "3", "soak", "5"]
+RUNNERS = {
+    "1": scenario_1,
+    "2": scenario_2,
+    "7": scenario_7,
+    "4": scenario_4,
+    "6": scenario_6,
+    "3": scenario_3,
+}
+NEEDS_STACK = {"1", "2", "3", "4", "6", "soak"}
+
+
+def log(text: str) -> None:
+    """Progress on stderr, so stdout holds only the report."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Read the command line."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", help="comma-separated scenarios to run, e.g. 1,4 (soak for the soak)")
+    parser.add_argument("--full", action="store_true", default=os.environ.get("CHAT_BENCH_FULL") == "1")
+    parser.add_argument("--no-compression", action="store_true", help="do not offer permessage-deflate")
+    args = parser.parse_args(argv)
+    chosen = [s for s in ORDER if s != "soak" or args.full]
+    if args.only:
+        wanted = {s.strip() for s in args.only.split(",") if s.strip()}
+        unknown = wanted - set(ORDER)
+        if unknown:
+            parser.error(f"unknown scenarios: {', '.join(sorted(unknown))} (choose from {', '.join(ORDER)})")
+        chosen = [s for s in ORDER if s in wanted]
+    args.scenarios = chosen
+    return args
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+async def run(args: argparse.Namespace) -> dict:
+    """Start what the chosen scenarios need, run them in order, and stop everything."""
+    sizes = SIZES["full" if args.full else "default"]
+    wsload.COMPRESSION = None if args.no_compression else "deflate"
+    stack = floor = None
+    results: dict = {}
+    try:
+        if NEEDS_STACK & set(args.scenarios):
+            log("starting backend.py and MainWServer.py")
+            stack = Stack().start()
+            started = time.perf_counter()
+            users = await stack.sign_up(sizes["users"])
+            log(f"signed up {len(users)} users in {time.perf_counter() - started:.1f} s")
+        else:
+            users = []
+        if "7" in args.scenarios:
+            floor = Server("floor", ["-m", "bench.floor", "--port", "0"])
+        ctx = Context(stack=stack, users=users, sizes=sizes, floor=floor, results=results)
+        for key in args.scenarios:
+            if key == "5" and stack is not None:
+                stack.stop()  # scenario 5 runs its own stack; free the cores and memory first
+                stack = None
+            log(f"scenario {key}")
+            started = time.perf_counter()
+            try:
+                runner = {"5": scenario_5, "soak": soak}.get(key) or RUNNERS[key]
+                results[key] = await runner(ctx)
+            except Exception as error:  # one failed scenario must not hide the others' figures
+                traceback.print_exc()
+                results[key] = {"error": f"{type(error).__name__}: {error}"[:500]}
+            log(f"scenario {key} took {time.perf_counter() - started:.1f} s")
+    finally:
+        for server in (floor, stack):
+            if server is not None:
+                server.stop()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print the Markdown report; exit 0 even when targets are missed."""
+    args = parse_args(argv)
+    nofile = raise_nofile()
+    begun = datetime.now(UTC)
+    command = "python -m bench" + (" " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "")
+    if args.full:
+        command = "CHAT_BENCH_FULL=1 " + command
+    meta = {
+        "command": command,
+        "date": begun.strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": _commit(),
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "mode": "full" if args.full else "default",
+        "compression": "none" if args.no_compression else "permessage-deflate offered",
+        "open_files_limit": nofile,
+    }
+    results = asyncio.run(run(args))
+    meta["duration_s"] = round((datetime.now(UTC) - begun).total_seconds(), 1)
+    path = write({"meta": meta, "results": results}, begun.strftime("%Y%m%dT%H%M%SZ"))
+    print(f"## Benchmark: `{meta['command']}`\n")
+    print(
+        f"{meta['date']}, commit {meta['commit']}, {meta['nproc']} cores (`nproc`), Python {meta['python']}, "
+        f"{meta['mode']} sizes, WebSocket compression: {meta['compression']}, "
+        f"run took {meta['duration_s']} s.\n"
+    )
+    print(table(results) + "\n")
+    print("CPU as percent of one core over each measured window; RSS in MiB at its end.\n")
+    print(usage_table(results) + "\n")
+    print(f"Full results: `{path}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""The benchmark's output: a Markdown table of figures against targets, and the full JSON.
+
+Each row says what was measured, the issue's target and whether it was met. Losses and
+duplicates are part of the measured figures of every delivery scenario, and any of them fails it.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from bench.procs import ROOT
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def _lat(r: dict, key: str = "latency") -> str:
+    lat = r[key]
+    return f"p50 {lat['p50_ms']} ms, p90 {lat['p90_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms"
+
+
+def _counts(r: dict) -> str:
+    text = f"lost {r['lost']}, dup {r['duplicates']}"
+    if r.get("unacked"):
+        text += f", unacked {r['unacked']}"
+    if r.get("dropped_connections"):
+        text += f", dropped {r['dropped_connections']}"
+    return text
+
+
+def _clean(r: dict) -> bool:
+    return (
+        r["lost"] == 0
+        and r["duplicates"] == 0
+        and r.get("unacked", 0) == 0
+        and r.get("out_of_order", 0) == 0
+        and r.get("dropped_connections", 0) == 0
+    )
+
+
+def _le(value, limit) -> bool:
+    return value is not None and value <= limit
+
+
+def _row1(r):
+    ok = _le(r["latency"]["p50_ms"], 10) and _le(r["latency"]["p99_ms"], 25) and _clean(r)
+    return (
+        f"{_lat(r)}; {r['deliveries_per_s']}/s; {_counts(r)}",
+        "p50 <= 10 ms, p99 <= 25 ms, nothing lost",
+        ok,
+    )
+
+
+def _row2(r):
+    ok = r["deliveries_per_s"] >= 15_000 and _le(r["latency"]["p99_ms"], 100) and _clean(r)
+    asked = f"{r['asked_deliveries_per_s']:.0f}"
+    got = f"{r['deliveries_per_s']} deliveries/s of {asked} asked; {_lat(r)}; {_counts(r)}"
+    return got, ">= 15,000/s, p99 <= 100 ms", ok
+
+
+def _row3(r):
+    live = r["liveness"] or {}
+    ok = r["opened"] >= 10_000 and _le(r["front_kib_per_connection"], 30) and live.get("lost") == 0
+    got = (
+        f"{r['opened']} open in {r['open_s']} s; front {r['front_rss_before_mib']} -> "
+        f"{r['front_rss_idle_mib']} MiB = {r['front_kib_per_connection']} KiB/conn idle "
+        f"({r['front_kib_per_connection_after_broadcast']} after one broadcast); one broadcast: "
+        f"{live.get('received')}/{live.get('expected')} delivered"
+    )
+    if r["error"]:
+        got += f"; {r['error']}"
+    return got, "10,000 open, <= 30 KiB per connection", ok
+
+
+def _row4(r):
+    ok = _le(r["ack_latency"]["p50_ms"], 3) and _le(r["ack_latency"]["p99_ms"], 10) and _clean(r)
+    return f"ack {_lat(r, 'ack_latency')}; {_counts(r)}", "ack p50 <= 3 ms, p99 <= 10 ms", ok
+
+
+def _row5(r):
+    s = r["startup"]
+    ok = _le(r["latest_50"]["p50_ms"], 5) and _le(s["healthy_s"], 5)
+    got = (
+        f"latest 50: {_lat(r, 'latest_50')} (middle page p50 {r['middle_50']['p50_ms']} ms); "
+        f"backend start {s['healthy_s']} s, RSS {s['backend_rss_mib']} MiB on {r['messages']:,} messages "
+        f"({r['events_file_mib']} MiB)"
+    )
+    return got, "p50 <= 5 ms, start <= 5 s", ok
+
+
+def _row6(r):
+    ok = _le(r["latency"]["p50_ms"], 50) and _clean(r) and not r["pollers_failed"] and not r["post_failures"]
+    got = f"{_lat(r)}; {_counts(r)}"
+    if r["pollers_failed"] or r["post_failures"]:
+        got += f"; pollers failed {r['pollers_failed']}, posts failed {r['post_failures']}"
+    return got, "delivery p50 <= 50 ms", ok
+
+
+def _row7(r):
+    parts, ok = [], True
+    for key in ("s1", "s2"):
+        floor, ratio = r[key]["floor"], r[key]["ratios"]
+        parts.append(
+            f"floor {key}: p50 {floor['latency']['p50_ms']} ms, p99 {floor['latency']['p99_ms']} ms, "
+            f"{floor['deliveries_per_s']}/s, {_counts(floor)}"
+            + (f"; ours/floor p99 {ratio['p99']}x, throughput {ratio['throughput']}x" if ratio else "")
+        )
+        ok = ok and ratio is not None and _le(ratio["p99"], 1.5)
+    return "; ".join(parts), "our p99 <= 1.5x the floor's", ok
+
+
+def _row_soak(r):
+    ok = r["memory_ok"] and _clean(r)
+    got = (
+        f"{r['clients']} clients, {r['rate_per_s']} msg/s, {r['duration_s']} s; growth after warm-up "
+        f"front {r.get('front_growth')}, backend {r.get('backend_growth')}; {_lat(r)}; {_counts(r)}"
+    )
+    return got, "memory growth <= 10%, nothing lost", ok
+
+
+ROWS = {
+    "1": ("1. Room fan-out: 100 clients, 50 msg/s", _row1),
+    "2": ("2. Crowd: 1,000 clients, 20 msg/s", _row2),
+    "3": ("3. Capacity: 10,000 idle WebSockets", _row3),
+    "4": ("4. Acknowledgement at 100 msg/s", _row4),
+    "5": ("5. History: latest 50 of 1,000,000", _row5),
+    "6": ("6. Polling: 100 clients, wait=25", _row6),
+    "7": ("7. The floor (scenarios 1 and 2)", _row7),
+    "soak": ("Soak: 200 clients, 10 min", _row_soak),
+}
+
+
+def table(results: dict) -> str:
+    """The Markdown table of every scenario that ran, in scenario order."""
+    lines = ["| scenario | measured | target | result |", "|---|---|---|---|"]
+    for key, (title, row) in ROWS.items():
+        if key not in results:
+            continue
+        r = results[key]
+        if "error" in r and len(r) <= 2:
+            got, target, ok = f"did not complete: {r['error']}", "", False
+        else:
+            got, target, ok = row(r)
+        lines.append(f"| {title} | {got} | {target} | {'met' if ok else '**missed**'} |")
+    return "\n".join(lines)
+
+
+def usage_table(results: dict) -> str:
+    """CPU (percent of one core) and memory of the generator and the servers, per scenario."""
+    lines = [
+        "| scenario | wall s | generator CPU | front CPU | backend CPU | floor CPU | front RSS MiB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for key, (title, _row) in ROWS.items():
+        r = results.get(key) or {}
+        runs = [(title, r.get("usage"))]
+        if key == "7":
+            runs = [(f"7. floor {k}", (r.get(k) or {}).get("floor", {}).get("usage")) for k in ("s1", "s2")]
+        for name, u in runs:
+            if u:
+                cells = [
+                    u.get(f)
+                    for f in ("generator_cpu_pct", "front_cpu_pct", "backend_cpu_pct", "floor_cpu_pct")
+                ]
+                cpu = " | ".join("" if c is None else f"{c}%" for c in cells)
+                lines.append(f"| {name} | {u['wall_s']} | {cpu} | {u.get('front_rss_mib', '')} |")
+    return "\n".join(lines)
+
+
+def write(document: dict, stamp: str) -> str:
+    """Write the full results as ``bench/results/<stamp>.json``; return the path."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{stamp}.json"
+    path.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    return str(path.relative_to(ROOT))

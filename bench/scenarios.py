@@ -1,0 +1,128 @@
+"""Scenarios 1, 2, 4 and 7: fan-out, crowd, acknowledgement, and the floor for 1 and 2.
+
+Every scenario gets its own private room holding all the benchmark's users, so no run sees
+another's messages. Sizes come from :data:`SIZES`; ``FULL=1`` picks the longer, bigger set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.fanout import fanout
+from bench.procs import Server
+from bench.stack import Stack
+from bench.wsload import Pool, Run, drain, drive
+
+# Default sizes keep the whole run near 5 minutes on 2 cores; FULL runs longer.
+SIZES = {
+    "default": {
+        "users": 100,
+        "s1": {"clients": 100, "rate": 50, "duration": 20},
+        "s2": {"clients": 1000, "rate": 20, "duration": 10},
+        "s3": {"connections": 10_000},
+        "s4": {"clients": 10, "rate": 100, "duration": 10},
+        "s5": {"messages": 1_000_000, "reads": 200},
+        "s6": {"clients": 100, "rate": 5, "duration": 10},
+    },
+    "full": {
+        "users": 100,
+        "s1": {"clients": 100, "rate": 50, "duration": 60},
+        "s2": {"clients": 1000, "rate": 20, "duration": 30},
+        "s3": {"connections": 10_000},
+        "s4": {"clients": 10, "rate": 100, "duration": 30},
+        "s5": {"messages": 1_000_000, "reads": 1000},
+        "s6": {"clients": 100, "rate": 5, "duration": 30},
+        "soak": {"clients": 200, "rate": 20, "duration": 600, "warmup": 60, "sample_every": 10},
+    },
+}
+
+
+@dataclass
+class Context:
+    """What the scenarios share: the stack, its users, the floor, the sizes, the results so far."""
+
+    stack: Stack
+    users: list[str]
+    sizes: dict
+    floor: Server | None = None
+    results: dict = field(default_factory=dict)
+
+    def cookies(self) -> list[str]:
+        """One cookie per user, in user order."""
+        return [self.stack.cookies[u] for u in self.users]
+
+    async def room(self, name: str) -> str:
+        """A new private room holding every benchmark user."""
+        return await self.stack.create_room(name, self.users)
+
+
+async def _ours(ctx: Context, key: str, tag: str) -> dict:
+    size = ctx.sizes[key]
+    room = await ctx.room(f"bench {tag}")
+    return await fanout(
+        ctx.stack.ws_url, ctx.cookies(), room, **size, tag=tag, servers=ctx.stack.servers()
+    )  # fmt: skip
+
+
+async def _floor(ctx: Context, key: str, tag: str) -> dict:
+    ws_url = "ws" + ctx.floor.url.removeprefix("http") + "/ws"
+    return await fanout(ws_url, [""], f"floor-{tag}", **ctx.sizes[key], tag=tag, servers={"floor": ctx.floor})
+
+
+async def scenario_1(ctx: Context) -> dict:
+    """Room fan-out: 100 clients in one room, 50 messages/s for 20 s."""
+    return await _ours(ctx, "s1", "s1")
+
+
+async def scenario_2(ctx: Context) -> dict:
+    """Crowd: 1,000 clients in one room, 20 messages/s."""
+    return await _ours(ctx, "s2", "s2")
+
+
+async def scenario_7(ctx: Context) -> dict:
+    """The floor: scenarios 1 and 2 against the minimal relay, and our figures as ratios to its."""
+    out = {}
+    for key in ("s1", "s2"):
+        floor = await _floor(ctx, key, f"f{key[1]}")
+        ours = ctx.results.get({"s1": "1", "s2": "2"}[key])
+        out[key] = {"floor": floor, "ratios": ratios(ours, floor) if ours else None}
+    return out
+
+
+def ratios(ours: dict, floor: dict) -> dict:
+    """Our p50/p99 latency and throughput divided by the floor's (p99 ratio <= 1.5 is the aim)."""
+
+    def div(a, b):
+        return round(a / b, 2) if a is not None and b else None
+
+    return {
+        "p50": div(ours["latency"]["p50_ms"], floor["latency"]["p50_ms"]),
+        "p99": div(ours["latency"]["p99_ms"], floor["latency"]["p99_ms"]),
+        "throughput": div(ours["deliveries_per_s"], floor["deliveries_per_s"]),
+    }
+
+
+async def scenario_4(ctx: Context) -> dict:
+    """Acknowledgement: send-to-ack latency at 100 messages/s, store and fsync included."""
+    size = ctx.sizes["s4"]
+    members = ctx.users[: size["clients"]]
+    room = await ctx.stack.create_room("bench s4", members)
+    return await fanout(
+        ctx.stack.ws_url,
+        [ctx.stack.cookies[u] for u in members],
+        room,
+        **size,
+        tag="s4",
+        servers=ctx.stack.servers(),
+    )
+
+
+async def chat(ctx: Context, pool: Pool, room: str, *, rate: float, duration: float, tag: str) -> Run:
+    """Send on an already open pool for a while and drain; the run's ledger is the result."""
+    run = Run(room)
+    for i in range(len(pool.conns)):
+        run.deliveries.add_receiver(i)
+    pool.run = run
+    await drive(pool, run, rate=rate, duration=duration, tag=tag)
+    await drain(run, idle=3.0, cap=30)
+    return run
