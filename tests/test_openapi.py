@@ -105,6 +105,7 @@ def test_error_codes_are_the_contracts():
         "payload_too_large": 413,
         "rate_limited": 429,
         "backend_unavailable": 503,
+        "storage_unavailable": 503,  # ours: the backend's disk failed; see docs/api.md
     }
     assert set(ERROR_CODES) == set(contract)
     # Every error answer documents codes that its status really carries.

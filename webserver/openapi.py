@@ -62,7 +62,8 @@ def _operation(
         answers.setdefault(401, error(401, "unauthenticated"))
     if changes:
         answers.setdefault(403, error(403, "forbidden", description="The Origin header is not allowed."))
-    answers.setdefault(503, error(503, "backend_unavailable"))
+    unavailable = ("backend_unavailable", "storage_unavailable") if changes else ("backend_unavailable",)
+    answers.setdefault(503, error(503, *unavailable))
     operation: dict[str, Any] = {
         "summary": summary,
         "responses": {str(k): answers[k] for k in sorted(answers)},

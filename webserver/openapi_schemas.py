@@ -21,6 +21,9 @@ ERROR_CODES = (
     "payload_too_large",
     "rate_limited",
     "backend_unavailable",
+    # Ours, beyond the contract's list: the backend could not write to its disk (nothing was
+    # half-written; the same request may be retried).
+    "storage_unavailable",
 )
 
 # In requests, a username is 2 to 32 Unicode letters, digits, "_", "-" or "." (code points).
@@ -151,7 +154,8 @@ STATUS_TEXT = {
     413: "The body is over 65,536 bytes (payload_too_large).",
     422: "A value is out of range; the message names the field (validation_error).",
     429: "Too many requests; wait the seconds in Retry-After (rate_limited).",
-    503: "The backend cannot be reached or is too slow (backend_unavailable).",
+    503: "The backend cannot be reached or is too slow (backend_unavailable), or could not write "
+    "to its disk (storage_unavailable); retrying the same request is safe.",
 }
 
 
