@@ -11,6 +11,7 @@ import copy
 import re
 
 import pytest
+import requests
 import schemathesis
 
 import backend
@@ -137,3 +138,105 @@ def test_every_operation_lists_its_common_errors():
                 assert {"400", "413", "422"} <= statuses, f"{method} {path}"
             if "429" in statuses:
                 assert operation["responses"]["429"]["headers"]["Retry-After"]["required"]
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    return schemathesis.openapi.from_dict(copy.deepcopy(openapi.document()))
+
+
+@pytest.mark.live
+def test_real_answers_match_the_document(live_module, http_user, loaded):
+    """One tour of every operation (successes and typical errors); each answer must be documented."""
+    alice, bob = http_user("tour"), http_user("tour")
+    url = live_module.url
+    seen = []
+
+    def check(template: str, answer: requests.Response) -> requests.Response:
+        method = answer.request.method
+        operation = loaded[template][method]
+        documented = operation.definition.raw["responses"]
+        assert str(answer.status_code) in documented, (
+            f"{method} {template}: {answer.status_code} {answer.text}"
+        )
+        operation.validate_response(answer)  # body against the status's schema; raises if it differs
+        seen.append((method, template))
+        return answer
+
+    served = requests.get(f"{url}/api/openapi.json", timeout=5)
+    assert served.json() == openapi.document()
+    check("/api/openapi.json", served)
+    check("/api/session", requests.post(f"{url}/api/session", json={"username": "x"}, timeout=5))
+    check(
+        "/api/session",
+        requests.post(
+            f"{url}/api/session", json={"username": bob.username, "password": "wrong-one"}, timeout=5
+        ),
+    )
+    check(
+        "/api/session",
+        requests.post(
+            f"{url}/api/session", json={"username": bob.username, "password": bob.password}, timeout=5
+        ),
+    )
+    check("/api/session", alice.get(f"{url}/api/session", timeout=5))
+    check("/api/session", requests.get(f"{url}/api/session", timeout=5))
+    check("/api/users", alice.get(f"{url}/api/users", timeout=5))
+    check("/api/rooms", alice.get(f"{url}/api/rooms", timeout=5))
+    room = check(
+        "/api/rooms",
+        alice.post(f"{url}/api/rooms", json={"name": "tour", "visibility": "private"}, timeout=5),
+    ).json()["room"]
+    check("/api/rooms", alice.post(f"{url}/api/rooms", json={"name": " "}, timeout=5))
+    check(
+        "/api/rooms",
+        alice.post(f"{url}/api/rooms", json={"name": "x"}, headers={"Origin": "null"}, timeout=5),
+    )
+    rid = room["id"]
+    check("/api/rooms/{id}", alice.get(f"{url}/api/rooms/{rid}", timeout=5))
+    check("/api/rooms/{id}", bob.get(f"{url}/api/rooms/{rid}", timeout=5))
+    check(
+        "/api/rooms/{id}/members",
+        alice.post(f"{url}/api/rooms/{rid}/members", json={"username": bob.username}, timeout=5),
+    )
+    check(
+        "/api/rooms/{id}/members",
+        alice.post(f"{url}/api/rooms/{rid}/members", json={"username": "nobody-at-all"}, timeout=5),
+    )
+    for body in (
+        {"text": "hello", "client_id": "c-1"},
+        {"text": "hello", "client_id": "c-1"},
+        {"text": "", "client_id": "c-2"},
+    ):
+        check("/api/rooms/{id}/messages", alice.post(f"{url}/api/rooms/{rid}/messages", json=body, timeout=5))
+    check("/api/rooms/{id}/messages", requests.post(f"{url}/api/rooms/{rid}/messages", data=b"[", timeout=5))
+    check(
+        "/api/rooms/{id}/messages",
+        bob.get(f"{url}/api/rooms/{rid}/messages", params={"limit": 10}, timeout=5),
+    )
+    check(
+        "/api/rooms/{id}/messages",
+        bob.get(f"{url}/api/rooms/{rid}/messages", params={"limit": 201}, timeout=5),
+    )
+    check(
+        "/api/rooms/{id}/members/{username}",
+        bob.delete(f"{url}/api/rooms/{rid}/members/{alice.username}", timeout=5),
+    )
+    check(
+        "/api/rooms/{id}/members/{username}",
+        bob.delete(f"{url}/api/rooms/{rid}/members/{bob.username}", timeout=5),
+    )
+    check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
+    check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
+    check("/api/dms", alice.post(f"{url}/api/dms", json={"username": alice.username}, timeout=5))
+    check("/api/events", alice.get(f"{url}/api/events", params={"after": 0}, timeout=5))
+    check("/api/events", alice.get(f"{url}/api/events", params={"wait": 31}, timeout=5))
+    check("/api/session", alice.delete(f"{url}/api/session", timeout=5))
+    assert set(seen) == set(_documented_templates())
+
+
+def _documented_templates():
+    for path, item in openapi.document()["paths"].items():
+        for method in item:
+            if method != "parameters":
+                yield method.upper(), path
