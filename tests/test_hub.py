@@ -151,7 +151,7 @@ def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
     sent: list[str] = []
     closed: list[tuple[int, str]] = []
     writer = threading.Thread(
-        target=conn.pump, args=(sent.append, lambda code, why: closed.append((code, why)))
+        target=conn.pump, args=(sent.extend, lambda code, why: closed.append((code, why)))
     )
     writer.start()
     for pos in range(11, 16):
@@ -166,7 +166,7 @@ def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
 def test_a_failing_send_ends_the_writer(hub: Hub) -> None:
     conn = connect(hub, "alice")
 
-    def broken(frame: str) -> None:
+    def broken(frames: list[str]) -> None:
         raise OSError("peer gone")
 
     conn.pump(broken, lambda code, why: None)

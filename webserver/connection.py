@@ -21,6 +21,10 @@ from typing import Any
 # catching up from the backend after a reconnect is cheaper than holding more for it.
 OUTBOX_LIMIT = 1000
 
+# Frames written in one socket write at most: a batch of short chat frames stays within a few
+# hundred KiB, and one client's backlog cannot hold its writer (and its memory) for long.
+WRITE_BATCH = 64
+
 # Close codes: 1013 "try again later" tells the client to reconnect (and catch up with `after`).
 CLOSE_NORMAL = 1000
 CLOSE_TRY_AGAIN = 1013
@@ -109,22 +113,31 @@ class Connection:
 
     def next_frame(self, timeout: float | None = None) -> str | None:
         """The next frame to write; None once the connection is closed and the queue empty."""
+        frames = self.next_frames(1, timeout)
+        return frames[0] if frames else None
+
+    def next_frames(self, most: int, timeout: float | None = None) -> list[str]:
+        """Up to ``most`` frames to write, waiting for one; empty once closed and drained."""
         with self._cond:
             while not self._frames:
                 if self.closed or not self._cond.wait(timeout):
-                    return None
-            frame = self._frames.popleft()
+                    return []
+            frames = [self._frames.popleft() for _ in range(min(most, len(self._frames)))]
             self._cond.notify_all()
-            return frame
+            return frames
 
-    def pump(self, send: Callable[[str], Any], close: Callable[[int, str], Any]) -> None:
-        """The connection's one writer: send queued frames until closed, then ``close(code, reason)``."""
+    def pump(self, send: Callable[[list[str]], Any], close: Callable[[int, str], Any]) -> None:
+        """The connection's one writer: send queued frames until closed, then ``close(code, reason)``.
+
+        ``send`` gets every frame that is waiting (up to :data:`WRITE_BATCH`) at once, so a busy
+        connection costs one wake-up and one socket write per batch instead of per frame.
+        """
         while True:
-            frame = self.next_frame()
-            if frame is None:
+            frames = self.next_frames(WRITE_BATCH)
+            if not frames:
                 break
             try:
-                send(frame)
+                send(frames)
             except Exception:  # the peer went away: nothing more can be written
                 self.close(CLOSE_NORMAL, "", abort=True)
                 return

@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
+from wsproto.events import TextMessage
 
 from common.errors import ApiError
 from webserver import security, sessions
@@ -131,7 +133,7 @@ def _serve(ws: Any) -> None:
         return
     conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
     writer = threading.Thread(
-        target=conn.pump, args=(ws.send, lambda code, reason: ws.close(code, reason)), daemon=True
+        target=conn.pump, args=(_batch_sender(ws), lambda code, reason: ws.close(code, reason)), daemon=True
     )
     writer.start()
     hub.register(conn, user, after)
@@ -151,6 +153,22 @@ def _serve(ws: Any) -> None:
         hub.unregister(conn)
         conn.close()
         writer.join(timeout=2)
+
+
+def _batch_sender(ws: Any) -> Callable[[list[str]], None]:
+    """Write several text frames in one socket write.
+
+    simple-websocket's ``send`` writes one frame per call; here each frame is framed by its
+    protocol object (``ws.ws``, the wsproto connection) and the batch goes out in one
+    ``sendall`` through :class:`_WholeWrites`. Only the connection's one writer calls this.
+    """
+
+    def send(frames: list[str]) -> None:
+        if not ws.connected:
+            raise ConnectionClosed(ws.close_reason, ws.close_message)
+        ws.sock.send(b"".join([ws.ws.send(TextMessage(data=frame)) for frame in frames]))
+
+    return send
 
 
 def _shutdown(sock: Any) -> None:
