@@ -9,6 +9,7 @@ because gunicorn's worker is a child of the arbiter we start.
 from __future__ import annotations
 
 import collections
+import os
 import resource
 import signal
 import subprocess
@@ -45,11 +46,14 @@ class Server:
             stderr=subprocess.STDOUT,
             text=True,
             preexec_fn=raise_nofile,
+            # The shell's CHAT_* settings would change what is measured; the flags say it all.
+            env={k: v for k, v in os.environ.items() if not k.startswith("CHAT_")},
         )
         self.tail: collections.deque[str] = collections.deque(maxlen=40)
         self.url = self._read_address(timeout)
         self.address_s = time.perf_counter() - self.started
-        threading.Thread(target=self._drain, name=f"{name}-output", daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, name=f"{name}-output", daemon=True)
+        self._drainer.start()
         self.ready_s = self._wait_healthy(timeout)
 
     def _read_address(self, timeout: float) -> str:
@@ -107,7 +111,7 @@ class Server:
         return sum(_safe(lambda p: sum(p.cpu_times()[:2]), p) for p in self.processes())
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+        """SIGTERM, then SIGKILL if it has not exited within 10 s; then close its output pipe."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -115,6 +119,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        drainer = getattr(self, "_drainer", None)
+        if drainer is not None:
+            drainer.join(5)  # it ends at end of file, once the workers have exited too
+        if drainer is None or not drainer.is_alive():
+            self.proc.stdout.close()
 
 
 def _safe(read, proc) -> float:
@@ -138,6 +147,7 @@ class Meter:
         self.wall = time.perf_counter()
         self.gen = generator_cpu_seconds()
         self.cpu = {name: s.cpu_seconds() for name, s in servers.items()}
+        self.machine = _machine_busy_seconds()
 
     def result(self) -> dict:
         """CPU as percent of one core over the wall time, and each server's RSS now, in MiB."""
@@ -146,7 +156,19 @@ class Meter:
             "wall_s": round(wall, 2),
             "generator_cpu_pct": round(100 * (generator_cpu_seconds() - self.gen) / wall, 1),
         }
+        ours = out["generator_cpu_pct"]
         for name, server in self.servers.items():
             out[f"{name}_cpu_pct"] = round(100 * (server.cpu_seconds() - self.cpu[name]) / wall, 1)
             out[f"{name}_rss_mib"] = round(server.rss() / 2**20, 1)
+            ours += out[f"{name}_cpu_pct"]
+        # The machine is shared: CPU that neither the generator nor the servers used was taken by
+        # other processes, and figures measured while it is high are not comparable.
+        machine = 100 * (_machine_busy_seconds() - self.machine) / wall
+        out["others_cpu_pct"] = round(max(0.0, machine - ours), 1)
+        out["load_avg_1m"] = round(os.getloadavg()[0], 2)
         return out
+
+
+def _machine_busy_seconds() -> float:
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)

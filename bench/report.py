@@ -147,8 +147,9 @@ def table(results: dict) -> str:
 def usage_table(results: dict) -> str:
     """CPU (percent of one core) and memory of the generator and the servers, per scenario."""
     lines = [
-        "| scenario | wall s | generator CPU | front CPU | backend CPU | floor CPU | front RSS MiB |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | wall s | generator CPU | front CPU | backend CPU | floor CPU | other processes CPU "
+        "| load avg | front RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for key, (title, _row) in ROWS.items():
         r = results.get(key) or {}
