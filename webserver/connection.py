@@ -140,7 +140,7 @@ class Connection:
                 send(frames)
             except Exception:  # the peer went away: nothing more can be written
                 self.close(CLOSE_NORMAL, "", abort=True)
-                return
+                break
         try:
             close(self.close_code, self.close_reason)
         except Exception:  # already closed by the peer or by the protocol layer
