@@ -1,0 +1,171 @@
+"""Fuzz the public HTTP API with schemathesis against the live front server's own OpenAPI document.
+
+Every operation of ``/api/openapi.json`` is called with generated requests, valid and invalid,
+by a signed-in user, and every answer is checked: never a 5xx (the backend is up, so not even
+503), and the status, the content type, the headers and the body all as the document says. Some
+cases are pointed at real rooms (public, private, a DM) so that the fuzzer reaches the routes'
+insides and not only their 404s. The number of examples is bounded so the whole run takes about a
+minute on a busy two-core machine.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import hypothesis
+import pytest
+import requests
+import schemathesis
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+# Examples per operation in the fuzzing phase: 12 operations, each example one request (a sign-in
+# costs a scrypt hash), so this bounds the run to about a minute.
+MAX_EXAMPLES = 25
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+class Target:
+    """The live stack, a signed-in fuzzing user, and rooms of each kind the fuzzer may aim at."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.user = self.sign_in("fuzzer")
+        self.peer = self.sign_in("peer")
+        self.rooms = [
+            self._room(self.user, "public"),
+            self._room(self.user, "private"),
+            self._room(self.peer, "private"),  # one the fuzzer cannot see
+            self._dm(),
+            self._general(),
+        ]
+
+    def sign_in(self, name: str) -> requests.Session:
+        """A new user with its own session."""
+        session = requests.Session()
+        username = f"{name}-{uuid.uuid4().hex[:8]}"
+        answer = session.post(
+            f"{self.url}/api/session", json={"username": username, "password": "fuzz-password"}, timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+        session.username = username
+        return session
+
+    def _room(self, owner: requests.Session, visibility: str) -> str:
+        answer = owner.post(
+            f"{self.url}/api/rooms", json={"name": "fuzz", "visibility": visibility}, timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+        return answer.json()["room"]["id"]
+
+    def _dm(self) -> str:
+        answer = self.user.post(f"{self.url}/api/dms", json={"username": self.peer.username}, timeout=10)
+        assert answer.status_code == 201, answer.text
+        return answer.json()["room"]["id"]
+
+    def _general(self) -> str:
+        rooms = self.user.get(f"{self.url}/api/rooms", timeout=10).json()["rooms"]
+        return next(room["id"] for room in rooms if room["name"] == "general" and room["created_by"] is None)
+
+    def session(self) -> requests.Session:
+        """The fuzzing user's session, signed in again if a fuzzed sign-out ended it."""
+        if self.user.get(f"{self.url}/api/session", timeout=10).status_code == 401:
+            fresh = requests.Session()
+            answer = fresh.post(
+                f"{self.url}/api/session",
+                json={"username": self.user.username, "password": "fuzz-password"},
+                timeout=10,
+            )
+            assert answer.status_code == 200, answer.text
+            fresh.username = self.user.username
+            self.user = fresh
+        return self.user
+
+
+@pytest.fixture(scope="module")
+def target(live_module) -> Target:
+    """The stack under fuzzing, with its rooms."""
+    return Target(live_module.url)
+
+
+@pytest.fixture(scope="module")
+def api_schema(target):
+    """The OpenAPI document as the live front server serves it."""
+    return schemathesis.openapi.from_url(f"{target.url}/api/openapi.json", timeout=10)
+
+
+# The contract's table of routes; the document must describe exactly these.
+OPERATIONS = [
+    ("POST", "/api/session"),
+    ("GET", "/api/session"),
+    ("DELETE", "/api/session"),
+    ("GET", "/api/users"),
+    ("GET", "/api/rooms"),
+    ("POST", "/api/rooms"),
+    ("GET", "/api/rooms/{id}"),
+    ("POST", "/api/rooms/{id}/members"),
+    ("DELETE", "/api/rooms/{id}/members/{username}"),
+    ("POST", "/api/dms"),
+    ("GET", "/api/rooms/{id}/messages"),
+    ("POST", "/api/rooms/{id}/messages"),
+    ("GET", "/api/events"),
+    ("GET", "/api/openapi.json"),
+]
+
+
+def test_the_document_describes_the_contracts_routes(target):
+    """Every route of the contract is in the served document, and nothing else."""
+    document = requests.get(f"{target.url}/api/openapi.json", timeout=10).json()
+    described = {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    assert described == set(OPERATIONS)
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_every_answer_matches_the_document(method, path, target, api_schema):
+    """No 5xx, and status, content type, headers and body as the document says, for any input."""
+    operation = api_schema[path][method]
+    cases = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
+    )
+
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(case=cases, aim=st.integers(min_value=0, max_value=7))
+    def fuzz(case, aim):
+        if case.path_parameters and "id" in case.path_parameters and aim < len(target.rooms):
+            case.path_parameters["id"] = target.rooms[aim]
+        if case.path_parameters and "username" in case.path_parameters and aim % 2:
+            case.path_parameters["username"] = target.user.username
+        session = target.session()
+        if (method, path) == ("DELETE", "/api/session"):
+            session = target.sign_in("leaver")  # signing the fuzzing user out would blunt the rest
+        if case.cookies:
+            case.cookies.pop("chat_session", None)  # an invented cookie would replace the real one
+        case.call_and_validate(base_url=target.url, session=session, checks=CHECKS, timeout=40)
+
+    fuzz()
