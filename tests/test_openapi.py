@@ -10,14 +10,17 @@ from __future__ import annotations
 import copy
 import re
 
+import jsonschema_rs
 import pytest
 import requests
 import schemathesis
 
 import backend
 import webserver
+from backend import validation
+from common.errors import ApiError
 from webserver import openapi
-from webserver.openapi_schemas import ERROR_CODES
+from webserver.openapi_schemas import ERROR_CODES, USERNAME_IN
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 RELAY_ENDPOINT = "api_relay.relay"
@@ -240,3 +243,45 @@ def _documented_templates():
         for method in item:
             if method != "parameters":
                 yield method.upper(), path
+
+
+USERNAME_SAMPLES = [
+    "al",
+    "Zoë",
+    "名字",
+    "٣٣",
+    "½x",
+    "a.b-c_d",
+    "a",
+    "a b",
+    "a!",
+    "x" * 33,
+    "é" * 32,
+    "a\n",
+    "ab\u200b",
+]
+TEXT_SAMPLES = ["x", " x ", " ", "\t\n", "\x1d", "\u3000\xa0", "\ufeff", "\u200b", "a" * 4000, "a" * 4001, ""]
+
+
+def _backend_accepts(check, value) -> bool:
+    try:
+        check(value)
+    except ApiError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("value", USERNAME_SAMPLES)
+def test_username_schema_agrees_with_the_backend(value):
+    schema_says = jsonschema_rs.validator_for(USERNAME_IN).is_valid(value)
+    assert schema_says == _backend_accepts(validation.username, value)
+
+
+@pytest.mark.parametrize("value", TEXT_SAMPLES)
+def test_message_text_schema_agrees_with_the_backend(value):
+    text = openapi.document()["paths"]["/api/rooms/{id}/messages"]["post"]["requestBody"]
+    schema = text["content"]["application/json"]["schema"]["properties"]["text"]
+    schema_says = jsonschema_rs.validator_for(schema).is_valid(value)
+    assert schema_says == _backend_accepts(
+        lambda v: validation.text_field({"text": v}, "text", 1, 4000), value
+    )

@@ -26,18 +26,19 @@ ERROR_CODES = (
     "storage_unavailable",
 )
 
-# In requests, a username is 2 to 32 Unicode letters, digits, "_", "-" or "." (code points).
-# ``\w`` is read as Python and Unicode-aware regular expressions read it: letters and digits of any
-# script plus "_". Answers carry usernames without a pattern, since they are the server's own.
+# In requests, a username is 2 to 32 letters (any script), digits, "_", "-" or "." (code points).
+# \p{L}\p{N} is exactly what Python's str.isalnum() accepts, the backend's test. Answers carry
+# usernames without a pattern, since they are the server's own.
 USERNAME_IN: Schema = {
     "type": "string",
     "minLength": 2,
     "maxLength": 32,
-    "pattern": r"^[\w.-]+$",
+    "pattern": r"^[\p{L}\p{N}_.-]+$",
     "description": "2 to 32 letters (any script), digits, '_', '-' or '.'; unique ignoring case.",
 }
-# Not only white space: at least one character that is not a space, tab or line break.
-NOT_BLANK = r"\S"
+# Not only white space: at least one character outside the set Python's str.isspace() accepts.
+# Spelled out, because the \s of JSON Schema's regular expressions is a slightly different set.
+NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 TIMESTAMP: Schema = {
     "type": "string",
     "format": "date-time",
