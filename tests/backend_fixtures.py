@@ -1,7 +1,16 @@
 """Fixtures for the backend's API tests: the app from its factory on a temporary data directory.
 
-Import them explicitly in a test module (``from tests.backend_fixtures import backend_app,
-backend_client  # noqa: F401``); ``tests/conftest.py`` belongs to the live tests.
+``tests/conftest.py`` belongs to the live tests, so a test module makes these visible to pytest by
+naming them at module level (an import would be flagged by ruff as redefined by each test's
+parameter)::
+
+    from tests import backend_fixtures as fx
+
+    backend_seed, make_backend_app = fx.backend_seed, fx.make_backend_app
+    backend_app, backend_client, users = fx.backend_app, fx.backend_client, fx.users
+
+``backend_seed``
+    Once per run: the seeded data directory (below) and each person's session token.
 
 ``backend_app``
     ``backend.create_app`` on a fresh copy of a data directory in which ``alice``, ``bob``,
@@ -72,7 +81,7 @@ def sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> tup
 
 
 @pytest.fixture(scope="session")
-def _seeded_data(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+def backend_seed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     """A data directory with the four people registered, and each one's session token."""
     data_dir = tmp_path_factory.mktemp("backend-seed") / "data"
     app = create_app({"DATA_DIR": str(data_dir)})
@@ -87,16 +96,16 @@ def _seeded_data(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 
 @pytest.fixture
-def make_backend_app(tmp_path: Path, _seeded_data):
+def make_backend_app(tmp_path: Path, backend_seed):
     """Factory: a backend app with ``config`` on a new data directory (seeded or empty)."""
     apps: list[Flask] = []
 
     def make(config: dict | None = None, *, seeded: bool = True) -> Flask:
         data_dir = tmp_path / f"backend-data-{len(apps)}"
         if seeded:
-            shutil.copytree(_seeded_data[0], data_dir)
+            shutil.copytree(backend_seed[0], data_dir)
         app = create_app({"DATA_DIR": str(data_dir), **(config or {})})
-        app.extensions["test.tokens"] = dict(_seeded_data[1]) if seeded else {}
+        app.extensions["test.tokens"] = dict(backend_seed[1]) if seeded else {}
         apps.append(app)
         return app
 
