@@ -175,13 +175,17 @@ def json_content(schema: Schema) -> dict:
     return {"application/json": {"schema": schema}}
 
 
-def answer(description: str, schema: Schema | None = None, headers: dict | None = None) -> dict:
+def answer(
+    description: str, schema: Schema | None = None, headers: dict | None = None, links: dict | None = None
+) -> dict:
     """A response object; no ``schema`` means an empty body."""
     response: dict[str, Any] = {"description": description}
     if schema is not None:
         response["content"] = json_content(schema)
     if headers:
         response["headers"] = headers
+    if links:
+        response["links"] = links
     return response
 
 
@@ -223,3 +227,42 @@ def path_param(name: str, description: str) -> dict:
         "schema": {"type": "string"},
         "description": description,
     }
+
+
+def operation(
+    operation_id: str,
+    summary: str,
+    responses: dict[int, dict],
+    *,
+    body: dict | None = None,
+    params: list | None = None,
+    public: bool = False,
+    changes: bool = False,
+) -> dict:
+    """One operation, with the error answers every such operation can give added to ``responses``.
+
+    ``public`` operations need no cookie (no 401 unauthenticated); ``changes`` marks a
+    state-changing method, which the origin rule may refuse with 403 forbidden.
+    """
+    answers = dict(responses)
+    if body is not None:
+        answers.setdefault(400, error(400, "invalid_json"))
+        answers.setdefault(413, error(413, "payload_too_large"))
+    if not public:
+        answers.setdefault(401, error(401, "unauthenticated"))
+    if changes:
+        answers.setdefault(403, error(403, "forbidden", description="The Origin header is not allowed."))
+    unavailable = ("backend_unavailable", "storage_unavailable") if changes else ("backend_unavailable",)
+    answers.setdefault(503, error(503, *unavailable))
+    result: dict[str, Any] = {
+        "operationId": operation_id,
+        "summary": summary,
+        "responses": {str(k): answers[k] for k in sorted(answers)},
+    }
+    if params:
+        result["parameters"] = params
+    if body is not None:
+        result["requestBody"] = {"required": True, "content": json_content(body)}
+    if public:
+        result["security"] = []
+    return result
