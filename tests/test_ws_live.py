@@ -284,8 +284,15 @@ def test_handshake_needs_the_cookie_and_the_own_origin(live_module, http_user) -
         with pytest.raises(InvalidStatus) as refused:
             connect(url, additional_headers=cookie, origin=origin, open_timeout=5).close()
         assert refused.value.response.status_code == 403
+    with pytest.raises(InvalidStatus) as refused:
+        connect(
+            url + "?after=soon", additional_headers=cookie, origin=live_module.url, open_timeout=5
+        ).close()
+    assert refused.value.response.status_code == 422
     with connect(url, additional_headers=cookie, open_timeout=5) as ws:  # no Origin: a script
         assert json.loads(ws.recv(timeout=WAIT))["type"] == "hello"
+        # The client offered permessage-deflate (websockets does by default); it is declined.
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
 
 
 def test_sign_out_closes_the_sessions_sockets_within_a_second(live_module, http_user, stack) -> None:

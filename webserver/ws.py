@@ -10,6 +10,7 @@ only from the backend's event log (:mod:`webserver.stream`).
 
 from __future__ import annotations
 
+import logging
 import re
 import socket
 import threading
@@ -28,6 +29,8 @@ from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.hub import Hub, encode
 from webserver.relay import Backend, BackendUnavailable
 from webserver.stream import EventStream, catch_up
+
+log = logging.getLogger(__name__)
 
 # The contract's largest frame; simple-websocket closes with 1009 past it.
 MAX_FRAME_BYTES = 65_536
@@ -141,8 +144,13 @@ def _serve(ws: Any) -> None:
                 data = ws.receive()
             except ConnectionClosed:
                 break
-            if data is not None:
+            if data is None:  # woken without a frame: the loop condition decides
+                continue
+            try:
                 _on_frame(data, conn, hub, backend)
+            except Exception:  # a bug must cost one frame, not the connection or the worker
+                log.exception("handling a WebSocket frame failed")
+                _error(conn, "internal_error", "The server hit an unexpected error.")
     finally:
         hub.unregister(conn)
         conn.close()
