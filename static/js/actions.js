@@ -4,7 +4,8 @@
  * reach the dialog that asked, which shows the server's message inline.
  */
 
-import { api } from './api.js';
+import { api, withRetry } from './api.js';
+import { PAGE } from './chat.js';
 
 /** Enter in the composer: the message goes to the outbox, shown as pending at once. */
 export function send(chat, text) {
@@ -100,4 +101,24 @@ export function openInvite(chat) {
 
 export function openBrowse(chat) {
   chat.dialogs.openBrowse(chat.store.joinable());
+}
+
+/** Scrolled near the top: fetch the page before the first loaded message. */
+export async function loadOlder(chat) {
+  const store = chat.store;
+  if (!store || !store.current || chat.loadingOlder) return;
+  const roomId = store.current;
+  const history = store.history(roomId);
+  if (!history.loaded || !history.hasOlder || history.first === null) return;
+  chat.loadingOlder = true;
+  chat.renderMessages('older');
+  try {
+    const answer = await withRetry(() => api.messages(roomId, { before: history.first, limit: PAGE }), chat.retryHooks());
+    if (store !== chat.store) return;
+    history.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1;
+    store.addMessages(roomId, answer.messages);
+  } finally {
+    chat.loadingOlder = false;
+  }
+  if (store.current === roomId) chat.renderMessages('older');
 }

@@ -28,7 +28,7 @@ const view = new View(document, {
 
 const messagesView = new MessagesView(document, {
   // Deferred: the view asks while it renders, and loading renders again.
-  onNeedOlder: () => setTimeout(() => chat.loadOlder(), 0),
+  onNeedOlder: () => setTimeout(() => actions.loadOlder(chat), 0),
   onReachBottom: () => chat.markReadIfSeen(),
   onRetry: (clientId) => chat.connection && chat.connection.retry(clientId),
   onDiscard: (clientId) => chat.connection && chat.connection.discard(clientId),

@@ -9,7 +9,7 @@ import { applyEvent, applyFrame } from './events.js';
 import { Connection, saved } from './socket.js';
 import { Store } from './store.js';
 
-const PAGE = 50; // messages fetched per history page
+export const PAGE = 50; // messages fetched per history page
 const USERNAME = /^[A-Za-z0-9_.-]{2,32}$/;
 const USERS_REFRESH_MS = 60000; // new sign-ups have no event: the people list refreshes this often
 
@@ -256,25 +256,5 @@ export class Chat {
       this.gapLoading.delete(roomId);
     }
     if (store === this.store) this.addMessages(roomId, []);
-  }
-
-  /** Scrolled near the top: fetch the page before the first loaded message. */
-  async loadOlder() {
-    const store = this.store;
-    if (!store || !store.current || this.loadingOlder) return;
-    const roomId = store.current;
-    const history = store.history(roomId);
-    if (!history.loaded || !history.hasOlder || history.first === null) return;
-    this.loadingOlder = true;
-    this.renderMessages('older');
-    try {
-      const answer = await withRetry(() => api.messages(roomId, { before: history.first, limit: PAGE }), this.retryHooks());
-      if (store !== this.store) return;
-      history.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1;
-      store.addMessages(roomId, answer.messages);
-    } finally {
-      this.loadingOlder = false;
-    }
-    if (store.current === roomId) this.renderMessages('older');
   }
 }

@@ -36,8 +36,10 @@ export class Outbox {
     }
   }
 
+  /** The entries as JSON: only what the user typed and its fate, not this page's send times. */
   serialize() {
-    return JSON.stringify([...this.entries.values()]);
+    const keep = ({ client_id, room, text, ts, failed }) => ({ client_id, room, text, ts, failed });
+    return JSON.stringify([...this.entries.values()].map(keep));
   }
 
   /** Record a message the user just sent; returns its entry. */
@@ -69,7 +71,10 @@ export class Outbox {
   /** The user asked to try a refused message again. */
   unfail(clientId) {
     const entry = this.entries.get(clientId);
-    if (entry) entry.failed = null;
+    if (entry) {
+      entry.failed = null;
+      entry.sentAt = 0; // goes out again at the next flush, not after the resend delay
+    }
   }
 
   /** Entries still waiting to go out, oldest first. */

@@ -1,5 +1,6 @@
 /**
- * The live connection: WebSocket when it can be had, long-polling when not, and the outbox.
+ * The live connection: WebSocket when it can be had, long-polling when not, feeding events to
+ * the page and carrying the outbox (delivery.js decides what to send).
  *
  * States (reported through `onStatus`): `connecting`, `live` (a WebSocket said hello),
  * `polling` (HTTP long-poll works) and `offline` (the last try failed; `retryAt` says when the
@@ -9,16 +10,13 @@
  */
 
 import { ApiError, api, backoffDelay } from './api.js';
-import { Outbox } from './outbox.js';
+import { Delivery } from './delivery.js';
 
 const FAILED_TRIES_BEFORE_POLLING = 3;
 const UPGRADE_EVERY_MS = 60000; // polling tries a WebSocket again this often
 const BACKUP_CHECK_EVERY_MS = 60000; // while live, an HTTP catch-up this often
 const HELLO_TIMEOUT_MS = 10000; // a socket silent this long after opening counts as failed
-const RESEND_AFTER_MS = 10000; // an unacknowledged frame is sent again after this long
 const LONG_POLL_SECONDS = 25;
-// Error codes that mean "not now" rather than "never": the message stays pending.
-const TRANSIENT_CODES = new Set(['backend_unavailable', 'rate_limited', 'internal_error', 'network']);
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -31,9 +29,6 @@ export class Connection {
     this.username = username;
     this.on = handlers;
     this.forcePolling = forcePolling;
-    this.storageKey = `chat.outbox.${username}`;
-    this.outbox = new Outbox();
-    this.outbox.load(localStorage.getItem(this.storageKey));
     this.pos = 0;
     this.mode = 'connecting';
     this.ws = null;
@@ -43,7 +38,35 @@ export class Connection {
     this.timers = new Set();
     this.pollAbort = null;
     this.stopped = false;
-    this.flushing = false;
+    this.delivery = new Delivery(username, this, saved);
+  }
+
+  get outbox() {
+    return this.delivery.outbox;
+  }
+
+  /** Queue a message the user typed (see Delivery.send). */
+  send(roomId, text) {
+    return this.delivery.send(roomId, text);
+  }
+
+  retry(clientId) {
+    this.delivery.retry(clientId);
+  }
+
+  discard(clientId) {
+    this.delivery.discard(clientId);
+  }
+
+  flush() {
+    this.delivery.flush();
+  }
+
+  /** Send one frame on the open socket; false when there is none. */
+  sendFrame(frame) {
+    if (this.mode !== 'live' || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
   }
 
   /** Begin at event cursor `pos` (from the start-up load). */
@@ -175,14 +198,14 @@ export class Connection {
 
   onFrame(frame) {
     if (frame.type === 'message' || frame.type === 'room') this.handleEvent(frame);
-    else if (frame.type === 'ack') this.confirmed(frame.message, frame.client_id);
-    else if (frame.type === 'error' && frame.client_id) this.refused(frame.client_id, frame.error || {});
+    else if (frame.type === 'ack') this.delivery.confirmed(frame.message, frame.client_id);
+    else if (frame.type === 'error' && frame.client_id) this.delivery.refused(frame.client_id, frame.error || {});
     else this.on.onFrame(frame);
   }
 
   /** Tell the others this user is typing in `roomId` (WebSocket only: HTTP has no such call). */
   typing(roomId) {
-    if (this.mode === 'live' && this.ws) this.ws.send(JSON.stringify({ type: 'typing', room: roomId }));
+    this.sendFrame({ type: 'typing', room: roomId });
   }
 
   /* ---- long-polling ---- */
@@ -238,105 +261,8 @@ export class Connection {
   handleEvent(event) {
     if (typeof event.pos !== 'number' || event.pos <= this.pos) return;
     this.pos = event.pos;
-    if (event.type === 'message') {
-      const message = event.message;
-      // Our own message echoed back confirms it, even when its ack was lost.
-      if (message.sender === this.username && message.client_id && this.outbox.remove(message.client_id)) {
-        this.save();
-      }
-    }
+    if (event.type === 'message') this.delivery.echoed(event.message);
     this.on.onEvent(event);
-  }
-
-  /* ---- outbox ---- */
-
-  save() {
-    try {
-      localStorage.setItem(this.storageKey, this.outbox.serialize());
-    } catch {
-      // Storage full or disabled: the message still goes out, it just will not survive a reload.
-    }
-    this.on.onOutbox();
-  }
-
-  /** Queue a message the user typed; it is sent now if connected, else when connected. */
-  send(roomId, text) {
-    const entry = this.outbox.add(roomId, text);
-    this.save();
-    this.flush();
-    return entry;
-  }
-
-  retry(clientId) {
-    this.outbox.unfail(clientId);
-    this.save();
-    this.flush();
-  }
-
-  discard(clientId) {
-    this.outbox.remove(clientId);
-    this.save();
-  }
-
-  confirmed(message, clientId) {
-    if (this.outbox.remove(clientId || message.client_id)) this.save();
-    this.on.onConfirmed(message);
-  }
-
-  refused(clientId, error) {
-    if (!this.outbox.has(clientId)) return;
-    if (TRANSIENT_CODES.has(error.code)) {
-      // Kept pending; a later flush sends it again with the same client_id.
-      this.outbox.get(clientId).sentAt = 0;
-      this.later(3000, () => this.flush());
-      return;
-    }
-    this.outbox.fail(clientId, error);
-    this.save();
-  }
-
-  /** Send every pending message the current way, oldest first. */
-  async flush() {
-    if (this.mode === 'live' && this.ws && this.ws.readyState === WebSocket.OPEN) {
-      const now = Date.now();
-      for (const entry of this.outbox.pending()) {
-        if (entry.sentAt && entry.sentGeneration === this.generation && now - entry.sentAt < RESEND_AFTER_MS) {
-          continue;
-        }
-        entry.sentAt = now;
-        entry.sentGeneration = this.generation;
-        this.ws.send(JSON.stringify({ type: 'send', room: entry.room, text: entry.text, client_id: entry.client_id }));
-      }
-      return;
-    }
-    if (this.mode !== 'polling' || this.flushing) return;
-    this.flushing = true;
-    try {
-      // One at a time, so the messages are stored in the order they were typed.
-      // Each turn confirms, refuses or stops at the oldest pending entry, so entries typed
-      // meanwhile are picked up too.
-      for (let entry = this.outbox.pending()[0]; entry; entry = this.outbox.pending()[0]) {
-        if (this.mode !== 'polling') return;
-        try {
-          const answer = await api.postMessage(entry.room, entry.text, entry.client_id);
-          this.confirmed(answer.message, entry.client_id);
-        } catch (error) {
-          if (error instanceof ApiError && error.status === 401) {
-            this.on.onUnauthorized();
-            return;
-          }
-          if (error instanceof ApiError && !error.transient) {
-            this.outbox.fail(entry.client_id, error);
-            this.save();
-            continue;
-          }
-          this.later(3000, () => this.flush());
-          return;
-        }
-      }
-    } finally {
-      this.flushing = false;
-    }
   }
 }
 

@@ -187,6 +187,7 @@ export class View {
     this.$('invite').hidden = !group;
     this.$('leave').hidden = !group;
     this.setComposerEnabled(Boolean(room && store.isMember(room)));
+    this.$('composer-text').placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${store.title(room)}` : '';
   }
 
   setComposerEnabled(enabled) {

@@ -1,0 +1,135 @@
+"""Helpers for the browser tests: launching Debian's Chromium, signing people in, reading the page.
+
+Kept apart from ``test_browser.py`` so the tests read as what a user does and sees.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "correct horse battery"
+CONNECTED = re.compile(r"^(Live|Polling)$")
+
+
+def unique(name: str) -> str:
+    """A username nobody else in the shared processes has."""
+    return f"{name}-{uuid.uuid4().hex[:6]}"
+
+
+class Person:
+    """One person at one browser window: a context of their own (cookies, storage) and a page."""
+
+    def __init__(self, context: BrowserContext, page: Page, base_url: str, username: str):
+        self.context = context
+        self.page = page
+        self.base_url = base_url
+        self.username = username
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []  # uncaught exceptions in the page's scripts
+        page.on("dialog", self._on_dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def _on_dialog(self, dialog) -> None:
+        # Every alert or prompt the page opens is recorded (the markup test asserts there are
+        # none); a confirm ("Leave this room?") is answered yes, as the user would.
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        if dialog.type == "confirm":
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    def api(self, method: str, path: str, data=None):
+        """Call the API with this person's session cookie; returns (status, JSON body or None)."""
+        response = self.page.request.fetch(f"{self.base_url}{path}", method=method, data=data)
+        body = response.json() if response.body() else None
+        return response.status, body
+
+    def room_button(self, title: str):
+        """The sidebar button of a room or DM by the name shown."""
+        return self.page.locator("#room-list button.chat-item, #dm-list button.chat-item").filter(
+            has=self.page.locator(".name", has_text=re.compile(f"^{re.escape(title)}$"))
+        )
+
+    def open_room(self, title: str) -> None:
+        self.room_button(title).click()
+        expect(self.page.locator("#room-name")).to_have_text(title)
+
+    def room_id(self, title: str) -> str:
+        return self.room_button(title).get_attribute("data-room")
+
+    def send(self, text: str) -> None:
+        """Type a message and press Enter, as a user would."""
+        box = self.page.locator("#composer-text")
+        box.fill(text)
+        box.press("Enter")
+
+    def message_texts(self):
+        """The locator of every message body in the open room (stored and pending)."""
+        return self.page.locator("#message-list .message .text")
+
+    def history(self, room_id: str) -> list[dict]:
+        """The room's stored messages, newest 200, read from the API."""
+        status, body = self.api("GET", f"/api/rooms/{room_id}/messages?limit=200")
+        assert status == 200, body
+        return body["messages"]
+
+
+def open_person(
+    browser: Browser,
+    base_url: str,
+    username: str | None = None,
+    *,
+    query: str = "",
+    viewport: dict | None = None,
+    color_scheme: str = "light",
+    block_websockets: bool = False,
+) -> Person:
+    """A new browser context that opens the app and registers (or signs in) ``username``."""
+    context = browser.new_context(viewport=viewport or DESKTOP, color_scheme=color_scheme)
+    if block_websockets:
+        block_ws(context)
+    page = context.new_page()
+    person = Person(context, page, base_url, username or unique("user"))
+    page.goto(f"{base_url}/{query}")
+    sign_in(page, person.username)
+    return person
+
+
+def block_ws(context: BrowserContext) -> None:
+    """Act as a proxy that refuses WebSockets: every /ws handshake is closed at once."""
+    context.route_web_socket(re.compile(r"/ws(\?.*)?$"), lambda ws: ws.close(code=1008, reason="blocked"))
+
+
+def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
+    """Fill the one sign-in form and wait until the app shows a connection."""
+    expect(page.locator("#signin-username")).to_be_visible(timeout=10_000)
+    page.fill("#signin-username", username)
+    page.fill("#signin-password", password)
+    page.click("#signin-submit")
+    expect(page.locator("#me-name")).to_have_text(username, timeout=10_000)
+    expect(page.locator("#status")).to_have_text(CONNECTED, timeout=15_000)
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """Save a full-window screenshot under tests/artifacts/ (git-ignored) for a human to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
