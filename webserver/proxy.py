@@ -82,6 +82,7 @@ def _reply(answer: BackendResponse) -> Response:
     """The backend's answer as the front server's: status, JSON body, Retry-After and Allow."""
     if answer.status == 204 or (answer.body is None and request.method == "OPTIONS"):
         response = Response(status=answer.status)
+        del response.headers["Content-Type"]  # no body, so no type (Werkzeug defaults to HTML)
     elif answer.body is None:
         # The backend always answers JSON; anything else came from something that is not it.
         raise BackendUnavailable(
