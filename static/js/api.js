@@ -63,11 +63,12 @@ async function request(method, path, { body, query, signal } = {}) {
   return data;
 }
 
-/** The delay before retry number `attempt` (0-based): 1 s doubling to 30 s, with jitter. */
+/** The delay before retry number `attempt` (0-based): 1 s, then doubling up to 30 s, with jitter. */
 export function backoffDelay(attempt) {
   const ceiling = Math.min(30000, 1000 * 2 ** attempt);
-  // Half fixed, half random, so that many clients that lost the same server spread out.
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+  // Somewhere in the upper half, never under 1 s: clients that lost the same server spread out
+  // instead of all knocking at once when it returns.
+  return Math.max(1000, Math.round(ceiling / 2 + Math.random() * (ceiling / 2)));
 }
 
 /**

@@ -191,6 +191,9 @@ export class Connection {
         this.flush();
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) this.on.onUnauthorized();
+        // The server cannot be reached over HTTP: the socket is most likely dead without
+        // knowing it (a sleeping laptop, a dropped NAT entry). Closing it starts a reconnect.
+        else if (error instanceof ApiError && error.status === 0 && this.ws) this.ws.close();
       }
       if (generation === this.generation) this.scheduleBackupCheck();
     });
