@@ -3,21 +3,19 @@
 The handshake is judged before the WebSocket is accepted (a ``before_request`` hook), so a
 missing session is a real ``401`` and a foreign origin a real ``403``. Once accepted, the
 connection is registered with the hub (:mod:`webserver.hub`), one writer thread (a greenlet
-under gevent) drains its queue, and this route reads frames: ``send`` is relayed to the backend
-and acknowledged, ``typing`` goes to the hub. Nothing here broadcasts a message: broadcasts come
-only from the backend's event log (:mod:`webserver.stream`).
+under gevent) drains its queue, and this route reads frames and hands them to
+:mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts come only from the
+backend's event log (:mod:`webserver.stream`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
@@ -26,8 +24,9 @@ from wsproto.events import TextMessage
 from common.errors import ApiError
 from webserver import security, sessions
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
-from webserver.hub import Hub, encode
-from webserver.relay import Backend, BackendUnavailable
+from webserver.frames import on_frame, send_error
+from webserver.hub import Hub
+from webserver.relay import Backend
 from webserver.stream import EventStream, catch_up
 
 log = logging.getLogger(__name__)
@@ -43,17 +42,6 @@ PING_INTERVAL = 25
 # Seconds a new connection waits for the hub's first rooms snapshot (the backend may be starting);
 # past it the client is told to try again later.
 READY_WAIT = 5.0
-
-# Seconds the backend may take to store a message (fsync included) or to answer a catch-up page.
-SEND_TIMEOUT = (0.5, 5.0)
-
-_ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-_MESSAGES = {
-    "not_found": "No such room.",
-    "not_a_member": "You are not a member of this room.",
-    "backend_unavailable": "The chat's storage is unavailable; try again in a moment.",
-}
 
 
 def init_app(app: Flask) -> None:
@@ -147,10 +135,10 @@ def _serve(ws: Any) -> None:
             if data is None:  # woken without a frame: the loop condition decides
                 continue
             try:
-                _on_frame(data, conn, hub, backend)
+                on_frame(data, conn, hub, backend)
             except Exception:  # a bug must cost one frame, not the connection or the worker
                 log.exception("handling a WebSocket frame failed")
-                _error(conn, "internal_error", "The server hit an unexpected error.")
+                send_error(conn, "internal_error", "The server hit an unexpected error.")
     finally:
         hub.unregister(conn)
         conn.close()
@@ -191,76 +179,3 @@ def _shutdown(sock: Any) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
-
-
-def _on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: Backend) -> None:
-    """Handle one frame from the client; a bad one is answered with an error frame."""
-    if isinstance(data, bytes):
-        return _error(conn, "invalid_json", "Frames are JSON text; binary frames are not accepted.")
-    try:
-        frame = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return _error(conn, "invalid_json", "The frame is not valid JSON.")
-    if not isinstance(frame, dict):
-        return _error(conn, "validation_error", "A frame is a JSON object with a type.")
-    client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
-    kind = frame.get("type")
-    room = frame.get("room")
-    if kind not in ("send", "typing"):
-        return _error(conn, "validation_error", "type must be send or typing.", client_id)
-    if not isinstance(room, str):
-        return _error(conn, "validation_error", "room must be a room id (a string).", client_id)
-    if kind == "typing":
-        code = hub.typing(conn, room)
-        return _error(conn, code, _MESSAGES[code]) if code else None
-    for field in ("text", "client_id"):
-        if not isinstance(frame.get(field), str):
-            return _error(conn, "validation_error", f"{field} must be a string.", client_id)
-    if not _ROOM_ID.fullmatch(room):
-        return _error(conn, "not_found", _MESSAGES["not_found"], client_id)
-    try:
-        answer = backend.request(
-            "POST",
-            f"/api/rooms/{room}/messages",
-            token=conn.token,
-            json={"text": frame["text"], "client_id": client_id},
-            timeout=SEND_TIMEOUT,
-        )
-    except BackendUnavailable:
-        return _error(conn, "backend_unavailable", _MESSAGES["backend_unavailable"], client_id)
-    body = answer.body
-    if 200 <= answer.status < 300 and isinstance(body, dict) and isinstance(body.get("message"), dict):
-        conn.push(encode({"type": "ack", "client_id": client_id, "message": body["message"]}))
-        return None
-    _backend_error(conn, answer.status, body, client_id, answer.headers.get("Retry-After"))
-    if answer.status == 401:
-        conn.close(1008, "session ended")
-    return None
-
-
-def _backend_error(
-    conn: Connection, status: int, body: Any, client_id: str | None, retry_after: str | None = None
-) -> None:
-    """Pass the backend's error (code and message) on to the client as an error frame.
-
-    A rate limit also says, as ``retry_after``, how many seconds the client should wait.
-    """
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("code"), str):
-        frame_error = {"code": error["code"], "message": str(error.get("message") or error["code"])}
-        if status == 429 and retry_after and retry_after.isdigit():
-            frame_error["retry_after"] = int(retry_after)
-    else:
-        frame_error = {"code": "backend_unavailable", "message": _MESSAGES["backend_unavailable"]}
-    frame: dict[str, Any] = {"type": "error", "error": frame_error}
-    if client_id is not None:
-        frame["client_id"] = client_id
-    conn.push(encode(frame))
-
-
-def _error(conn: Connection, code: str, message: str | None = None, client_id: str | None = None) -> None:
-    """Send this connection an error frame."""
-    frame: dict[str, Any] = {"type": "error", "error": {"code": code, "message": message or _MESSAGES[code]}}
-    if client_id is not None:
-        frame["client_id"] = client_id
-    conn.push(encode(frame))
