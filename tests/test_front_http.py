@@ -7,9 +7,11 @@ a script would, and checks what that caller would notice.
 from __future__ import annotations
 
 import re
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import psutil
 import pytest
 import requests
 
@@ -272,3 +274,25 @@ def test_content_security_policy_lets_the_page_reach_its_own_websocket_only(live
             assert foreign["violations"] == ["connect-src"]
         finally:
             browser.close()
+
+
+def test_a_stuck_backend_is_a_503_within_two_seconds(live, http_user):
+    alice = http_user("stuck")
+    url = live.url
+    master = psutil.Process(live.backend.popen.pid)
+    stuck = [master, *master.children(recursive=True)]
+    for process in stuck:
+        process.send_signal(signal.SIGSTOP)  # accepts connections (the kernel does), answers nothing
+    try:
+        for method, path in (("GET", "/api/rooms"), ("POST", "/api/rooms"), ("GET", "/healthz")):
+            started = time.monotonic()
+            answer = alice.request(method, url + path, json={"name": "stuck"}, timeout=10)
+            assert time.monotonic() - started < 2.0, (method, path)
+            if path == "/healthz":
+                assert answer.status_code == 200 and answer.json()["backend"] == "unavailable"
+            else:
+                assert answer.status_code == 503 and answer.json()["error"]["code"] == "backend_unavailable"
+    finally:
+        for process in stuck:
+            process.send_signal(signal.SIGCONT)
+    assert alice.get(f"{url}/api/session", timeout=5).json()["user"]["username"] == alice.username
