@@ -1,0 +1,139 @@
+"""The front server's backend client against small real HTTP servers: credentials, retries, timeouts."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from webserver.relay import Backend, BackendUnavailable
+
+Handler = Callable[[int, bytes], bytes | None]
+
+
+class TinyServer:
+    """A loopback HTTP server answering each connection with ``handler(number, request)``.
+
+    ``None`` from the handler closes the connection without an answer. Every request's raw bytes
+    are kept in ``requests`` for the test to inspect.
+    """
+
+    def __init__(self, handler: Handler):
+        self.handler = handler
+        self.requests: list[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        number = 0
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                request = _read_request(conn)
+                self.requests.append(request)
+                answer = self.handler(number, request)
+                number += 1
+                if answer is not None:
+                    conn.sendall(answer)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    """One whole request: the head, then as many body bytes as its Content-Length says."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def _json(body: bytes, *extra: str) -> bytes:
+    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    head += [*extra, "Connection: close"]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+@pytest.fixture
+def serve():
+    servers: list[TinyServer] = []
+
+    def start(handler: Handler) -> TinyServer:
+        servers.append(TinyServer(handler))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_cookies_are_never_stored_nor_sent(serve):
+    server = serve(lambda n, request: _json(b'{"ok": true}', f"Set-Cookie: stolen=user{n}; Path=/"))
+    backend = Backend(server.url)
+    assert backend.request("GET", "/a", token="token-a").body == {"ok": True}
+    assert backend.request("GET", "/b", token="token-b").body == {"ok": True}
+    backend.request("GET", "/c")
+    first, second, third = server.requests
+    assert b"authorization: bearer token-a" in first.lower()
+    assert b"authorization: bearer token-b" in second.lower() and b"token-a" not in second
+    assert b"authorization" not in third.lower()
+    assert not any(b"cookie" in request.lower() for request in server.requests)
+
+
+def test_a_get_is_retried_once_after_a_dropped_connection_a_post_is_not(serve):
+    server = serve(lambda n, request: None if n % 2 == 0 else _json(b'{"n": 1}'))
+    backend = Backend(server.url)
+    assert backend.request("GET", "/again").body == {"n": 1}
+    assert len(server.requests) == 2
+    with pytest.raises(BackendUnavailable, match="check that backend.py is running"):
+        backend.request("POST", "/once", json={"text": "hi"})
+    assert len(server.requests) == 3
+
+
+def test_a_silent_backend_times_out_with_a_clear_error(serve):
+    server = serve(lambda n, request: time.sleep(3) or None)
+    backend = Backend(server.url)
+    started = time.monotonic()
+    with pytest.raises(BackendUnavailable) as raised:
+        backend.request("GET", "/slow")
+    assert time.monotonic() - started < 2.0
+    assert server.url in str(raised.value) and "backend.py" in str(raised.value)
+    assert len(server.requests) == 1  # a timeout is not retried
+
+
+def test_an_unreachable_backend_names_its_address():
+    sock = socket.create_server(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()  # nothing listens there now
+    with pytest.raises(BackendUnavailable, match=f"{url} cannot be reached"):
+        Backend(url).request("GET", "/healthz")
+
+
+def test_json_bodies_and_headers_come_back(serve):
+    server = serve(lambda n, request: _json(b"not json", "Retry-After: 7"))
+    answer = Backend(server.url).request("POST", "/x", data=b'{"raw": 1}')
+    assert answer.status == 200 and answer.body is None and answer.headers["Retry-After"] == "7"
+    assert server.requests[0].endswith(b'{"raw": 1}')
+    assert b"content-type: application/json" in server.requests[0].lower()
