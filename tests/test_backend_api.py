@@ -476,6 +476,26 @@ def test_post_message(users):
     assert by_bob.status_code == 201 and by_bob.get_json()["message"]["seq"] == 2
 
 
+def test_concurrent_retries_of_one_client_id_store_one_message(backend_app, users):
+    room_id = general(users.alice)["id"]
+    answers = []
+    start = threading.Barrier(8)
+
+    def send() -> None:
+        alice = Caller(backend_app.test_client(), "alice", users.alice.token)
+        start.wait()
+        answers.append(say(alice, room_id, "only once", "same-client-id"))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(answer.status_code for answer in answers) == [200] * 7 + [201]
+    assert len({answer.get_data() for answer in answers}) == 1  # all carry the one stored message
+    assert page(users.alice, room_id) == ([1], 1)
+
+
 def test_seq_per_room_and_pos_across_rooms(users):
     one = new_room(users.alice, "one")
     two = new_room(users.alice, "two")
@@ -737,12 +757,13 @@ def test_bodies_over_64_kib_are_refused(users):
     answer = users.alice.client.post("/api/session", data=over, headers={"Content-Type": "application/json"})
     check_error(answer, 413, "payload_too_large")
     head = b'{"text": "hi", "client_id": "fits", "pad": "'
-    exactly = head + b" " * (65_536 - len(head) - 2) + b'"}'
-    assert len(exactly) == 65_536
-    answer = users.alice.request(
-        "POST", f"/api/rooms/{room_id}/messages", data=exactly, headers={"Content-Type": "application/json"}
-    )
-    assert answer.status_code == 201
+    for size, status in [(65_537, 413), (65_536, 201)]:
+        body = head + b" " * (size - len(head) - 2) + b'"}'
+        assert len(body) == size
+        answer = users.alice.request(
+            "POST", f"/api/rooms/{room_id}/messages", data=body, headers={"Content-Type": "application/json"}
+        )
+        assert answer.status_code == status, size
     assert page(users.alice, room_id) == ([1], 1)
 
 

@@ -147,6 +147,25 @@ def test_repeated_client_id_returns_the_first_message_and_stores_nothing(store: 
     assert store.messages("alice", room["id"], None, None, 50)[1] == 1
 
 
+def test_concurrent_repeats_of_a_client_id_store_one_message(store: Store, store_dir: Path):
+    room = store.create_room("alice", "r", "public", [])
+    results: list[tuple[dict, bool]] = []
+    start = threading.Barrier(8)
+
+    def send() -> None:
+        start.wait()
+        results.append(store.post_message("alice", room["id"], "once", "retry-me"))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(created for _, created in results) == [False] * 7 + [True]
+    assert len({message["id"] for message, _ in results}) == 1
+    assert sum(b'"retry-me"' in line for line in log_lines(store_dir)) == 1
+
+
 def test_same_client_id_from_another_sender_or_room_is_a_new_message(store: Store):
     one = store.create_room("alice", "one", "public", ["bob"])
     two = store.create_room("alice", "two", "public", [])
