@@ -58,6 +58,7 @@ def create_room(person, name: str, *, private: bool, members: list[str]) -> None
     page.check("input[name=visibility][value=private]" if private else "input[name=visibility][value=public]")
     for member in members:
         page.check(f"#room-member-choices input[value='{member}']")
+    screenshot(page, "create-room-dialog-desktop")
     page.click("#room-form button[type=submit]")
     expect(page.locator("#room-dialog")).to_be_hidden()
     expect(page.locator("#room-name")).to_have_text(name)
@@ -255,6 +256,7 @@ def test_scrolling_up_loads_older_messages_and_keeps_the_place(live_module, peop
         f"{live_module.url}/api/rooms/{room_id}/messages", json={"text": "brand new", "client_id": "new-1"}
     )
     expect(page.locator("#jump")).to_be_visible(timeout=5_000)
+    screenshot(page, "history-jump-desktop")
     page.click("#jump")
     expect(reader.message_texts().last).to_be_in_viewport()
     expect(page.locator("#jump")).to_be_hidden()
@@ -274,6 +276,7 @@ def test_dm_opened_by_alice_appears_live_for_bob(live_module, people):
     bob.open_room(alice.username)
     expect(bob.message_texts().last).to_have_text(f"psst @{bob.username}")
     expect(bob.page.locator("#message-list .divider")).to_have_text("New messages")
+    screenshot(bob.page, "dm-divider-desktop")
     expect(bob.room_button(alice.username).locator(".badge")).to_have_count(0)
 
 
@@ -286,6 +289,7 @@ def test_layout_at_desktop_and_phone_widths(live_module, people):
 
     phone = people(live_module.url, unique("phone"), viewport=PHONE, color_scheme="dark")
     page = phone.page
+    expect(phone.message_texts().last).to_be_visible()
     # On a phone the sidebar is a drawer: closed until the menu button opens it.
     expect(page.locator("#sidebar")).not_to_be_in_viewport()
     expect(page.locator("#menu")).to_be_visible()
@@ -315,6 +319,7 @@ def test_refused_message_shows_why_with_retry_and_discard(live_module, people):
     refused = alice.page.locator("#message-list .failed")
     expect(refused).to_be_visible(timeout=10_000)
     expect(refused.locator(".why")).not_to_be_empty()
+    screenshot(alice.page, "refused-message-desktop")
     refused.get_by_role("button", name="Retry").click()
     expect(refused).to_be_visible(timeout=10_000)
     refused.get_by_role("button", name="Discard").click()
