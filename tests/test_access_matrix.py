@@ -1,0 +1,404 @@
+"""Who may do what: every HTTP route and WebSocket frame, for every kind of caller and room.
+
+Callers: the room's ``owner`` (its creator), a ``member`` the owner added, an ``outsider`` (signed
+in, not a member) and ``anon`` (no cookie). Rooms: a public group, a private group and a DM. The
+tables below give the contract's exact answer for each pair:
+
+- public rooms are readable by anyone signed in; posting needs membership (403 ``not_a_member``);
+- private rooms and DMs do not exist for non-members: 404 ``not_found`` on every path;
+- signed out, every route but sign-in, sign-out and the OpenAPI document is 401 ``unauthenticated``;
+- nobody can be added to a DM or leave one: 403 ``forbidden``; one can only remove oneself.
+
+Cases that change membership get a fresh outsider, target or room, so no row depends on another.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from contextlib import ExitStack
+
+import pytest
+import requests
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+pytestmark = pytest.mark.live
+
+WAIT = 10.0
+KINDS = ("public", "private", "dm")
+ACTORS = ("owner", "member", "outsider", "anon")
+
+
+class World:
+    """An owner and a member sharing one room of each kind, and a supply of fresh users."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.owner = self.user("owner")
+        self.member = self.user("member")
+        self.outsider = self.user("outsider")  # for cases that change nothing
+        self.rooms = {kind: self.room(kind) for kind in KINDS}
+
+    def user(self, name: str) -> requests.Session:
+        """A newly registered, signed-in user."""
+        session = requests.Session()
+        username = f"{name}-{uuid.uuid4().hex[:8]}"
+        answer = session.post(
+            f"{self.url}/api/session", json={"username": username, "password": "password-1"}, timeout=10
+        )
+        assert answer.status_code == 201, answer.text
+        session.username = username
+        return session
+
+    def room(self, kind: str) -> str:
+        """A new room of ``kind`` made by the owner with the member in it (a DM: the pair's one)."""
+        if kind == "dm":
+            answer = self.owner.post(
+                f"{self.url}/api/dms", json={"username": self.member.username}, timeout=10
+            )
+            assert answer.status_code in (200, 201), answer.text
+        else:
+            answer = self.owner.post(
+                f"{self.url}/api/rooms",
+                json={"name": f"{kind} room", "visibility": kind, "members": [self.member.username]},
+                timeout=10,
+            )
+            assert answer.status_code == 201, answer.text
+        return answer.json()["room"]["id"]
+
+    def actor(self, name: str) -> requests.Session:
+        """The session of ``name``; a fresh outsider each time, and no cookie at all for anon."""
+        if name == "anon":
+            session = requests.Session()
+            session.username = f"nobody-{uuid.uuid4().hex[:8]}"
+            return session
+        if name == "outsider":
+            return self.user("outsider")
+        return getattr(self, name)
+
+
+@pytest.fixture(scope="module")
+def world(live_module) -> World:
+    """The shared cast and rooms."""
+    return World(live_module.url)
+
+
+def row(table: dict[str, tuple]) -> list:
+    """Parameters for every (kind, actor) cell of ``table``: kind -> four expected answers."""
+    return [
+        pytest.param(kind, actor, expected, id=f"{kind}-{actor}")
+        for kind, answers in table.items()
+        for actor, expected in zip(ACTORS, answers, strict=True)
+    ]
+
+
+def expect(answer: requests.Response, expected: tuple[int, str | None]) -> None:
+    """The answer has the expected status, and the expected error code when it is an error."""
+    status, code = expected
+    assert answer.status_code == status, answer.text
+    if code is not None:
+        assert answer.json()["error"]["code"] == code, answer.text
+
+
+OK = (200, None)
+CREATED = (201, None)
+GONE = (204, None)
+UNAUTH = (401, "unauthenticated")
+HIDDEN = (404, "not_found")
+NOT_MEMBER = (403, "not_a_member")
+FORBIDDEN = (403, "forbidden")
+
+READ = {"public": (OK, OK, OK, UNAUTH), "private": (OK, OK, HIDDEN, UNAUTH), "dm": (OK, OK, HIDDEN, UNAUTH)}
+POST_MESSAGE = {
+    "public": (CREATED, CREATED, NOT_MEMBER, UNAUTH),
+    "private": (CREATED, CREATED, HIDDEN, UNAUTH),
+    "dm": (CREATED, CREATED, HIDDEN, UNAUTH),
+}
+ADD_OTHER = {
+    "public": (OK, OK, NOT_MEMBER, UNAUTH),
+    "private": (OK, OK, HIDDEN, UNAUTH),
+    "dm": (FORBIDDEN, FORBIDDEN, HIDDEN, UNAUTH),
+}
+# Adding oneself: a public room is joined; already being a member answers 200 and changes nothing.
+JOIN_SELF = {
+    "public": (OK, OK, OK, UNAUTH),
+    "private": (OK, OK, HIDDEN, UNAUTH),
+    "dm": (OK, OK, HIDDEN, UNAUTH),
+}
+LEAVE_SELF = {
+    "public": (GONE, GONE, NOT_MEMBER, UNAUTH),
+    "private": (GONE, GONE, HIDDEN, UNAUTH),
+    "dm": (FORBIDDEN, FORBIDDEN, HIDDEN, UNAUTH),
+}
+REMOVE_OTHER = {
+    "public": (FORBIDDEN, FORBIDDEN, FORBIDDEN, UNAUTH),
+    "private": (FORBIDDEN, FORBIDDEN, HIDDEN, UNAUTH),
+    "dm": (FORBIDDEN, FORBIDDEN, HIDDEN, UNAUTH),
+}
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(READ))
+def test_get_room(world, kind, actor, expected):
+    answer = world.actor(actor).get(f"{world.url}/api/rooms/{world.rooms[kind]}", timeout=10)
+    expect(answer, expected)
+    if expected == OK:
+        assert answer.json()["room"]["member"] is (actor in ("owner", "member"))
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(READ))
+def test_get_history(world, kind, actor, expected):
+    answer = world.actor(actor).get(f"{world.url}/api/rooms/{world.rooms[kind]}/messages", timeout=10)
+    expect(answer, expected)
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(POST_MESSAGE))
+def test_post_message(world, kind, actor, expected):
+    answer = world.actor(actor).post(
+        f"{world.url}/api/rooms/{world.rooms[kind]}/messages",
+        json={"text": f"from {actor}", "client_id": uuid.uuid4().hex},
+        timeout=10,
+    )
+    expect(answer, expected)
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(ADD_OTHER))
+def test_add_someone_else(world, kind, actor, expected):
+    target = world.user("target")
+    room = world.rooms[kind]
+    answer = world.actor(actor).post(
+        f"{world.url}/api/rooms/{room}/members", json={"username": target.username}, timeout=10
+    )
+    expect(answer, expected)
+    # The target is in the room exactly when the answer was 200.
+    sees = target.get(f"{world.url}/api/rooms/{room}", timeout=10)
+    in_room = sees.status_code == 200 and sees.json()["room"]["member"]
+    assert in_room is (expected == OK)
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(JOIN_SELF))
+def test_join_yourself(world, kind, actor, expected):
+    session = world.actor(actor)
+    room = world.rooms[kind]
+    answer = session.post(
+        f"{world.url}/api/rooms/{room}/members", json={"username": session.username}, timeout=10
+    )
+    expect(answer, expected)
+    if expected == OK:
+        assert session.username in answer.json()["room"]["members"]
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(LEAVE_SELF))
+def test_leave(world, kind, actor, expected):
+    room = world.rooms["dm"] if kind == "dm" else world.room(kind)  # leaving changes the room
+    session = world.actor(actor)
+    answer = session.delete(f"{world.url}/api/rooms/{room}/members/{session.username}", timeout=10)
+    expect(answer, expected)
+    if expected == GONE:
+        after = session.get(f"{world.url}/api/rooms/{room}", timeout=10)
+        if kind == "private":
+            expect(after, HIDDEN)  # gone for good once out of it
+        else:
+            assert after.json()["room"]["member"] is False
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(REMOVE_OTHER))
+def test_remove_someone_else(world, kind, actor, expected):
+    victim = world.member if actor != "member" else world.owner
+    answer = world.actor(actor).delete(
+        f"{world.url}/api/rooms/{world.rooms[kind]}/members/{victim.username}", timeout=10
+    )
+    expect(answer, expected)
+    members = world.owner.get(f"{world.url}/api/rooms/{world.rooms[kind]}", timeout=10).json()["room"][
+        "members"
+    ]
+    assert victim.username in members
+
+
+SIGNED_IN_ONLY = [
+    ("GET", "/api/session", None, OK),
+    ("GET", "/api/users", None, OK),
+    ("GET", "/api/rooms", None, OK),
+    ("POST", "/api/rooms", {"name": "made"}, CREATED),
+    ("GET", "/api/events", None, OK),
+    ("GET", "/api/events?after=0", None, OK),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "expected"), SIGNED_IN_ONLY, ids=lambda v: str(v))
+@pytest.mark.parametrize("actor", ["outsider", "anon"])
+def test_routes_without_a_room(world, actor, method, path, body, expected):
+    answer = world.actor(actor).request(method, world.url + path, json=body, timeout=10)
+    expect(answer, expected if actor != "anon" else UNAUTH)
+
+
+@pytest.mark.parametrize("actor", ["outsider", "anon"])
+def test_open_a_dm(world, actor):
+    answer = world.actor(actor).post(
+        f"{world.url}/api/dms", json={"username": world.owner.username}, timeout=10
+    )
+    expect(answer, CREATED if actor != "anon" else UNAUTH)
+
+
+@pytest.mark.parametrize("actor", ACTORS)
+def test_routes_open_to_everyone(world, actor):
+    """Signing out (even twice or without a session) and the OpenAPI document need no cookie."""
+    session = world.user("leaver") if actor != "anon" else world.actor("anon")
+    expect(session.get(f"{world.url}/api/openapi.json", timeout=10), OK)
+    expect(session.delete(f"{world.url}/api/session", timeout=10), GONE)
+    expect(session.get(f"{world.url}/api/session", timeout=10), UNAUTH)
+
+
+def test_room_lists_show_public_rooms_to_all_and_hide_the_rest(world):
+    """GET /api/rooms: members see all three with member true; an outsider sees only the public one."""
+    for session, expected in (
+        (world.owner, {kind: True for kind in KINDS}),
+        (world.member, {kind: True for kind in KINDS}),
+        (world.outsider, {"public": False}),
+    ):
+        listed = {
+            r["id"]: r["member"] for r in session.get(f"{world.url}/api/rooms", timeout=10).json()["rooms"]
+        }
+        mine = {kind: listed[room] for kind, room in world.rooms.items() if room in listed}
+        assert mine == expected
+
+
+def test_event_feed_carries_only_what_concerns_the_caller(world):
+    """GET /api/events: messages of one's rooms; of others, only the creation of public rooms."""
+    for kind in KINDS:
+        answer = world.owner.post(
+            f"{world.url}/api/rooms/{world.rooms[kind]}/messages",
+            json={"text": f"feed {kind}", "client_id": uuid.uuid4().hex},
+            timeout=10,
+        )
+        assert answer.status_code == 201
+    ours = set(world.rooms.values())
+    for session, see in ((world.member, ours), (world.outsider, set())):
+        events = session.get(f"{world.url}/api/events", params={"after": 0}, timeout=10).json()["events"]
+        message_rooms = {e["message"]["room"] for e in events if e["type"] == "message"} & ours
+        assert message_rooms == see
+        room_events = {(e["room"]["id"], e["action"]) for e in events if e["type"] == "room"}
+        if session is world.outsider:
+            assert {r for r, _ in room_events} & ours == {world.rooms["public"]}
+            assert room_events & {(world.rooms["public"], "created")}
+
+
+# -- the WebSocket --------------------------------------------------------------------------------
+
+
+class Socket:
+    """A user's open WebSocket; frames read as dicts."""
+
+    def __init__(self, stack: ExitStack, url: str, user: requests.Session):
+        self.ws = stack.enter_context(
+            connect(
+                url.replace("http://", "ws://") + "/ws",
+                additional_headers={"Cookie": f"chat_session={user.cookies['chat_session']}"},
+                origin=url,
+                max_queue=None,
+            )
+        )
+        assert json.loads(self.ws.recv(timeout=WAIT))["type"] == "hello"
+
+    def send(self, frame: dict) -> None:
+        self.ws.send(json.dumps(frame))
+
+    def until(self, predicate, timeout: float = WAIT) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+            if predicate(frame):
+                return frame
+
+    def about(self, room: str, seconds: float = 0.5) -> list[dict]:
+        """Frames about ``room`` that arrive within ``seconds``."""
+        frames = []
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                frame = json.loads(self.ws.recv(timeout=left))
+            except TimeoutError:
+                break
+            if room_of(frame) == room:
+                frames.append(frame)
+        return frames
+
+
+def room_of(frame: dict) -> str | None:
+    """The room a server frame is about, if any."""
+    if isinstance(frame.get("room"), str):
+        return frame["room"]
+    if isinstance(frame.get("room"), dict):
+        return frame["room"].get("id")
+    if isinstance(frame.get("message"), dict):
+        return frame["message"].get("room")
+    return None
+
+
+# What an outsider's send or typing gets in each kind of room.
+WS_OUTSIDER = {"public": "not_a_member", "private": "not_found", "dm": "not_found"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_websocket_frames_by_caller(world, kind):
+    """send and typing work for owner and member; an outsider gets the HTTP code and hears nothing."""
+    room = world.rooms[kind]
+    with ExitStack() as stack:
+        owner = Socket(stack, world.url, world.owner)
+        member = Socket(stack, world.url, world.member)
+        outsider = Socket(stack, world.url, world.outsider)
+
+        owner.send({"type": "typing", "room": room})
+        typing = member.until(lambda f: f["type"] == "typing")
+        assert typing == {"type": "typing", "room": room, "user": world.owner.username}
+
+        for sender, listener, who in ((owner, member, world.owner), (member, owner, world.member)):
+            client_id = uuid.uuid4().hex
+            sender.send({"type": "send", "room": room, "text": "hello", "client_id": client_id})
+            ack = sender.until(
+                lambda f, c=client_id: f["type"] in ("ack", "error") and f.get("client_id") == c
+            )
+            assert ack["type"] == "ack" and ack["message"]["sender"] == who.username, ack
+            heard = listener.until(
+                lambda f, a=ack: f["type"] == "message" and f["message"]["id"] == a["message"]["id"]
+            )
+            assert heard["message"]["room"] == room
+
+        if kind != "dm":  # a room event reaches members: someone is added
+            target = world.user("added")
+            added = world.owner.post(
+                f"{world.url}/api/rooms/{room}/members", json={"username": target.username}, timeout=10
+            )
+            assert added.status_code == 200, added.text
+            event = member.until(lambda f: f["type"] == "room" and f["room"]["id"] == room)
+            assert target.username in event["room"]["members"]
+
+        for frame in (
+            {"type": "send", "room": room, "text": "intrude", "client_id": "x1"},
+            {"type": "typing", "room": room, "client_id": "x2"},
+        ):
+            outsider.send(frame)
+            error = outsider.until(lambda f: f["type"] == "error")
+            assert error["error"]["code"] == WS_OUTSIDER[kind], (frame, error)
+        heard = outsider.about(room)
+        assert heard == [], heard  # no message, typing or room event of a room one is not in
+
+
+def test_websocket_handshake_needs_a_session(world):
+    """Signed out, /ws is 401 before anything is sent."""
+    with pytest.raises(InvalidStatus) as refused:
+        connect(world.url.replace("http://", "ws://") + "/ws", origin=world.url)
+    assert refused.value.response.status_code == 401
+    assert json.loads(refused.value.response.body)["error"]["code"] == "unauthenticated"
+
+
+def test_an_outsider_hears_public_rooms_being_created_and_nothing_private(world):
+    """Creation of a public room reaches everyone; a private room's and a DM's reach only members."""
+    with ExitStack() as stack:
+        outsider = Socket(stack, world.url, world.outsider)
+        private = world.room("private")
+        public = world.room("public")
+        event = outsider.until(lambda f: f["type"] == "room")
+        assert event["room"]["id"] == public, event  # the private room, made first, never arrived
+        assert outsider.about(private) == []
