@@ -3,6 +3,7 @@ contract's HTTP table as the backend serves it, its limits, its error shape and 
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import threading
@@ -765,6 +766,26 @@ def test_bodies_over_64_kib_are_refused(users):
         )
         assert answer.status_code == status, size
     assert page(users.alice, room_id) == ([1], 1)
+
+
+def test_chunked_bodies_over_64_kib_are_refused(users):
+    # A body sent without Content-Length (Transfer-Encoding: chunked); gunicorn marks such input as
+    # terminated, which is what lets the app read it at all.
+    room_id = general(users.alice)["id"]
+    head = b'{"text": "hi", "client_id": "chunked", "pad": "'
+    for size, status in [(1000, 201), (70_000, 413)]:
+        body = head + b" " * (size - len(head) - 2) + b'"}'
+        answer = users.alice.request(
+            "POST",
+            f"/api/rooms/{room_id}/messages",
+            input_stream=io.BytesIO(body),
+            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        if status == 201:
+            assert answer.status_code == 201, answer.get_data(as_text=True)
+        else:
+            check_error(answer, 413, "payload_too_large")
 
 
 def test_health_check(backend_client):
