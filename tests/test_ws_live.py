@@ -142,6 +142,28 @@ def test_non_member_gets_nothing_of_a_private_room(live_module, http_user, stack
     assert c.expect("error")["error"]["code"] == "not_found"
 
 
+def test_membership_changes_apply_to_open_connections(live_module, http_user, stack) -> None:
+    alice, carol = http_user("alice"), http_user("carol")
+    room, elsewhere = make_room(alice, []), make_room(alice, [carol])
+    c = Client(stack, carol)  # opened before she is in the room
+    post(alice, room, "before carol")
+    added = alice.post(
+        f"{alice.base_url}/api/rooms/{room}/members", json={"username": carol.username}, timeout=10
+    )
+    assert added.status_code == 200
+    event = c.expect("room")
+    assert event["room"]["id"] == room and carol.username in event["room"]["members"]
+    welcome = post(alice, room, "welcome")
+    assert c.expect("message")["message"] == welcome
+    left = carol.delete(f"{carol.base_url}/api/rooms/{room}/members/{carol.username}", timeout=10)
+    assert left.status_code == 204
+    event = c.expect("room")  # the event that removes her reaches her too
+    assert event["room"]["id"] == room and carol.username not in event["room"]["members"]
+    post(alice, room, "after carol")
+    marker = post(alice, elsewhere, "marker")
+    assert c.expect("message")["message"]["id"] == marker["id"]
+
+
 def test_reconnect_with_after_fills_the_gap_exactly(live_module, http_user, stack) -> None:
     alice, bob = http_user("alice"), http_user("bob")
     room = make_room(alice, [bob])
@@ -165,6 +187,7 @@ def test_reconnect_with_after_fills_the_gap_exactly(live_module, http_user, stac
     assert a.quiet() == []
 
 
+@pytest.mark.slow
 def test_many_senders_reach_every_member_once_in_order(live_module, http_user, stack) -> None:
     senders, each = 20, 100
     users = [http_user(f"s{i}") for i in range(senders)]
