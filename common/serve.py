@@ -15,8 +15,7 @@ Both launchers (``backend.py`` and ``MainWServer.py``) call :func:`serve`. What 
   goes. Without this a ``kill -9`` of the master leaves an orphaned worker that still holds the
   port and the backend's data-directory lock.
 * SIGTERM is gunicorn's graceful stop and SIGINT (Ctrl-C) its quick stop; both end with exit
-  status 0. The graceful timeout is short because WebSockets and long-polls never finish on
-  their own.
+  status 0 within a few seconds, since WebSockets and long-polls never finish on their own.
 """
 
 from __future__ import annotations
@@ -33,9 +32,12 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-# Seconds a stopping worker gets to finish in-flight requests before the master kills it. Open
-# WebSockets and 30 s long-polls would otherwise hold every stop for the whole default of 30 s.
-GRACEFUL_TIMEOUT = 3
+# How a stop is timed. On SIGTERM (and SIGINT) the worker stops accepting and gives the requests in
+# flight WORKER_GRACE seconds; open WebSockets and 30 s long-polls never finish on their own, so
+# they are then cut. The master waits MASTER_GRACE seconds for the worker before it SIGKILLs it;
+# the margin covers the worker's own one-second steps so that a clean stop never ends in a kill.
+WORKER_GRACE = 2
+MASTER_GRACE = 6
 
 # gunicorn kills a worker whose heartbeat file is older than this. For the gthread and gevent
 # workers the heartbeat comes from the worker's own loop, not from request handlers, so a 30 s
@@ -166,7 +168,23 @@ def serve(
         _die_with_parent(master_pid)
 
     def post_worker_init(worker: Any) -> None:
+        # The worker's own copy of the settings: a shorter grace than the master's (see above).
+        worker.cfg.set("graceful_timeout", WORKER_GRACE)
+        # Ctrl-C signals the whole process group. The master turns it into a quick stop of the
+        # worker; the worker acting on its own copy too would run its quit handler twice, which
+        # in a gevent worker ends in a SystemExit traceback during interpreter shutdown.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print(f"{name} listening on {address_of(worker.sockets[0])}", flush=True)
+
+    def worker_exit(_server: Any, worker: Any) -> None:
+        if worker.booted and not worker.alive:
+            # A requested stop, and the grace for requests in flight is over. Leave now: a normal
+            # interpreter exit would join the request threads, and a long-poll still waiting
+            # would hold the worker until the master kills it. Every acknowledged write is
+            # already fsynced, so nothing is lost by skipping the exit handlers.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
     options = {
         "bind": [f"fd://{fd}"],
@@ -175,7 +193,7 @@ def serve(
         "threads": threads,
         "preload_app": preload,
         "timeout": WORKER_TIMEOUT,
-        "graceful_timeout": GRACEFUL_TIMEOUT,
+        "graceful_timeout": MASTER_GRACE,
         "loglevel": "warning",
         "accesslog": None,
         "errorlog": "-",
@@ -185,6 +203,7 @@ def serve(
         "control_socket_disable": True,
         "post_fork": post_fork,
         "post_worker_init": post_worker_init,
+        "worker_exit": worker_exit,
     }
     server = _Server((lambda: app) if preload else factory, options)
     try:
