@@ -87,12 +87,12 @@ class Store:
         """Join a public room yourself, or add someone to a room you are in; ``(room, changed)``."""
         with self._lock:
             room = self.room(actor, room_id)
+            if username != actor and not room.has_member(actor):
+                raise ApiError(403, "not_a_member", "Join the room before adding others.")
             if room.has_member(username):
                 return room.to_json(), False
             if room.kind == DM:
                 raise ApiError(403, "forbidden", "Nobody can be added to a direct message.")
-            if username != actor and not room.has_member(actor):
-                raise ApiError(403, "not_a_member", "Join the room before adding others.")
             action = "joined" if username == actor else "added"
             return self._append_room_event(room, action, username, [*room.members, username]), True
 
