@@ -46,6 +46,16 @@ class Person:
         page.on("dialog", self._on_dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
+    def reopen(self) -> None:
+        """Close the tab (if still open) and open the app in a new one, same cookies and storage."""
+        if not self.page.is_closed():
+            self.page.close()
+        self.page = self.context.new_page()
+        self.page.on("dialog", self._on_dialog)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.goto(f"{self.base_url}/")
+        expect(self.page.locator("#me-name")).to_have_text(self.username, timeout=15_000)
+
     def _on_dialog(self, dialog) -> None:
         # Every alert or prompt the page opens is recorded (the markup test asserts there are
         # none); a confirm ("Leave this room?") is answered yes, as the user would.
@@ -99,12 +109,19 @@ def open_person(
     query: str = "",
     viewport: dict | None = None,
     color_scheme: str = "light",
-    block_websockets: bool = False,
+    gate: WebSocketGate | None = None,
+    fake_clock: bool = False,
 ) -> Person:
-    """A new browser context that opens the app and registers (or signs in) ``username``."""
+    """A new browser context that opens the app and registers (or signs in) ``username``.
+
+    ``gate`` puts a WebSocket-refusing proxy in front of the page; ``fake_clock`` installs
+    Playwright's clock (time still flows, and ``page.clock.fast_forward`` can jump ahead).
+    """
     context = browser.new_context(viewport=viewport or DESKTOP, color_scheme=color_scheme)
-    if block_websockets:
-        block_ws(context)
+    if gate is not None:
+        gate.install(context)
+    if fake_clock:
+        context.clock.install()
     page = context.new_page()
     person = Person(context, page, base_url, username or unique("user"))
     page.goto(f"{base_url}/{query}")
@@ -112,9 +129,26 @@ def open_person(
     return person
 
 
-def block_ws(context: BrowserContext) -> None:
-    """Act as a proxy that refuses WebSockets: every /ws handshake is closed at once."""
-    context.route_web_socket(re.compile(r"/ws(\?.*)?$"), lambda ws: ws.close(code=1008, reason="blocked"))
+class WebSocketGate:
+    """A proxy in front of one browser context that refuses WebSockets while ``blocked``.
+
+    A refused socket is closed at once, before the server could say hello, as a proxy that
+    does not pass WebSockets would; an allowed one is connected through to the real server.
+    """
+
+    def __init__(self, blocked: bool = True):
+        self.blocked = blocked
+        self.refused = 0
+
+    def install(self, context: BrowserContext) -> None:
+        context.route_web_socket(re.compile(r"/ws(\?.*)?$"), self._route)
+
+    def _route(self, ws) -> None:
+        if self.blocked:
+            self.refused += 1
+            ws.close(code=1008, reason="blocked")
+        else:
+            ws.connect_to_server()
 
 
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:

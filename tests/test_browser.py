@@ -13,6 +13,7 @@ from browser_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PHONE,
+    WebSocketGate,
     open_person,
     screenshot,
     unique,
@@ -156,11 +157,13 @@ def test_markup_in_a_message_shows_as_text_links_and_mentions(live_module, peopl
 
 def test_chat_carries_on_by_polling_when_websockets_are_blocked(live_module, people):
     # Alice is behind a proxy that refuses WebSockets; bob asked for polling in the address.
-    alice = people(live_module.url, unique("alice"), block_websockets=True)
+    gate = WebSocketGate(blocked=True)
+    alice = people(live_module.url, unique("alice"), gate=gate)
     bob = people(live_module.url, unique("bob"), query="?transport=polling")
     for person in (alice, bob):
         expect(person.page.locator("#status")).to_have_text("Polling", timeout=15_000)
         person.open_room("general")
+    assert gate.refused == 3  # three failed tries, then polling
 
     alice.send("can you hear me without websockets?")
     expect(bob.message_texts().last).to_have_text("can you hear me without websockets?", timeout=5_000)
@@ -169,6 +172,27 @@ def test_chat_carries_on_by_polling_when_websockets_are_blocked(live_module, peo
     # Sent messages turn from pending to stored.
     expect(alice.page.locator("#message-list .pending")).to_have_count(0)
     screenshot(alice.page, "polling-desktop")
+
+
+def test_polling_upgrades_to_websocket_within_a_minute_and_live_checks_every_minute(live_module, people):
+    gate = WebSocketGate(blocked=True)
+    alice = people(live_module.url, unique("alice"), gate=gate, fake_clock=True)
+    page = alice.page
+    expect(page.locator("#status")).to_have_text("Polling", timeout=15_000)
+
+    # The proxy lets WebSockets through again: within a minute the page is Live.
+    gate.blocked = False
+    page.clock.fast_forward("01:01")
+    expect(page.locator("#status")).to_have_text("Live", timeout=10_000)
+    alice.open_room("general")
+
+    # While Live, a light HTTP check every minute catches anything the socket missed.
+    with page.expect_request(lambda request: "/api/events?after=" in request.url, timeout=10_000) as check:
+        page.clock.fast_forward("01:01")
+    assert "wait=" not in check.value.url or "wait=0" in check.value.url
+    alice.send("still here after the check")
+    expect(page.locator("#message-list .pending")).to_have_count(0, timeout=5_000)
+    expect(alice.message_texts().last).to_have_text("still here after the check")
 
 
 def test_message_typed_while_server_unreachable_is_delivered_exactly_once(live, people):
@@ -201,9 +225,22 @@ def test_message_typed_while_server_unreachable_is_delivered_exactly_once(live, 
     )
     expect(alice.page.locator("#message-list .pending")).to_have_count(0, timeout=20_000)
 
+    # Stricter: the tab is closed while the server is down, so only the saved outbox can
+    # bring the message back when the app is opened again.
+    live.front.stop()
+    expect(alice.page.locator("#status")).to_have_text(re.compile("^Offline"), timeout=10_000)
+    alice.send("typed, then the tab was closed")
+    expect(alice.page.locator("#message-list .pending")).to_contain_text("typed, then the tab was closed")
+    alice.page.close()
+    live.front.restart()
+    alice.reopen()
+    closed = bob.message_texts().filter(has_text="typed, then the tab was closed")
+    expect(closed).to_have_count(1, timeout=20_000)
+
     texts = [m["text"] for m in alice.history(room_id)]
     assert texts.count("typed during the outage") == 1
     assert texts.count("typed, then the page reloaded") == 1
+    assert texts.count("typed, then the tab was closed") == 1
     # Another reload resends nothing: the outbox is empty.
     alice.page.reload()
     alice.open_room("general")
