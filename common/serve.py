@@ -36,8 +36,8 @@ from gunicorn.app.base import BaseApplication
 # flight WORKER_GRACE seconds; open WebSockets and 30 s long-polls never finish on their own, so
 # they are then cut. The master waits MASTER_GRACE seconds for the worker before it SIGKILLs it;
 # the margin covers the worker's own one-second steps so that a clean stop never ends in a kill.
-WORKER_GRACE = 2
-MASTER_GRACE = 6
+WORKER_GRACE = 1
+MASTER_GRACE = 5
 
 # gunicorn kills a worker whose heartbeat file is older than this. For the gthread and gevent
 # workers the heartbeat comes from the worker's own loop, not from request handlers, so a 30 s

@@ -236,9 +236,11 @@ class Launcher:
 
     def close(self) -> None:
         """Stop every Proc (SIGTERM, then SIGKILL to its group) and show what each printed."""
-        for proc in reversed(self.procs):
-            if proc.popen is None:
-                continue
+        running = [proc for proc in self.procs if proc.popen is not None]
+        # Signal them all first, so that their grace periods run side by side.
+        for proc in running:
+            proc.send_signal(signal.SIGTERM)
+        for proc in running:
             try:
                 proc.stop(timeout=10)
             except subprocess.TimeoutExpired:

@@ -217,3 +217,13 @@ def test_flags_win_over_environment(start_process, data_dir, tmp_path):
     assert backend.port == port
     assert any(data_dir.iterdir())
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_http_user_registers_then_signs_in(live, http_user):
+    first = http_user("fixture")
+    assert first.status == 201
+    assert first.get(f"{live.url}/api/session", timeout=5).json()["user"]["username"] == first.username
+    again = http_user(first.username, password=first.password, unique=False)
+    assert (again.status, again.username) == (200, first.username)
+    with pytest.raises(RuntimeError, match="401"):
+        http_user(first.username, password="a wrong password", unique=False)
