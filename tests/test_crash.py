@@ -114,63 +114,18 @@ def assert_exactly_once(storm: Storm, user: requests.Session, rooms: list[str]) 
     assert stored == acked, "the history differs from what was acknowledged"
 
 
-# -- kill -9 of the backend, senders on HTTP ----------------------------------------------------
-
-
-def http_sender(storm: Storm, user: requests.Session, rooms: list[str]) -> None:
-    """Post PER_SENDER messages, each retried with its client_id until it gets a 2xx."""
-    for number in range(PER_SENDER):
-        client_id = f"{user.username}-{number}"
-        room = rooms[number % len(rooms)]
-        body = {"text": f"message {number} from {user.username}", "client_id": client_id}
-        while time.monotonic() < storm.deadline:
-            try:
-                answer = user.post(f"{user.base_url}/api/rooms/{room}/messages", json=body, timeout=10)
-            except requests.RequestException:
-                storm.retried()  # the front server itself is unreachable: try again
-                time.sleep(RETRY_PAUSE)
-                continue
-            if 200 <= answer.status_code < 300:
-                storm.ack(client_id, answer.json()["message"])
-                break
-            if answer.status_code != 503:
-                storm.unexpected.append(f"{client_id}: {answer.status_code} {answer.text}")
-                return
-            storm.retried()
-            time.sleep(RETRY_PAUSE)
-
-
-def test_kill_9_of_the_backend_mid_storm_loses_no_acknowledged_message(live, http_user, data_dir):
-    users = [http_user(f"sender{i}") for i in range(SENDERS)]
-    rooms = [make_room(users[0], users[1:], f"storm-{n}") for n in range(3)]
-    storm = Storm(SENDERS * PER_SENDER)
-    threads = [threading.Thread(target=http_sender, args=(storm, u, rooms), daemon=True) for u in users]
-    for thread in threads:
-        thread.start()
-    storm.wait_for_acks(storm.total // 4)
-    live.backend.kill9()
-    killed_at = len(storm.acked)
-    live.backend.restart()
-    for thread in threads:
-        thread.join(STORM_SECONDS)
-    assert not storm.unexpected, storm.unexpected[:5]
-    assert killed_at < storm.total and storm.retries > 0, "the kill did not land in the middle"
-    assert_exactly_once(storm, users[0], rooms)
-    assert_whole_lines(data_dir)
-
-
-# -- kill -9 of the front server, clients on WebSocket ------------------------------------------
+# -- WebSocket clients -----------------------------------------------------------------------------
 
 
 class WsClient:
-    """One person on /ws: sends its messages one by one and records every event it receives.
+    """One person on /ws: sends ``count`` messages one by one and records every event it receives.
 
     On a lost connection it reconnects with ``after=`` the last ``pos`` it received and sends the
     unacknowledged message again with the same ``client_id``.
     """
 
-    def __init__(self, storm: Storm, user: requests.Session, room: str, start: threading.Barrier):
-        self.storm, self.user, self.room, self.start = storm, user, room, start
+    def __init__(self, storm: Storm, user: requests.Session, room: str, start: threading.Barrier, count: int):
+        self.storm, self.user, self.room, self.start, self.count = storm, user, room, start, count
         self.received: list[int] = []  # pos of every message event, across connections
         self.connections = 0
         self.failure: str | None = None
@@ -221,7 +176,7 @@ class WsClient:
         try:
             self.connect()
             self.start.wait(STORM_SECONDS)  # everyone connected: each must receive every message
-            for number in range(PER_SENDER):
+            for number in range(self.count):  # none for an observer
                 self.send(f"{self.user.username}-{number}", f"ws message {number}")
             while len(self.received) < self.storm.total and not self.storm.unexpected:
                 assert time.monotonic() < self.storm.deadline, f"received {len(self.received)}"
@@ -263,12 +218,71 @@ class WsClient:
             return None
 
 
+# -- kill -9 of the backend, senders on HTTP ----------------------------------------------------
+
+
+def http_sender(storm: Storm, user: requests.Session, rooms: list[str]) -> None:
+    """Post PER_SENDER messages, each retried with its client_id until it gets a 2xx."""
+    for number in range(PER_SENDER):
+        client_id = f"{user.username}-{number}"
+        room = rooms[number % len(rooms)]
+        body = {"text": f"message {number} from {user.username}", "client_id": client_id}
+        while time.monotonic() < storm.deadline:
+            try:
+                answer = user.post(f"{user.base_url}/api/rooms/{room}/messages", json=body, timeout=10)
+            except requests.RequestException:
+                storm.retried()  # the front server itself is unreachable: try again
+                time.sleep(RETRY_PAUSE)
+                continue
+            if 200 <= answer.status_code < 300:
+                storm.ack(client_id, answer.json()["message"])
+                break
+            if answer.status_code != 503:
+                storm.unexpected.append(f"{client_id}: {answer.status_code} {answer.text}")
+                return
+            storm.retried()
+            time.sleep(RETRY_PAUSE)
+
+
+def test_kill_9_of_the_backend_mid_storm_loses_no_acknowledged_message(live, http_user, data_dir):
+    users = [http_user(f"sender{i}") for i in range(SENDERS)]
+    rooms = [make_room(users[0], users[1:], f"storm-{n}") for n in range(3)]
+    storm = Storm(SENDERS * PER_SENDER)
+    # Two people also watch on /ws: the front server stays up, its stream from the backend breaks.
+    start = threading.Barrier(3)
+    watchers = [WsClient(storm, users[n], rooms[0], start, 0) for n in (0, 5)]
+    threads = [threading.Thread(target=w.run, daemon=True) for w in watchers]
+    for thread in threads:
+        thread.start()
+    start.wait(STORM_SECONDS)
+    senders = [threading.Thread(target=http_sender, args=(storm, u, rooms), daemon=True) for u in users]
+    threads += senders
+    for thread in senders:
+        thread.start()
+    storm.wait_for_acks(storm.total // 4)
+    live.backend.kill9()
+    killed_at = len(storm.acked)
+    live.backend.restart()
+    for thread in threads:
+        thread.join(STORM_SECONDS)
+    assert not storm.unexpected, storm.unexpected[:5]
+    assert killed_at < storm.total and storm.retries > 0, "the kill did not land in the middle"
+    assert_exactly_once(storm, users[0], rooms)
+    everything = sorted(message["pos"] for message in storm.acked.values())
+    for watcher in watchers:
+        assert watcher.received == everything, "a watcher missed or repeated messages"
+    assert_whole_lines(data_dir)
+
+
+# -- kill -9 of the front server, clients on WebSocket ------------------------------------------
+
+
 def test_kill_9_of_the_front_server_mid_storm_clients_catch_up_exactly_once(live, http_user, data_dir):
     users = [http_user(f"ws{i}") for i in range(SENDERS)]
     room = make_room(users[0], users[1:], "ws-storm")
     storm = Storm(SENDERS * PER_SENDER)
     start = threading.Barrier(SENDERS)
-    clients = [WsClient(storm, user, room, start) for user in users]
+    clients = [WsClient(storm, user, room, start, PER_SENDER) for user in users]
     threads = [threading.Thread(target=client.run, daemon=True) for client in clients]
     for thread in threads:
         thread.start()
