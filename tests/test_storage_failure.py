@@ -8,16 +8,18 @@ would not stop the writes, so the error is injected rather than provoked.
 For every kind of write the API makes: the answer is ``503 storage_unavailable``; every data file
 is byte for byte what it was (nothing half-written, earlier records intact); reads keep working;
 once the failure is gone the same request succeeds and its effect is there exactly once, also
-after a restart.
+after a restart. A live variant has the kernel itself refuse the running backend's writes.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import resource
 from pathlib import Path
 
 import orjson
+import psutil
 import pytest
 
 import backend.jsonl
@@ -257,3 +259,43 @@ def test_registration_cut_short_by_a_failed_join_still_ends_in_general(make_back
     assert again.status_code in (200, 201), again.get_data(as_text=True)
     rooms = frank.get("/api/rooms").get_json()["rooms"]
     assert [room["member"] for room in rooms if room["name"] == "general"] == [True]
+
+
+# -- live: the kernel refuses the write ----------------------------------------------------------
+
+
+def limit_file_size(proc, size: int) -> None:
+    """Cap the size of files the backend (master and worker) may write, as a full disk would.
+
+    Past ``RLIMIT_FSIZE`` a write fails with EFBIG, for root too; Python ignores the SIGXFSZ that
+    comes with it, so the process lives on and sees the OSError.
+    """
+    master = psutil.Process(proc.popen.pid)
+    for process in [master, *master.children(recursive=True)]:
+        resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("room_left", [0, 40], ids=["nothing fits", "part of the line fits"])
+def test_live_backend_refused_a_write_by_the_kernel_answers_503_and_heals(
+    live, http_user, data_dir, room_left
+):
+    alice = http_user("alice")
+    url = f"{live.url}/api/rooms"
+    room = alice.post(url, json={"name": "disk", "visibility": "public", "members": []}, timeout=10)
+    messages = f"{url}/{room.json()['room']['id']}/messages"
+    assert alice.post(messages, json={"text": "before", "client_id": "k-0"}, timeout=10).status_code == 201
+    before = {name: (data_dir / name).read_bytes() for name in FILES}
+
+    limit_file_size(live.backend, len(before["events.jsonl"]) + room_left)
+    answer = alice.post(messages, json={"text": "during", "client_id": "k-1"}, timeout=10)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "storage_unavailable"
+    assert {name: (data_dir / name).read_bytes() for name in FILES} == before
+    assert alice.get(messages, timeout=10).json()["last_seq"] == 1  # reads go on
+
+    limit_file_size(live.backend, resource.RLIM_INFINITY)
+    answer = alice.post(messages, json={"text": "during", "client_id": "k-1"}, timeout=10)
+    assert answer.status_code == 201 and answer.json()["message"]["seq"] == 2
+    assert [m["text"] for m in alice.get(messages, timeout=10).json()["messages"]] == ["before", "during"]
+    assert_whole_lines(data_dir)
