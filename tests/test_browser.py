@@ -16,6 +16,7 @@ from browser_helpers import (
     WebSocketGate,
     open_person,
     screenshot,
+    sign_in,
     unique,
 )
 from playwright.sync_api import expect, sync_playwright
@@ -112,6 +113,12 @@ def test_private_room_chat_both_ways_survives_reload_and_stays_private(live_modu
     carol.page.reload()
     expect(carol.page.locator("#signin-username")).to_be_visible()
     assert carol.api("GET", "/api/session")[0] == 401
+    # A wrong password is said inline; the right one signs her back in.
+    carol.page.fill("#signin-username", carol.username)
+    carol.page.fill("#signin-password", "not her password")
+    carol.page.click("#signin-submit")
+    expect(carol.page.locator("#signin-error")).to_have_text("Wrong password for this name.")
+    sign_in(carol.page, carol.username)
 
 
 def test_invite_someone_then_they_leave(live_module, people):
@@ -373,3 +380,35 @@ def test_start_up_during_an_outage_shows_offline_and_heals(live, people):
     live.backend.restart()
     expect(alice.page.locator("#me-name")).to_have_text(alice.username, timeout=20_000)
     expect(alice.page.locator("#status")).to_have_text("Live", timeout=20_000)
+
+
+def test_keyboard_alone_and_every_control_labelled(live_module, people):
+    alice = people(live_module.url, unique("alice"))
+    page = alice.page
+    alice.open_room("general")
+    # The skip link shows when focused and takes the keyboard to the message box.
+    page.locator(".skip").focus()
+    expect(page.locator(".skip")).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("#composer-text")).to_be_focused()
+    page.keyboard.type("line one")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("line two")
+    page.keyboard.press("Enter")
+    expect(alice.message_texts().last).to_have_text("line one\nline two", timeout=5_000)
+
+    # The create-room dialog by keyboard: focus starts in it and Escape closes it.
+    page.locator("#new-room").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#room-name-input")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.locator("#room-dialog")).to_be_hidden()
+
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('button, input, textarea, select')]
+            .filter((node) => node.offsetParent !== null)
+            .filter((node) => !(node.getAttribute('aria-label') || node.textContent.trim()
+                || (node.labels && node.labels.length)))
+            .map((node) => node.outerHTML)"""
+    )
+    assert unlabelled == []

@@ -26,13 +26,15 @@ export class Chat {
     this.gapLoading = new Set();
     this.usersTimer = null;
     this.session = 0; // bumps on sign-out, so late answers for an old session are dropped
+    this.lastStatus = { state: 'connecting' };
   }
 
   /** The retry hooks that keep the status pill honest during start-up loads. */
   retryHooks() {
     return {
       onWait: (ms) => this.view.setStatus({ state: 'offline', retryAt: Date.now() + ms }),
-      onOk: () => this.view.setStatus({ state: 'connecting' }),
+      // Back to whatever the connection last said (start-up: still connecting).
+      onOk: () => this.view.setStatus(this.lastStatus),
     };
   }
 
@@ -100,7 +102,8 @@ export class Chat {
     const me = user.username;
     this.store = new Store(me, saved.get(`chat.read.${me}`, {}));
     this.view.showApp(me);
-    this.view.setStatus({ state: 'connecting' });
+    this.lastStatus = { state: 'connecting' };
+    this.view.setStatus(this.lastStatus);
     // The cursor first: events after it are replayed over the lists, which is harmless.
     const first = await withRetry(() => api.events(), this.retryHooks());
     const [rooms, users] = await withRetry(() => Promise.all([api.rooms(), api.users()]), this.retryHooks());
@@ -125,6 +128,7 @@ export class Chat {
       onFrame: (frame) => applyFrame(this, frame),
       onConfirmed: (message) => this.addMessages(message.room, [message]),
       onStatus: (status) => {
+        this.lastStatus = status;
         this.view.setStatus(status);
         if (status.state === 'live' || status.state === 'polling') this.refreshUsers();
       },
@@ -168,6 +172,9 @@ export class Chat {
       history.loaded = true;
       history.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1;
       this.addMessages(roomId, answer.messages, true);
+      // A message that arrived while the page was on its way is fetched, not lost.
+      const latest = store.rooms.get(roomId);
+      if (latest && (latest.last_seq || 0) > history.last) this.fillGap(roomId);
       if (store.current !== roomId) return;
     }
     this.renderMessages('open');
