@@ -16,6 +16,9 @@ Both launchers (``backend.py`` and ``MainWServer.py``) call :func:`serve`. What 
   port and the backend's data-directory lock.
 * SIGTERM is gunicorn's graceful stop and SIGINT (Ctrl-C) its quick stop; both end with exit
   status 0 within a few seconds, since WebSockets and long-polls never finish on their own.
+
+It also holds the small flag helpers both launchers share (a one-line argparse error, the
+environment fallback, the port type).
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-# How a stop is timed. On SIGTERM (and SIGINT) the worker stops accepting and gives the requests in
-# flight WORKER_GRACE seconds; open WebSockets and 30 s long-polls never finish on their own, so
-# they are then cut. The master waits MASTER_GRACE seconds for the worker before it SIGKILLs it;
-# the margin covers the worker's own one-second steps so that a clean stop never ends in a kill.
+# How a stop is timed. On SIGTERM the worker stops accepting and gives the requests in flight
+# WORKER_GRACE seconds (on SIGINT it leaves at once); open WebSockets and 30 s long-polls never
+# finish on their own, so they are then cut. The master waits MASTER_GRACE seconds for the worker
+# before it SIGKILLs it; the margin covers the worker's own one-second steps, so that a clean stop
+# never ends in a kill.
 WORKER_GRACE = 1
 MASTER_GRACE = 5
 
