@@ -235,6 +235,7 @@ def test_real_answers_match_the_document(live_module, http_user, loaded):
     check("/api/events", alice.get(f"{url}/api/events", params={"after": 0}, timeout=5))
     check("/api/events", alice.get(f"{url}/api/events", params={"wait": 31}, timeout=5))
     check("/api/session", alice.delete(f"{url}/api/session", timeout=5))
+    check("/api/session", requests.delete(f"{url}/api/session", timeout=5))
     assert set(seen) == set(_documented_templates())
 
 

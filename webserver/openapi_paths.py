@@ -65,7 +65,7 @@ def paths() -> dict:
                     username=USERNAME_IN,
                     password={"type": "string", "minLength": 8, "maxLength": 128},
                 ),
-                public=True,
+                cookie="none",
                 changes=True,
             ),
             "get": operation(
@@ -73,8 +73,9 @@ def paths() -> dict:
             ),
             "delete": operation(
                 "signOut",
-                "Sign out: revoke the session and clear the cookie",
-                {204: answer("Signed out.", headers=SET_COOKIE)},
+                "Sign out: revoke the session and clear the cookie (also when there is none)",
+                {204: answer("Signed out; the session, if any, is revoked.", headers=SET_COOKIE)},
+                cookie="optional",
                 changes=True,
             ),
         },

@@ -236,19 +236,20 @@ def operation(
     *,
     body: dict | None = None,
     params: list | None = None,
-    public: bool = False,
+    cookie: str = "required",
     changes: bool = False,
 ) -> dict:
     """One operation, with the error answers every such operation can give added to ``responses``.
 
-    ``public`` operations need no cookie (no 401 unauthenticated); ``changes`` marks a
-    state-changing method, which the origin rule may refuse with 403 forbidden.
+    ``cookie`` is ``"required"`` (a 401 without it), ``"optional"`` (used when sent, never a 401)
+    or ``"none"`` (not looked at); ``changes`` marks a state-changing method, which the origin
+    rule may refuse with 403 forbidden.
     """
     answers = dict(responses)
     if body is not None:
         answers.setdefault(400, error(400, "invalid_json"))
         answers.setdefault(413, error(413, "payload_too_large"))
-    if not public:
+    if cookie == "required":
         answers.setdefault(401, error(401, "unauthenticated"))
     if changes:
         answers.setdefault(403, error(403, "forbidden", description="The Origin header is not allowed."))
@@ -263,6 +264,8 @@ def operation(
         result["parameters"] = params
     if body is not None:
         result["requestBody"] = {"required": True, "content": json_content(body)}
-    if public:
+    if cookie == "none":
         result["security"] = []
+    elif cookie == "optional":
+        result["security"] = [{}, {"session": []}]
     return result
