@@ -5,6 +5,7 @@ Kept apart from ``test_browser.py`` so the tests read as what a user does and se
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
@@ -139,6 +140,7 @@ class WebSocketGate:
     def __init__(self, blocked: bool = True):
         self.blocked = blocked
         self.refused = 0
+        self.drop_messages = 0  # this many `message` frames from the server are lost on the way
 
     def install(self, context: BrowserContext) -> None:
         context.route_web_socket(re.compile(r"/ws(\?.*)?$"), self._route)
@@ -147,8 +149,15 @@ class WebSocketGate:
         if self.blocked:
             self.refused += 1
             ws.close(code=1008, reason="blocked")
-        else:
-            ws.connect_to_server()
+            return
+        server = ws.connect_to_server()
+        server.on_message(lambda frame: self._to_page(ws, frame))
+
+    def _to_page(self, ws, frame) -> None:
+        if self.drop_messages and isinstance(frame, str) and json.loads(frame).get("type") == "message":
+            self.drop_messages -= 1
+            return
+        ws.send(frame)
 
 
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:

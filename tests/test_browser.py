@@ -412,3 +412,22 @@ def test_keyboard_alone_and_every_control_labelled(live_module, people):
             .map((node) => node.outerHTML)"""
     )
     assert unlabelled == []
+
+
+def test_a_message_lost_on_the_socket_is_fetched_when_seq_jumps(live_module, people):
+    gate = WebSocketGate(blocked=False)
+    alice = people(live_module.url, unique("alice"), gate=gate)
+    bob = people(live_module.url, unique("bob"))
+    expect(alice.page.locator("#status")).to_have_text("Live")
+    for person in (alice, bob):
+        person.open_room("general")
+    room = unique("gap")
+    create_room(bob, room, private=True, members=[alice.username])
+    alice.open_room(room)
+
+    gate.drop_messages = 1  # the next message frame never reaches alice's page
+    bob.send("first, lost on the way")
+    bob.send("second, shows the jump")
+    expect(alice.message_texts()).to_have_text(
+        ["first, lost on the way", "second, shows the jump"], timeout=5_000
+    )
