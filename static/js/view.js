@@ -199,19 +199,32 @@ export class View {
     this.$('composer-text').focus();
   }
 
-  /** Show how the page is connected; Offline counts down to the next try. */
+  /**
+   * Show how the page is connected; Offline counts down to the next try. The state word is the
+   * pill's live text (read out when it changes); the countdown beside it is hidden from screen
+   * readers, which would otherwise announce every second.
+   */
   setStatus({ state, retryAt }) {
     clearInterval(this.countdown);
-    const pills = [this.$('status'), this.$('loading-status')];
+    const parts = [this.$('status'), this.$('loading-status')].map((pill) => {
+      if (!pill.querySelector('.pill-state')) {
+        const tick = el('span', 'pill-countdown');
+        tick.setAttribute('aria-hidden', 'true');
+        pill.replaceChildren(el('span', 'pill-state'), tick);
+      }
+      pill.dataset.state = state;
+      return [pill.querySelector('.pill-state'), pill.querySelector('.pill-countdown')];
+    });
+    const label = STATUS_TEXT[state] || state;
     const paint = () => {
-      let text = STATUS_TEXT[state] || state;
+      let tick = '';
       if (state === 'offline' && retryAt) {
         const seconds = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
-        text = seconds > 0 ? `Offline · retrying in ${seconds} s` : 'Offline · retrying…';
+        tick = seconds > 0 ? ` · ${seconds} s` : ' · …';
       }
-      for (const pill of pills) {
-        pill.textContent = text;
-        pill.dataset.state = state;
+      for (const [word, countdown] of parts) {
+        if (word.textContent !== label) word.textContent = label;
+        countdown.textContent = tick;
       }
     };
     paint();
