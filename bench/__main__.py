@@ -20,7 +20,7 @@ from bench import wsload
 from bench.capacity import scenario_3
 from bench.history import scenario_5
 from bench.polling import scenario_6
-from bench.procs import ROOT, Server, raise_nofile
+from bench.procs import ROOT, Server, log, raise_nofile
 from bench.report import table, usage_table, write
 from bench.scenarios import SIZES, Context, scenario_1, scenario_2, scenario_4, scenario_7
 from bench.soak import soak
@@ -37,12 +37,29 @@ RUNNERS = {
     "6": scenario_6,
     "3": scenario_3,
 }
+# Seconds a scenario may run beyond its sending time before it is stopped and reported as such.
+CAP_S = {False: 300, True: 900}
 NEEDS_STACK = {"1", "2", "3", "4", "6", "soak"}
 
 
-def log(text: str) -> None:
-    """Progress on stderr, so stdout holds only the report."""
-    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+async def guarded(scenario, servers: list[Server], cap: float):
+    """Run a scenario, stopping it early if a server under test exits or it runs past ``cap`` s."""
+    task = asyncio.ensure_future(scenario)
+    deadline = time.monotonic() + cap
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        if done:
+            return task.result()
+        dead = [s for s in servers if s.proc.poll() is not None]
+        if dead or time.monotonic() > deadline:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            if dead:
+                tails = "; ".join(
+                    f"{s.name} exited with {s.proc.returncode}: {' | '.join(s.tail)}" for s in dead
+                )
+                raise RuntimeError(tails[-1500:])
+            raise TimeoutError(f"scenario still running after {cap:.0f} s")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -99,11 +116,20 @@ async def run(args: argparse.Namespace) -> dict:
             started = time.perf_counter()
             try:
                 runner = {"5": scenario_5, "soak": soak}.get(key) or RUNNERS[key]
-                results[key] = await runner(ctx)
+                watched = [s for s in (floor, *(stack.servers().values() if stack else ())) if s]
+                results[key] = await guarded(
+                    runner(ctx), watched, CAP_S[args.full] + sizes.get(key, {}).get("duration", 0)
+                )
             except Exception as error:  # one failed scenario must not hide the others' figures
                 traceback.print_exc()
                 results[key] = {"error": f"{type(error).__name__}: {error}"[:500]}
             log(f"scenario {key} took {time.perf_counter() - started:.1f} s")
+            if stack is not None and any(s.proc.poll() is not None for s in stack.servers().values()):
+                log("a server of the stack exited; starting a fresh stack for the next scenarios")
+                stack.stop()
+                stack = Stack().start()
+                await stack.sign_up(sizes["users"])
+                ctx.stack = stack
     finally:
         for server in (floor, stack):
             if server is not None:

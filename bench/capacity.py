@@ -11,9 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bench.procs import Meter
+from bench.procs import Meter, log
 from bench.scenarios import Context, chat
 from bench.wsload import OpenError, Pool
+
+# Connections opened per step, and how long one step may take before the server is judged full.
+STEP = 1000
+STEP_TIMEOUT = 60
 
 
 async def scenario_3(ctx: Context) -> dict:
@@ -26,22 +30,29 @@ async def scenario_3(ctx: Context) -> dict:
     meter = Meter(ctx.stack.servers())
     pool = Pool(ctx.stack.ws_url)
     started = time.perf_counter()
-    opened = 0
-    error = None
-    try:
-        await pool.open(ctx.cookies(), count, concurrency=100)
-        opened = sum(1 for ws in pool.conns if ws is not None)
-    except OpenError as exc:  # the figure to report is how far it got
-        error = str(exc)
-        opened = sum(1 for ws in pool.conns if ws is not None)
-    open_s = time.perf_counter() - started
+    error, steps, open_s = None, [], 0.0
+    # Open in steps so a server that stops accepting shows as "how far it got" within a minute,
+    # and the memory curve shows whether the cost per connection is constant.
+    while len(pool.conns) < count and error is None:
+        step = min(STEP, count - len(pool.conns))
+        try:
+            await asyncio.wait_for(pool.open(ctx.cookies(), step, concurrency=100), STEP_TIMEOUT)
+        except TimeoutError:
+            error = f"a step of {step} connections did not open within {STEP_TIMEOUT} s"
+        except OpenError as exc:
+            error = str(exc)
+        steps.append({"open": _opened(pool), "front_rss_mib": _mib(front.rss())})
+        if error is None:
+            open_s = time.perf_counter() - started
+        log(f"scenario 3: {_opened(pool)} WebSockets open")
+    opened = _opened(pool)
     try:
         # Idle: let the presence frames and any per-connection start-up settle before reading RSS.
         await asyncio.sleep(3.0)
         idle = {"front": front.rss(), "backend": backend.rss()}
         usage = meter.result()
         live = None
-        if error is None:
+        if opened:
             run = await chat(ctx, pool, room, rate=1, duration=1, tag="s3")
             d = run.deliveries
             live = {
@@ -72,8 +83,13 @@ async def scenario_3(ctx: Context) -> dict:
         if opened
         else None,
         "liveness": live,
+        "steps": steps,
         "usage": usage,
     }
+
+
+def _opened(pool: Pool) -> int:
+    return sum(1 for ws in pool.conns if ws is not None)
 
 
 def _mib(value: int) -> float:

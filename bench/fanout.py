@@ -42,9 +42,10 @@ async def fanout(
         drain_s = await drain(run, idle=3.0, cap=duration + 30)
         usage = meter.result()
     finally:
+        extensions = pool.extensions
         await pool.close()
     result = summarize(run, clients=clients, rate=rate, duration=duration)
-    result.update(sent, open_s=round(open_s, 2), drain_s=drain_s, usage=usage)
+    result.update(sent, open_s=round(open_s, 2), drain_s=drain_s, usage=usage, extensions=extensions)
     return result
 
 

@@ -17,15 +17,24 @@ import threading
 from datetime import UTC, datetime
 
 import orjson
-from flask import Flask
+from flask import Flask, request
 from flask_sock import ConnectionClosed, Sock
 from gunicorn.app.base import BaseApplication
 
 
-def create_app() -> Flask:
-    """The relay: ``GET /healthz`` and ``GET /ws``."""
+def create_app(compression: bool = False) -> Flask:
+    """The relay: ``GET /healthz`` and ``GET /ws``; ``compression`` allows permessage-deflate."""
     app = Flask(__name__)
     sock = Sock(app)
+
+    if not compression:
+
+        @app.before_request
+        def _no_deflate():
+            # Like the front server: without the client's offer simple-websocket negotiates no
+            # permessage-deflate, which would cost a compressor per connection and per frame.
+            request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
     peers: dict[int, tuple] = {}
     positions = itertools.count(1)
     seqs: dict[str, int] = {}
@@ -96,8 +105,8 @@ def _send(peer: tuple, data: bytes) -> None:
 class _Gunicorn(BaseApplication):
     """One gevent worker, like the front server, with room for many connections."""
 
-    def __init__(self, host: str, port: int):
-        self.host, self.port = host, port
+    def __init__(self, host: str, port: int, compression: bool):
+        self.host, self.port, self.compression = host, port, compression
         super().__init__()
 
     def load_config(self) -> None:
@@ -110,7 +119,7 @@ class _Gunicorn(BaseApplication):
         self.cfg.set("when_ready", _announce)
 
     def load(self) -> Flask:
-        return create_app()
+        return create_app(self.compression)
 
 
 def _announce(server) -> None:
@@ -124,8 +133,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.floor", description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--compression", action="store_true", help="negotiate permessage-deflate")
     args = parser.parse_args(argv)
-    _Gunicorn(args.host, args.port).run()
+    _Gunicorn(args.host, args.port, args.compression).run()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def log(text: str) -> None:
+    """Progress on stderr, so stdout holds only the report."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 def raise_nofile() -> int:
     """Raise this process's open-file limit to its hard limit; return the new soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -158,12 +158,12 @@ def usage_table(results: dict) -> str:
             runs = [(f"7. floor {k}", (r.get(k) or {}).get("floor", {}).get("usage")) for k in ("s1", "s2")]
         for name, u in runs:
             if u:
-                cells = [
-                    u.get(f)
-                    for f in ("generator_cpu_pct", "front_cpu_pct", "backend_cpu_pct", "floor_cpu_pct")
-                ]
-                cpu = " | ".join("" if c is None else f"{c}%" for c in cells)
-                lines.append(f"| {name} | {u['wall_s']} | {cpu} | {u.get('front_rss_mib', '')} |")
+                fields = ("generator", "front", "backend", "floor", "others")
+                cpu = " | ".join(
+                    "" if u.get(f"{f}_cpu_pct") is None else f"{u[f'{f}_cpu_pct']}%" for f in fields
+                )
+                rss = u.get("front_rss_mib", "")
+                lines.append(f"| {name} | {u['wall_s']} | {cpu} | {u.get('load_avg_1m', '')} | {rss} |")
     return "\n".join(lines)
 
 

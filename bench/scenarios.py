@@ -120,9 +120,10 @@ async def scenario_4(ctx: Context) -> dict:
 async def chat(ctx: Context, pool: Pool, room: str, *, rate: float, duration: float, tag: str) -> Run:
     """Send on an already open pool for a while and drain; the run's ledger is the result."""
     run = Run(room)
-    for i in range(len(pool.conns)):
+    live = [i for i, ws in enumerate(pool.conns) if ws is not None]
+    for i in live:
         run.deliveries.add_receiver(i)
     pool.run = run
-    await drive(pool, run, rate=rate, duration=duration, tag=tag)
+    await drive(pool, run, rate=rate, duration=duration, tag=tag, senders=live)
     await drain(run, idle=3.0, cap=30)
     return run

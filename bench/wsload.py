@@ -75,6 +75,7 @@ class Pool:
         self.readers: list[asyncio.Task] = []
         self.hello_pos: list[int] = []
         self.other_frames: Counter = Counter()
+        self.extensions = "none"  # what the server negotiated, as it answered the handshake
 
     async def open(self, cookies: list[str], count: int, concurrency: int = 64) -> None:
         """Open ``count`` connections, spreading them over the given cookies round-robin.
@@ -98,6 +99,7 @@ class Pool:
             if hello.get("type") != "hello":
                 raise RuntimeError(f"first frame was not hello: {hello}")
             self.conns[base + i] = ws
+            self.extensions = ws.response.headers.get("Sec-WebSocket-Extensions", "none")
             self.hello_pos[base + i] = hello.get("pos", 0)
             self.readers.append(asyncio.create_task(self._read(base + i, ws)))
 
