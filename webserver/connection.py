@@ -25,6 +25,9 @@ OUTBOX_LIMIT = 1000
 # hundred KiB, and one client's backlog cannot hold its writer (and its memory) for long.
 WRITE_BATCH = 64
 
+# Seconds a catch-up waits before looking again whether a full queue has room.
+PUT_RETRY = 0.02
+
 # Close codes: 1013 "try again later" tells the client to reconnect (and catch up with `after`).
 CLOSE_NORMAL = 1000
 CLOSE_TRY_AGAIN = 1013
@@ -50,35 +53,39 @@ class Connection:
         self.catching_up = False
         self.held: list[tuple[int, str]] = []
         self._frames: deque[str] = deque()
-        self._cond = threading.Condition()
+        # The writer sleeps on this event while the queue is empty. An event (not a condition) is
+        # the cheapest wake-up gevent has, and fan-out sets it once per frame per recipient.
+        # deque appends and pops are atomic, so the queue itself needs no lock.
+        self._wake = threading.Event()
+        self._closing = threading.Lock()
         self._abort = abort
 
     def push(self, frame: str) -> bool:
         """Queue a frame without waiting; a full queue closes the connection (returns False)."""
-        with self._cond:
-            if self.closed:
-                return False
-            if len(self._frames) < self.limit:
-                self._frames.append(frame)
-                self._cond.notify_all()
-                return True
-        self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
-        return False
+        if self.closed:
+            return False
+        if len(self._frames) >= self.limit:
+            self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
+            return False
+        self._frames.append(frame)
+        if not self._wake.is_set():
+            self._wake.set()
+        return True
 
     def put(self, frame: str, timeout: float | None = None) -> bool:
         """Queue a frame, waiting while the queue is full (catch-up pushes back, never drops)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            while not self.closed and len(self._frames) >= self.limit:
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    break
-                self._cond.wait(left)
-            if self.closed or len(self._frames) >= self.limit:
+        while not self.closed and len(self._frames) >= self.limit:
+            if deadline is not None and time.monotonic() >= deadline:
                 return False
-            self._frames.append(frame)
-            self._cond.notify_all()
-            return True
+            # Catch-up is rare and a full queue drains in milliseconds on a working link: a
+            # short sleep costs less than a second wake-up signal on every frame written.
+            time.sleep(PUT_RETRY)
+        if self.closed:
+            return False
+        self._frames.append(frame)
+        self._wake.set()
+        return True
 
     def deliver(self, pos: int, frame: str) -> None:
         """Queue one live event (hub lock held): in pos order, none twice, held during catch-up."""
@@ -94,7 +101,7 @@ class Connection:
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "", *, abort: bool = False) -> None:
         """Ask the writer to send what is queued, then close; ``abort`` drops the queue first."""
-        with self._cond:
+        with self._closing:
             if self.closed:
                 return
             self.closed = True
@@ -103,7 +110,7 @@ class Connection:
             if abort:
                 self._frames.clear()
                 self.held = []
-            self._cond.notify_all()
+        self._wake.set()
         if abort and self._abort is not None:
             self._abort()
 
@@ -118,13 +125,23 @@ class Connection:
 
     def next_frames(self, most: int, timeout: float | None = None) -> list[str]:
         """Up to ``most`` frames to write, waiting for one; empty once closed and drained."""
-        with self._cond:
-            while not self._frames:
-                if self.closed or not self._cond.wait(timeout):
-                    return []
-            frames = [self._frames.popleft() for _ in range(min(most, len(self._frames)))]
-            self._cond.notify_all()
-            return frames
+        frames = self._frames
+        while not frames:
+            if self.closed:
+                return []
+            self._wake.clear()
+            # Looked at again after clearing: a frame pushed just before the clear is not missed.
+            if frames or self.closed:
+                continue
+            if not self._wake.wait(timeout):
+                return []
+        batch = []
+        try:
+            for _ in range(min(most, len(frames))):
+                batch.append(frames.popleft())
+        except IndexError:  # dropped meanwhile by an abort (only possible with real threads)
+            pass
+        return batch
 
     def pump(self, send: Callable[[list[str]], Any], close: Callable[[int, str], Any]) -> None:
         """The connection's one writer: send queued frames until closed, then ``close(code, reason)``.
