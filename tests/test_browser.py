@@ -431,3 +431,48 @@ def test_a_message_lost_on_the_socket_is_fetched_when_seq_jumps(live_module, peo
     expect(alice.message_texts()).to_have_text(
         ["first, lost on the way", "second, shows the jump"], timeout=5_000
     )
+
+
+# Lets the test hide the tab (headless tabs are always visible) and records each Notification the
+# page creates, while still creating the real one.
+NOTIFICATION_SPY = """
+Object.defineProperty(Document.prototype, 'hidden', {
+  configurable: true, get() { return window.__hidden === true; } });
+const RealNotification = window.Notification;
+window.__notes = [];
+class SpyNotification extends RealNotification {
+  constructor(title, options) {
+    super(title, options);
+    window.__notes.push({ title, body: options && options.body });
+  }
+}
+Object.defineProperty(SpyNotification, 'permission', { get: () => RealNotification.permission });
+SpyNotification.requestPermission = (...args) => RealNotification.requestPermission(...args);
+window.Notification = SpyNotification;
+"""
+
+
+def test_dm_or_mention_notifies_while_the_tab_is_hidden(live_module, browser, people):
+    alice = people(live_module.url, unique("alice"))
+    bob = people(live_module.url, unique("bob"))
+    bob.context.add_init_script(NOTIFICATION_SPY)
+    bob.page.reload()
+    expect(bob.page.locator("#status")).to_have_text("Live", timeout=10_000)
+    # The user allows notifications with a click (the browser's prompt answered yes).
+    bob.context.grant_permissions(["notifications"], origin=live_module.url)
+    bob.page.click("#enable-notifications")
+    expect(bob.page.locator("#enable-notifications")).to_be_hidden()
+    bob.open_room("general")
+    bob.page.evaluate("window.__hidden = true")
+
+    alice.open_room("general")
+    alice.send("nothing for bob here")
+    alice.send(f"hey @{bob.username}, look")
+    expect(bob.message_texts().last).to_have_text(f"hey @{bob.username}, look", timeout=5_000)
+    alice.page.locator("#people-list button", has_text=bob.username).click(timeout=10_000)
+    alice.send("a direct word")
+    expect(bob.room_button(alice.username)).to_be_visible(timeout=5_000)
+    bob.page.wait_for_function("window.__notes.length >= 2", timeout=5_000)
+    notes = bob.page.evaluate("window.__notes")
+    assert [note["body"] for note in notes] == [f"hey @{bob.username}, look", "a direct word"]
+    assert all(alice.username in note["title"] for note in notes)
