@@ -59,6 +59,7 @@ class EventStream:
         self._started = False
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
         self._behind = False  # the last answer said more events wait: ask again without waiting
 
     def start(self) -> None:
@@ -70,11 +71,16 @@ class EventStream:
                 return
             self._started = True
             for target, name in ((self._run, "chat-event-stream"), (self._sweep, "chat-presence")):
-                threading.Thread(target=target, name=name, daemon=True).start()
+                thread = threading.Thread(target=target, name=name, daemon=True)
+                thread.start()
+                self._threads.append(thread)
 
-    def stop(self) -> None:
-        """Ask the loops to end (they finish their current wait first)."""
+    def stop(self, timeout: float | None = None) -> None:
+        """Ask the loops to end; with ``timeout``, wait that long for them (they finish a poll first)."""
         self._stopping.set()
+        if timeout is not None:
+            for thread in self._threads:
+                thread.join(timeout)
 
     def _run(self) -> None:
         pause = BACKOFF_FIRST
