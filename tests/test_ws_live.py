@@ -312,6 +312,9 @@ def test_handshake_needs_the_cookie_and_the_own_origin(live_module, http_user) -
             url + "?after=soon", additional_headers=cookie, origin=live_module.url, open_timeout=5
         ).close()
     assert refused.value.response.status_code == 422
+    with pytest.raises(InvalidStatus) as refused:  # a digit to str.isdigit(), not to int()
+        connect(url + "?after=%C2%B2", additional_headers=cookie, open_timeout=5).close()
+    assert refused.value.response.status_code == 422
     with connect(url, additional_headers=cookie, open_timeout=5) as ws:  # no Origin: a script
         assert json.loads(ws.recv(timeout=WAIT))["type"] == "hello"
         # The client offered permessage-deflate (websockets does by default); it is declined.

@@ -128,7 +128,9 @@ class EventStream:
             if event["pos"] > self.hub.pos:
                 self.hub.apply(event)
                 applied += 1
-        self._behind = bool(body.get("more"))
+        # Ask again at once only when this answer brought something: "more" with no events must
+        # not turn the loop into a busy spin against the backend.
+        self._behind = bool(body.get("more")) and bool(events)
         if isinstance(body.get("pos"), int) and body["pos"] < after:
             # The backend's log is behind the hub's: a different data directory. Nothing can be
             # matched up; say so loudly rather than silently showing nothing new.

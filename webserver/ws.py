@@ -75,7 +75,8 @@ def _handshake() -> None:
         raise ApiError(401, "unauthenticated", "Sign in first: the WebSocket needs the session cookie.")
     after = request.args.get("after")
     if after is not None:
-        if not after.isdigit() or len(after) > 18:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
+        if not (after.isascii() and after.isdigit()) or len(after) > 18:
             raise ApiError(422, "validation_error", "after must be a non-negative integer.")
         after = int(after)
     g.ws = (token, user, after)
