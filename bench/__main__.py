@@ -157,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     results = asyncio.run(run(args))
     meta["duration_s"] = round((datetime.now(UTC) - begun).total_seconds(), 1)
+    negotiated = {
+        r.get("extensions") for r in results.values() if isinstance(r, dict) and r.get("extensions")
+    }
+    meta["compression"] += f", negotiated: {', '.join(sorted(negotiated)) or 'n/a'}"
     path = write({"meta": meta, "results": results}, begun.strftime("%Y%m%dT%H%M%SZ"))
     print(f"## Benchmark: `{meta['command']}`\n")
     print(

@@ -42,6 +42,7 @@ async def scenario_5(ctx: Context) -> dict:
             "address_s": round(stack.backend.address_s, 2),
             "healthy_s": round(time.perf_counter() - started, 2),
             "backend_rss_mib": round(stack.backend.rss() / 2**20, 1),
+            "backend_processes": stack.backend.rss_by_process(),
         }
         stack.front = Server("front", ["MainWServer.py", "--port", "0", "--backend", stack.backend.url])
         try:

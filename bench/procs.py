@@ -108,8 +108,20 @@ class Server:
             return []
 
     def rss(self) -> int:
-        """Resident memory in bytes, summed over the process tree."""
-        return sum(_safe(lambda p: p.memory_info().rss, p) for p in self.processes())
+        """Memory in bytes over the process tree: the sum of each process's proportional share.
+
+        Plain RSS would count twice the pages a forked worker still shares with its master;
+        PSS splits each shared page between the processes that map it, so the sum is the total.
+        """
+        return sum(_safe(_pss, p) for p in self.processes())
+
+    def rss_by_process(self) -> list[dict]:
+        """RSS and PSS in MiB of each process of the tree (the master first)."""
+        return [
+            {"pid": p.pid, "rss_mib": round(_safe(lambda q: q.memory_info().rss, p) / 2**20, 1),
+             "pss_mib": round(_safe(_pss, p) / 2**20, 1)}
+            for p in self.processes()
+        ]  # fmt: skip
 
     def cpu_seconds(self) -> float:
         """User plus system CPU seconds used so far, summed over the process tree."""
@@ -129,6 +141,13 @@ class Server:
             drainer.join(5)  # it ends at end of file, once the workers have exited too
         if drainer is None or not drainer.is_alive():
             self.proc.stdout.close()
+
+
+def _pss(proc: psutil.Process) -> int:
+    try:
+        return proc.memory_full_info().pss
+    except (psutil.AccessDenied, AttributeError):
+        return proc.memory_info().rss
 
 
 def _safe(read, proc) -> float:
