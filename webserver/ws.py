@@ -103,6 +103,7 @@ class _WholeWrites:
         self._lock = threading.Lock()
 
     def send(self, data: bytes) -> int:
+        """Write all of ``data`` before any other write; returns its length, as ``send`` would."""
         with self._lock:
             self._sock.sendall(data)
         return len(data)
