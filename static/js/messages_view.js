@@ -65,14 +65,12 @@ export class MessagesView {
     let dividerNode = null;
     for (const message of history.messages) {
       if (!prev || dayKey(prev.ts) !== dayKey(message.ts)) {
-        const separator = el('li', 'day', dayLabel(message.ts));
-        separator.setAttribute('role', 'separator');
-        items.push(separator);
+        // Plain list items, so screen readers read "Today" and "New messages" in their place.
+        items.push(el('li', 'day', dayLabel(message.ts)));
         prev = null;
       }
       if (dividerAfter !== null && !dividerNode && message.seq > dividerAfter && message.sender !== me) {
         dividerNode = el('li', 'divider', 'New messages');
-        dividerNode.setAttribute('role', 'separator');
         items.push(dividerNode);
         prev = null;
       }

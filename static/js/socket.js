@@ -35,6 +35,7 @@ export class Connection {
     this.generation = 0; // bumps on every socket opened; stale sockets' callbacks are ignored
     this.pollGeneration = 0;
     this.failures = 0;
+    this.upgradeTimer = null;
     this.timers = new Set();
     this.pollAbort = null;
     this.stopped = false;
@@ -161,7 +162,7 @@ export class Connection {
 
   socketFailed(upgrading) {
     if (upgrading) {
-      this.later(UPGRADE_EVERY_MS, () => this.tryUpgrade());
+      this.scheduleUpgrade();
       return;
     }
     this.failures += 1;
@@ -178,8 +179,15 @@ export class Connection {
     });
   }
 
+  /** While polling, one WebSocket try a minute from now (the one pending try is replaced). */
+  scheduleUpgrade() {
+    clearTimeout(this.upgradeTimer);
+    this.upgradeTimer = this.later(UPGRADE_EVERY_MS, () => this.tryUpgrade());
+  }
+
   tryUpgrade() {
-    if (this.mode === 'polling' && !this.ws) this.openSocket(true);
+    clearTimeout(this.upgradeTimer);
+    if (this.mode === 'polling' && !this.ws && !this.forcePolling) this.openSocket(true);
   }
 
   scheduleBackupCheck() {
@@ -217,7 +225,7 @@ export class Connection {
     this.mode = 'polling';
     this.status('polling');
     this.pollLoop();
-    if (!this.forcePolling) this.later(UPGRADE_EVERY_MS, () => this.tryUpgrade());
+    if (!this.forcePolling) this.scheduleUpgrade();
   }
 
   async pollLoop() {
@@ -232,6 +240,9 @@ export class Connection {
         if (attempt > 0 || wait === 0) {
           this.status('polling');
           this.flush();
+          // The server is back after an outage: the WebSocket may well be too, so try it now
+          // rather than polling for up to a minute.
+          if (attempt > 0) this.tryUpgrade();
         }
         attempt = 0;
         wait = LONG_POLL_SECONDS;
