@@ -16,7 +16,7 @@ CHROMIUM := /usr/bin/chromium
 help:
 	@echo "make run      start the backend and the front server (Ctrl-C stops both)"
 	@echo "make test     lint, then every test: unit, api, live and browser (needs $(CHROMIUM))"
-	@echo "make bench    the benchmark; FULL=1 for the long run"
+	@echo "make bench    the benchmark; FULL=1 for the long run, BENCH_ARGS=\"--only 1,4\" for some scenarios"
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make format   ruff format and the safe ruff fixes"
 	@echo "make clean    remove .venv and caches (the chat data in chats/ stays)"
@@ -68,7 +68,7 @@ format: $(DEV_STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 bench: $(DEV_STAMP)
-	$(if $(filter 1,$(FULL)),CHAT_BENCH_FULL=1 )$(PY) -m bench
+	$(if $(filter 1,$(FULL)),CHAT_BENCH_FULL=1 )$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts
