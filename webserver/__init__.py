@@ -12,7 +12,7 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, abort, current_app, jsonify, send_from_directory
+from flask import Flask, Response, current_app, jsonify, send_from_directory
 
 import common.errors
 from common.jsonprovider import OrjsonProvider
@@ -89,6 +89,4 @@ def index() -> Response:
 
 def static_file(filename: str) -> Response:
     """A file of the static directory by its path; 404 (JSON) for anything else."""
-    if filename.startswith("api/") or filename == "api":
-        abort(404)
     return send_from_directory(current_app.config["STATIC_DIR"], filename)
