@@ -227,3 +227,24 @@ def test_http_user_registers_then_signs_in(live, http_user):
     assert (again.status, again.username) == (200, first.username)
     with pytest.raises(RuntimeError, match="401"):
         http_user(first.username, password="a wrong password", unique=False)
+
+
+@pytest.mark.parametrize("how", ["flags", "environment"])
+def test_message_rate_limit_is_set_at_start(start_backend, start_front, http_user, how):
+    if how == "flags":
+        backend = start_backend(None, "--message-burst", "2", "--message-rate", "0.01")
+    else:
+        backend = start_backend(env={"CHAT_MESSAGE_BURST": "2", "CHAT_MESSAGE_RATE": "0.01"})
+    front = start_front(backend)
+    alice = http_user("limited", url=front.url)
+    rooms = alice.get(f"{front.url}/api/rooms", timeout=5).json()["rooms"]
+    general = next(room["id"] for room in rooms if room["name"] == "general")
+    answers = [
+        alice.post(
+            f"{front.url}/api/rooms/{general}/messages", json={"text": "hi", "client_id": f"c{i}"}, timeout=5
+        )
+        for i in range(3)
+    ]
+    assert [answer.status_code for answer in answers] == [201, 201, 429]
+    assert answers[2].json()["error"]["code"] == "rate_limited"
+    assert int(answers[2].headers["Retry-After"]) >= 1
