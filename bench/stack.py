@@ -43,6 +43,11 @@ class Stack:
         self.front = Server("front", ["MainWServer.py", "--port", "0", "--backend", self.backend.url])
         return self
 
+    def restart_front(self) -> None:
+        """A fresh front server on the same backend: sessions stay valid, memory starts clean."""
+        self.front.stop()
+        self.front = Server("front", ["MainWServer.py", "--port", "0", "--backend", self.backend.url])
+
     @property
     def url(self) -> str:
         """The front server's base URL."""
