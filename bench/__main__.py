@@ -42,7 +42,7 @@ CAP_S = {False: 300, True: 900}
 NEEDS_STACK = {"1", "2", "3", "4", "6", "soak"}
 
 
-async def guarded(scenario, servers: list[Server], cap: float):
+async def guarded(scenario, servers, cap: float):
     """Run a scenario, stopping it early if a server under test exits or it runs past ``cap`` s."""
     task = asyncio.ensure_future(scenario)
     deadline = time.monotonic() + cap
@@ -50,7 +50,7 @@ async def guarded(scenario, servers: list[Server], cap: float):
         done, _ = await asyncio.wait({task}, timeout=1.0)
         if done:
             return task.result()
-        dead = [s for s in servers if s.proc.poll() is not None]
+        dead = [s for s in servers() if s.proc.poll() is not None]
         if dead or time.monotonic() > deadline:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
@@ -116,10 +116,14 @@ async def run(args: argparse.Namespace) -> dict:
             started = time.perf_counter()
             try:
                 runner = {"5": scenario_5, "soak": soak}.get(key) or RUNNERS[key]
-                watched = [s for s in (floor, *(stack.servers().values() if stack else ())) if s]
-                results[key] = await guarded(
-                    runner(ctx), watched, CAP_S[args.full] + sizes.get(key, {}).get("duration", 0)
-                )
+
+                def watched(stack=stack):
+                    # Read at each check: a scenario may restart a server (capacity restarts the front).
+                    return [s for s in (floor, *(stack.servers().values() if stack else ())) if s]
+
+                size = sizes.get(f"s{key}") or sizes.get(key) or {}
+                cap = CAP_S[args.full] + size.get("duration", 0)
+                results[key] = await guarded(runner(ctx), watched, cap)
             except Exception as error:  # one failed scenario must not hide the others' figures
                 traceback.print_exc()
                 results[key] = {"error": f"{type(error).__name__}: {error}"[:500]}
