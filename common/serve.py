@@ -34,6 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.errors import HaltServer
 
 # How a stop is timed. On SIGTERM the worker stops accepting and gives the requests in flight
 # WORKER_GRACE seconds (on SIGINT it leaves at once); open WebSockets and 30 s long-polls never
@@ -159,7 +160,8 @@ def serve(
 
     ``worker_class`` is ``"gthread"`` (with ``threads`` threads) or ``"gevent"``. With ``preload``
     the app is built here, in the master, before anything is bound or forked, so a load error
-    (a locked or unusable data directory) is raised to the caller, not logged by a dying worker.
+    (a locked or unusable data directory) is raised to the caller, not logged by a dying worker;
+    and a worker that dies is not replaced: the server stops with status 1.
     Raises :class:`ServeError` when the address cannot be bound.
     """
     app = factory() if preload else None
@@ -179,6 +181,15 @@ def serve(
         # in a gevent worker ends in a SystemExit traceback during interpreter shutdown.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         print(f"{name} listening on {address_of(worker.sockets[0])}", flush=True)
+
+    def child_exit(arbiter: Any, _worker: Any) -> None:
+        # Runs in the master. While the server is not stopping (its listeners are still open), a
+        # worker that exits died unexpectedly (a crash, a kill, a heartbeat timeout). gunicorn would
+        # fork a new one from the master, but a preloaded app there holds its state as of start-up:
+        # a backend worker forked from it would append to the log from a stale index. So stop,
+        # with a non-zero status, and let whoever restarts the server reload it from disk.
+        if preload and arbiter.LISTENERS:
+            raise HaltServer(f"the {name} worker died; stopping, a restart reloads the data from disk", 1)
 
     def worker_exit(_server: Any, worker: Any) -> None:
         if worker.booted and not worker.alive:
@@ -208,6 +219,7 @@ def serve(
         "post_fork": post_fork,
         "post_worker_init": post_worker_init,
         "worker_exit": worker_exit,
+        "child_exit": child_exit,
     }
     server = _Server((lambda: app) if preload else factory, options)
     try:

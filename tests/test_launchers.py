@@ -163,6 +163,18 @@ def test_kill9_of_the_backend_master_frees_port_and_lock(start_backend, data_dir
     assert requests.get(f"{backend.url}/healthz", timeout=5).json() == {"status": "ok"}
 
 
+def test_a_dead_backend_worker_stops_the_backend(start_backend):
+    # A replacement forked from the master would start from the data as it was at start-up.
+    backend = start_backend()
+    (worker,) = psutil.Process(backend.popen.pid).children()
+    worker.kill()
+    assert backend.wait() == 1
+    assert "the backend worker died" in backend.output()
+    assert refuses_connections(backend.port)
+    backend.restart()
+    assert requests.get(f"{backend.url}/healthz", timeout=5).status_code == 200
+
+
 def test_kill9_of_the_group_then_restart(live):
     live.backend.kill9()
     live.backend.restart()
