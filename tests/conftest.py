@@ -17,10 +17,11 @@ Fixtures (names and behaviour are stable; other test modules build on them):
 
 ``Proc``
     ``.url`` (``http://127.0.0.1:PORT``), ``.port``, ``.popen``, ``.output()`` (all it printed so
-    far, stdout and stderr), ``.send_signal(sig)`` (to the master), ``.stop(sig=SIGTERM, timeout=10)``
-    (returns the exit status), ``.kill9()`` (SIGKILL to the whole process group, then wait) and,
-    after a stop or a crash, ``.restart()``: the same command on the same port and data directory,
-    retried for a few seconds while the port is still being released. Every Proc a fixture started
+    far, stdout and stderr; ``.lines()`` as a list), ``.send_signal(sig)`` (to the master),
+    ``.wait(timeout=10)`` and ``.stop(sig=SIGTERM, timeout=10)`` (both return the exit status),
+    ``.kill9()`` (SIGKILL to the whole process group, then wait) and, after a stop or a crash,
+    ``.restart()``: the same command on the same port and data directory, retried for a few
+    seconds while the port is still being released. Every Proc a fixture started
     is stopped in teardown: SIGTERM, a wait, then SIGKILL to its group.
 
 ``start_process(script, *args, env=None) -> Proc``
@@ -39,7 +40,8 @@ Fixtures (names and behaviour are stable; other test modules build on them):
     ``requests.Session`` carrying the session cookie, with ``.username``, ``.password``,
     ``.base_url`` and ``.status`` (201 registered, 200 signed in). The name gets a random suffix
     unless ``unique=False``. ``url`` defaults to ``live_module`` when the test uses it, else to
-    ``live``. Sessions are closed in teardown.
+    ``live``. A refused sign-in raises ``RuntimeError`` with the answer. Sessions are closed in
+    teardown.
 
 Mark tests that use the processes with ``@pytest.mark.live``. ``Proc`` and ``Launcher`` live in
 ``tests/live_procs.py``.
