@@ -48,7 +48,9 @@ def create_app(config: dict | None = None) -> Flask:
     @app.errorhandler(StorageError)
     def storage_failed(error: StorageError):
         # Nothing was half-written (see backend.jsonl); the caller may retry the same request.
-        return errors.error_response(503, "storage_unavailable", f"The message store failed: {error}")
+        # The operator gets the file and the cause; the caller needs neither.
+        app.logger.error("write failed: %s", error)
+        return errors.error_response(503, "storage_unavailable", "Storage is failing; try again shortly.")
 
     from . import auth, events, messages, rooms
 

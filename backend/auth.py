@@ -58,8 +58,7 @@ def sign_in():
         failures.record(canonical(name))
         raise ApiError(401, "invalid_credentials", "Wrong username or password.")
     failures.clear(canonical(name))
-    if created:
-        store().join_general(username)
+    store().join_general(username)
     token, expires_at = accounts.open_session(username)
     answer = jsonify(user={"username": username}, session={"token": token, "expires_at": expires_at})
     answer.status_code = 201 if created else 200

@@ -50,8 +50,7 @@ class Store:
             if self._rooms.general is None:
                 self._append_room_event(self._new_room(GENERAL, GROUP, PUBLIC, None), "created", None, [])
             for username in self.accounts.usernames():  # a crash between registering and joining
-                if username not in self._rooms.general.spans:
-                    self._join_general(username)
+                self._join_general(username)
 
     def close(self) -> None:
         """Release the files and the data directory lock."""
@@ -118,7 +117,11 @@ class Store:
             return self._append_room_event(room, "created", actor, members), True
 
     def join_general(self, username: str) -> None:
-        """Make a newly registered user a member of ``general``."""
+        """Make ``username`` a member of ``general`` unless they ever were one (leaving is final).
+
+        Called on every sign-in, so a registration whose join failed (say, disk full) is completed
+        by the next sign-in rather than only by the next start.
+        """
         with self._lock:
             self._join_general(username)
 
@@ -221,7 +224,7 @@ class Store:
 
     def _join_general(self, username: str) -> None:
         general = self._rooms.general
-        if not general.has_member(username):
+        if username not in general.spans:
             self._append_room_event(general, "joined", username, [*general.members, username])
 
     def _append_room_event(self, room: Room, action: str, user: str | None, members: list[str]) -> dict:
