@@ -185,9 +185,16 @@ def test_body_size_limit(live_module, http_user):
 def test_api_errors_are_json(live_module, http_user):
     alice = http_user("errors")
     url = live_module.url
-    for path in ("/api/no-such-thing", "/api/", "/api"):
-        answer = alice.get(url + path, timeout=5, allow_redirects=False)
-        assert answer.status_code == 404, path
+    for method, path in (
+        ("GET", "/api/no-such-thing"),
+        ("GET", "/api/"),
+        ("GET", "/api"),
+        ("GET", "/api//rooms"),  # the backend would merge the slashes and redirect
+        ("POST", "/api/rooms/%2F/messages"),  # an encoded "/" is never part of an id
+        ("POST", "/api/rooms/%2E%2E/messages"),  # a dot segment is a name, not a step up
+    ):
+        answer = alice.request(method, url + path, json={"text": "x", "client_id": "c"}, timeout=5)
+        assert answer.status_code == 404, (method, path, answer.status_code)
         assert answer.json()["error"]["code"] == "not_found"
     bad_json = alice.post(f"{url}/api/rooms", data=b"{not json", timeout=5)
     assert bad_json.status_code == 400 and bad_json.json()["error"]["code"] == "invalid_json"

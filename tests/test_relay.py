@@ -137,3 +137,13 @@ def test_json_bodies_and_headers_come_back(serve):
     assert answer.status == 200 and answer.body is None and answer.headers["Retry-After"] == "7"
     assert server.requests[0].endswith(b'{"raw": 1}')
     assert b"content-type: application/json" in server.requests[0].lower()
+
+
+def test_the_path_is_sent_exactly_as_given(serve):
+    server = serve(lambda n, request: _json(b"{}"))
+    backend = Backend(server.url)
+    backend.request("DELETE", "/api/rooms/r1/members/%2E%2E")
+    backend.request("GET", "/api/rooms/%2F/messages", params={"after": 3})
+    first, second = (request.split(b"\r\n", 1)[0] for request in server.requests)
+    assert first == b"DELETE /api/rooms/r1/members/%2E%2E HTTP/1.1"
+    assert second == b"GET /api/rooms/%2F/messages?after=3 HTTP/1.1"

@@ -9,13 +9,13 @@ relayed unchanged, so the rules live in one place.
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
-from common.errors import error_response
+from common.errors import ApiError, error_response
 from webserver import sessions
 from webserver.relay import Backend, BackendResponse, BackendUnavailable
 
@@ -35,6 +35,8 @@ SIGN_IN_TIMEOUT = 4.0
 # Characters left as they are when the decoded path is encoded again for the backend: the path
 # separators and the sub-delimiters RFC 3986 allows in a path segment.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# The same, plus "%": in the raw path, escapes the client made are kept as they are.
+_RAW_SAFE = _PATH_SAFE + "%"
 
 UNAVAILABLE_MESSAGE = "The chat's backend is not available right now; try again in a moment."
 
@@ -70,7 +72,7 @@ def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse
     method = "GET" if request.method == "HEAD" else request.method
     return backend.request(
         method,
-        quote(request.path, safe=_PATH_SAFE),
+        _raw_path(),
         token=token,
         params=list(request.args.items(multi=True)),
         data=body or None,
@@ -78,8 +80,36 @@ def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse
     )
 
 
+def _raw_path() -> str:
+    """The request's path as the client encoded it, so every segment reaches the backend intact.
+
+    The decoded path would turn ``/api/rooms/a%2Fb`` into three segments and ``%2E%2E`` into a
+    dot segment. gunicorn keeps the raw request target in ``RAW_URI`` (as latin-1 text of the
+    bytes received); bytes outside printable ASCII are percent-encoded, escapes are kept as sent.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        path = raw.split("?", 1)[0]
+        if not path.startswith("/"):  # absolute-form: http://host/api/...
+            path = urlsplit(path).path
+        # No API route has an empty segment or a "/" inside one (ids and usernames cannot hold
+        # one), and the backend could not tell either from a path without it: its server decodes
+        # %2F before routing, and its router merges "//" into "/".
+        if "//" in path or "%2f" in path.lower():
+            raise ApiError(404, "not_found", "No such API path.")
+        try:
+            return quote(path.encode("latin-1"), safe=_RAW_SAFE)
+        except UnicodeEncodeError:
+            pass
+    return quote(request.path, safe=_PATH_SAFE)
+
+
 def _reply(answer: BackendResponse) -> Response:
     """The backend's answer as the front server's: status, JSON body, Retry-After and Allow."""
+    if 300 <= answer.status < 400:
+        # The backend redirects only to tidy a path (merged slashes, as from an encoded "/" in a
+        # room id); no such path is an API route as asked.
+        raise ApiError(404, "not_found", "No such API path.")
     if answer.status == 204 or (answer.body is None and request.method == "OPTIONS"):
         response = Response(status=answer.status)
         del response.headers["Content-Type"]  # no body, so no type (Werkzeug defaults to HTML)

@@ -16,6 +16,7 @@ import http.cookiejar
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -90,11 +91,12 @@ class Backend:
     ) -> BackendResponse:
         """Call the backend and return its answer, whatever its status.
 
-        ``path`` starts with ``/``. ``token`` becomes ``Authorization: Bearer``. ``json`` is a
-        value to send as JSON; ``data`` is an already encoded JSON body relayed as is (the backend
-        judges whether it is valid). ``timeout`` is the read timeout in seconds, or a
-        ``(connect, read)`` pair; the default is 0.5 s to connect and 1.5 s to answer.
-        Raises :class:`BackendUnavailable` when the backend cannot be reached or is too slow.
+        ``path`` starts with ``/`` and is percent-encoded; it is sent exactly as given. ``token``
+        becomes ``Authorization: Bearer``. ``json`` is a value to send as JSON; ``data`` is an
+        already encoded JSON body relayed as is (the backend judges whether it is valid).
+        ``timeout`` is the read timeout in seconds, or a ``(connect, read)`` pair; the default is
+        0.5 s to connect and 1.5 s to answer. Raises :class:`BackendUnavailable` when the backend
+        cannot be reached or is too slow.
         """
         headers = {"Accept": "application/json"}
         if token:
@@ -103,19 +105,18 @@ class Backend:
             data = orjson.dumps(json)
         if data is not None:
             headers["Content-Type"] = "application/json"
-        url = self.base_url + path
+        prepared = self._session.prepare_request(
+            requests.Request(method, self.base_url + "/", headers=headers, data=data, params=params)
+        )
+        # requests would rewrite the path (drop "." and ".." segments, decode escapes such as %2E),
+        # turning a request about a room or user named ".." into one about another path; the path
+        # is sent exactly as given.
+        query = urlsplit(prepared.url).query
+        prepared.url = self.base_url + path + (f"?{query}" if query else "")
         attempts = 2 if method.upper() == "GET" else 1
         for attempt in range(attempts):
             try:
-                answer = self._session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=data,
-                    params=params,
-                    timeout=_timeouts(timeout),
-                    allow_redirects=False,
-                )
+                answer = self._session.send(prepared, timeout=_timeouts(timeout), allow_redirects=False)
                 break
             except requests.Timeout as error:
                 # A timeout is never retried: the caller's two seconds are already spent.
