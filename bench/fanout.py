@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bench.procs import Meter
+from bench.procs import Meter, cpu_cost
 from bench.stats import percentiles
 from bench.wsload import Pool, Run, drain, drive
 
@@ -46,6 +46,7 @@ async def fanout(
         await pool.close()
     result = summarize(run, clients=clients, rate=rate, duration=duration)
     result.update(sent, open_s=round(open_s, 2), drain_s=drain_s, usage=usage, extensions=extensions)
+    result["cpu_cost"] = cpu_cost(usage, result["stored"], result["deliveries"])
     return result
 
 

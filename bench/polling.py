@@ -14,7 +14,7 @@ import time
 import orjson
 
 from bench.http import HttpClient
-from bench.procs import Meter
+from bench.procs import Meter, cpu_cost
 from bench.scenarios import Context
 from bench.stats import Deliveries, percentiles
 from bench.wsload import stamp
@@ -78,7 +78,9 @@ async def scenario_6(ctx: Context) -> dict:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    cost = cpu_cost(usage, len(ledger.stored), ledger.count)
     return {
+        "cpu_cost": cost,
         "clients": size["clients"],
         "rate_per_s": size["rate"],
         "duration_s": size["duration"],

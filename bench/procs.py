@@ -193,6 +193,22 @@ class Meter:
         return out
 
 
+def cpu_cost(usage: dict, messages: int, deliveries: int) -> dict:
+    """Each server's CPU per message stored and per delivery made, in microseconds.
+
+    Unlike latency, these hardly depend on what else the machine is running, so runs on a busy
+    machine stay comparable, and ours compare with the floor's directly.
+    """
+    out = {}
+    for key, value in usage.items():
+        name = key.removesuffix("_cpu_pct")
+        if key.endswith("_cpu_pct") and name not in ("generator", "others"):
+            cpu_us = value / 100 * usage["wall_s"] * 1e6
+            out[f"{name}_us_per_message"] = round(cpu_us / messages) if messages else None
+            out[f"{name}_us_per_delivery"] = round(cpu_us / deliveries, 1) if deliveries else None
+    return out
+
+
 def _machine_busy_seconds() -> float:
     times = psutil.cpu_times()
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)

@@ -148,23 +148,37 @@ def usage_table(results: dict) -> str:
     """CPU (percent of one core) and memory of the generator and the servers, per scenario."""
     lines = [
         "| scenario | wall s | generator CPU | front CPU | backend CPU | floor CPU | other processes CPU "
-        "| load avg | front RSS MiB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| load avg | front RSS MiB | server CPU per message | per delivery |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, (title, _row) in ROWS.items():
         r = results.get(key) or {}
-        runs = [(title, r.get("usage"))]
+        runs = [(title, r.get("usage"), r.get("cpu_cost"))]
         if key == "7":
-            runs = [(f"7. floor {k}", (r.get(k) or {}).get("floor", {}).get("usage")) for k in ("s1", "s2")]
-        for name, u in runs:
+            floors = [(k, (r.get(k) or {}).get("floor", {})) for k in ("s1", "s2")]
+            runs = [(f"7. floor {k}", f.get("usage"), f.get("cpu_cost")) for k, f in floors]
+        for name, u, cost in runs:
             if u:
                 fields = ("generator", "front", "backend", "floor", "others")
                 cpu = " | ".join(
                     "" if u.get(f"{f}_cpu_pct") is None else f"{u[f'{f}_cpu_pct']}%" for f in fields
                 )
                 rss = u.get("front_rss_mib", "")
-                lines.append(f"| {name} | {u['wall_s']} | {cpu} | {u.get('load_avg_1m', '')} | {rss} |")
+                per = _per(cost or {})
+                lines.append(
+                    f"| {name} | {u['wall_s']} | {cpu} | {u.get('load_avg_1m', '')} | {rss} | {per} |"
+                )
     return "\n".join(lines)
+
+
+def _per(cost: dict) -> str:
+    """'front 2100 µs + backend 900 µs | front 21 µs' from a cpu_cost dict."""
+    names = [k.removesuffix("_us_per_message") for k in cost if k.endswith("_us_per_message")]
+    if not names:
+        return " | "
+    msg = " + ".join(f"{n} {cost[f'{n}_us_per_message']} µs" for n in names)
+    dlv = " + ".join(f"{n} {cost[f'{n}_us_per_delivery']} µs" for n in names)
+    return f"{msg} | {dlv}"
 
 
 def write(document: dict, stamp: str) -> str:
