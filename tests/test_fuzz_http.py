@@ -181,3 +181,27 @@ def test_every_answer_matches_the_document(method, path, target, api_schema):
         case.call_and_validate(base_url=target.url, session=target.bare, checks=CHECKS, timeout=40)
 
     fuzz()
+
+
+@pytest.mark.parametrize(
+    ("what", "path", "headers"),
+    [
+        ("a request line over 4 KiB", "/api/events?after=" + "1" * 5000, {}),
+        ("a header over 8 KiB", "/api/session", {"X-Padding": "x" * 9000}),
+        ("a cookie over 8 KiB", "/api/session", {"Cookie": "chat_session=" + "x" * 9000}),
+        ("over a hundred headers", "/api/session", {f"X-Padding-{n}": "1" for n in range(120)}),
+    ],
+    ids=["long-request-line", "long-header", "long-cookie", "many-headers"],
+)
+def test_oversized_requests_get_a_json_error(target, what, path, headers):
+    """Requests too big to read are refused like any bad input on /api/: a JSON error, not HTML."""
+    answer = requests.get(target.url + path, headers=headers, timeout=10)
+    assert 400 <= answer.status_code < 500, (what, answer.status_code)
+    assert answer.headers.get("Content-Type", "").startswith("application/json"), (
+        what,
+        answer.status_code,
+        answer.headers.get("Content-Type"),
+        answer.text[:120],
+    )
+    error = answer.json()["error"]
+    assert isinstance(error["code"], str) and isinstance(error["message"], str)
