@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 
-import orjson
 from flask import Request
 
+from common import jsontext
 from common.errors import ApiError
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -29,8 +29,10 @@ def json_body(request: Request) -> dict:
         # A chunked body is cut at the limit without an error; treat reaching it as going over.
         raise ApiError(413, "payload_too_large", "The request body is larger than 65,536 bytes.")
     try:
-        body = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        body = jsontext.loads(data)
+    except jsontext.NotUnicode as error:
+        raise invalid(str(error)) from None
+    except jsontext.NotJson:
         body = None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "The request body must be a JSON object.")

@@ -58,7 +58,11 @@ def install(app: Flask) -> None:
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
         code = _CODE_FOR_STATUS.get(status, "http_error")
-        return error_response(status, code, error.description or code)
+        response = error_response(status, code, error.description or code)
+        for name, value in error.get_headers():  # e.g. Allow on a 405
+            if name != "Content-Type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

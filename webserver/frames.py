@@ -12,8 +12,7 @@ import re
 import time
 from typing import Any
 
-import orjson
-
+from common import jsontext
 from webserver.connection import Connection
 from webserver.hub import Hub, encode
 from webserver.relay import Backend, BackendUnavailable
@@ -42,8 +41,10 @@ def on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: Backend) ->
     if isinstance(data, bytes):
         return send_error(conn, "invalid_json", "Frames are JSON text; binary frames are not accepted.")
     try:
-        frame = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        frame = jsontext.loads(data)
+    except jsontext.NotUnicode as error:
+        return send_error(conn, "validation_error", str(error))
+    except jsontext.NotJson:
         return send_error(conn, "invalid_json", "The frame is not valid JSON.")
     if not isinstance(frame, dict):
         return send_error(conn, "validation_error", "A frame is a JSON object with a type.")
