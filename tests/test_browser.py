@@ -470,9 +470,10 @@ def test_dm_or_mention_notifies_while_the_tab_is_hidden(live_module, browser, pe
     alice.send(f"hey @{bob.username}, look")
     expect(bob.message_texts().last).to_have_text(f"hey @{bob.username}, look", timeout=5_000)
     alice.page.locator("#people-list button", has_text=bob.username).click(timeout=10_000)
+    expect(alice.page.locator("#room-name")).to_have_text(bob.username)
     alice.send("a direct word")
     expect(bob.room_button(alice.username)).to_be_visible(timeout=5_000)
-    bob.page.wait_for_function("window.__notes.length >= 2", timeout=5_000)
+    bob.page.wait_for_function("() => window.__notes.length >= 2", timeout=5_000)
     notes = bob.page.evaluate("window.__notes")
     assert [note["body"] for note in notes] == [f"hey @{bob.username}, look", "a direct word"]
     assert all(alice.username in note["title"] for note in notes)

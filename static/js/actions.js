@@ -12,7 +12,7 @@ export function send(chat, text) {
   const store = chat.store;
   if (!store || !store.current || !chat.connection) return;
   if (!text.trim()) return;
-  chat.connection.send(store.current, text);
+  chat.connection.delivery.send(store.current, text);
   chat.messagesView.scrollToBottom();
   chat.renderMessages('update');
 }

@@ -30,8 +30,8 @@ const messagesView = new MessagesView(document, {
   // Deferred: the view asks while it renders, and loading renders again.
   onNeedOlder: () => setTimeout(() => actions.loadOlder(chat), 0),
   onReachBottom: () => chat.markReadIfSeen(),
-  onRetry: (clientId) => chat.connection && chat.connection.retry(clientId),
-  onDiscard: (clientId) => chat.connection && chat.connection.discard(clientId),
+  onRetry: (clientId) => chat.connection && chat.connection.delivery.retry(clientId),
+  onDiscard: (clientId) => chat.connection && chat.connection.delivery.discard(clientId),
 });
 
 const dialogs = new Dialogs(document, {

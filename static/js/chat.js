@@ -200,7 +200,7 @@ export class Chat {
     if (!store || !store.current) return;
     const history = store.history(store.current);
     if (!history.loaded) return;
-    const entries = this.connection ? this.connection.outbox.forRoom(store.current) : [];
+    const entries = this.connection ? this.connection.delivery.outbox.forRoom(store.current) : [];
     const divider = this.divider && this.divider.room === store.current ? this.divider.after : null;
     let olderState = history.hasOlder ? '' : 'This is the start of the conversation.';
     if (this.loadingOlder) olderState = 'Loading older messages…';

@@ -42,27 +42,6 @@ export class Connection {
     this.delivery = new Delivery(username, this, saved);
   }
 
-  get outbox() {
-    return this.delivery.outbox;
-  }
-
-  /** Queue a message the user typed (see Delivery.send). */
-  send(roomId, text) {
-    return this.delivery.send(roomId, text);
-  }
-
-  retry(clientId) {
-    this.delivery.retry(clientId);
-  }
-
-  discard(clientId) {
-    this.delivery.discard(clientId);
-  }
-
-  flush() {
-    this.delivery.flush();
-  }
-
   /** Send one frame on the open socket; false when there is none. */
   sendFrame(frame) {
     if (this.mode !== 'live' || !this.ws || this.ws.readyState !== WebSocket.OPEN) return false;
@@ -157,7 +136,7 @@ export class Connection {
     if (this.pollAbort) this.pollAbort.abort();
     this.status('live');
     this.scheduleBackupCheck();
-    this.flush();
+    this.delivery.flush();
   }
 
   socketFailed(upgrading) {
@@ -196,7 +175,7 @@ export class Connection {
       if (this.mode !== 'live' || generation !== this.generation) return;
       try {
         await this.catchUp(0);
-        this.flush();
+        this.delivery.flush();
       } catch (error) {
         if (error instanceof ApiError && error.status === 401) this.on.onUnauthorized();
         // The server cannot be reached over HTTP: the socket is most likely dead without
@@ -239,7 +218,7 @@ export class Connection {
         if (generation !== this.pollGeneration) return;
         if (attempt > 0 || wait === 0) {
           this.status('polling');
-          this.flush();
+          this.delivery.flush();
           // The server is back after an outage: the WebSocket may well be too, so try it now
           // rather than polling for up to a minute.
           if (attempt > 0) this.tryUpgrade();
