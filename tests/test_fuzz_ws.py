@@ -223,6 +223,23 @@ def test_a_frame_over_64_kib_closes_with_1009_and_one_of_64_kib_does_not(world):
     _bystander_still_served(world, Socket(world["stack"], world["attacker"]))
 
 
+@pytest.mark.parametrize("char", ["\u00e9", "\u20ac", "\U0001f600"], ids=["2-byte", "3-byte", "4-byte"])
+def test_the_64_kib_limit_counts_bytes_not_characters(world, char):
+    """A frame of fewer than 65,536 characters but more than 64 KiB of UTF-8 also closes with 1009."""
+    attacker = Socket(world["stack"], world["attacker"])
+    count = MAX_FRAME - 64  # just under the limit in characters: up to four times over it in bytes
+    frame = json.dumps({"type": "nothing", "pad": char * count}, ensure_ascii=False)
+    assert len(frame) < MAX_FRAME < len(frame.encode())
+    attacker.ws.send(frame)
+    try:
+        answer, _ = attacker.until(lambda f: f["type"] == "error")
+    except ConnectionClosed as closed:
+        assert closed.rcvd is not None and closed.rcvd.code == 1009
+    else:
+        pytest.fail(f"{len(frame.encode())} bytes were read and answered {answer}, not closed with 1009")
+    _bystander_still_served(world, Socket(world["stack"], world["attacker"]))
+
+
 def test_bad_handshake_cursors_are_refused_with_422(world):
     """``after`` that is not a non-negative integer is refused before the socket opens."""
     user = world["attacker"]
