@@ -402,3 +402,35 @@ def test_an_outsider_hears_public_rooms_being_created_and_nothing_private(world)
         event = outsider.until(lambda f: f["type"] == "room")
         assert event["room"]["id"] == public, event  # the private room, made first, never arrived
         assert outsider.about(private) == []
+
+
+def test_a_member_who_leaves_a_private_room_hears_no_more_of_it(world):
+    """After leaving, the room is gone for them on /ws as on HTTP: no events, and send is not_found."""
+    leaver = world.user("leaver")
+    answer = world.owner.post(
+        f"{world.url}/api/rooms",
+        json={"name": "soon left", "visibility": "private", "members": [leaver.username]},
+        timeout=10,
+    )
+    room = answer.json()["room"]["id"]
+    with ExitStack() as stack:
+        ws = Socket(stack, world.url, leaver)
+        gone = leaver.delete(f"{world.url}/api/rooms/{room}/members/{leaver.username}", timeout=10)
+        assert gone.status_code == 204
+        left = ws.until(lambda f: f["type"] == "room" and f["room"]["id"] == room)
+        assert leaver.username not in left["room"]["members"]  # the event that removes them arrives
+        posted = world.owner.post(
+            f"{world.url}/api/rooms/{room}/messages", json={"text": "after", "client_id": "after"}, timeout=10
+        )
+        assert posted.status_code == 201
+        world.owner.post(
+            f"{world.url}/api/rooms/{room}/members", json={"username": world.member.username}, timeout=10
+        )
+        ws.send({"type": "typing", "room": room})
+        heard = []
+        while (frame := ws.until(lambda f: True))["type"] != "error":
+            heard.append(frame)
+        assert frame["error"]["code"] == "not_found"
+        heard += ws.about(room)
+        assert [f for f in heard if room_of(f) == room] == []  # neither the message nor the new member
+    expect(leaver.get(f"{world.url}/api/rooms/{room}/messages", timeout=10), HIDDEN)
