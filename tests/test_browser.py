@@ -347,6 +347,31 @@ def test_layout_at_desktop_and_phone_widths(live_module, people):
     expect(page.locator("#sidebar")).not_to_be_in_viewport()
 
 
+def test_two_tabs_of_one_person_never_erase_each_others_unsent_messages(live, people):
+    alice = people(live.url, unique("alice"))
+    alice.open_room("general")
+    room_id = alice.room_id("general")
+    first_tab = alice.page
+    second_tab = alice.context.new_page()
+    second_tab.goto(f"{live.url}/")
+    expect(second_tab.locator("#status")).to_have_text("Live", timeout=10_000)
+
+    live.front.stop()
+    for tab, text in ((first_tab, "from the first tab"), (second_tab, "from the second tab")):
+        expect(tab.locator("#status")).to_have_text(re.compile("^Offline"), timeout=10_000)
+        tab.locator("#composer-text").fill(text)
+        tab.locator("#composer-text").press("Enter")
+        expect(tab.locator("#message-list .pending")).to_contain_text(text)
+    first_tab.close()  # its page is gone; only the saved outbox still holds its message
+    alice.page = second_tab
+    live.front.restart()
+    second_tab.reload()
+    expect(second_tab.locator("#message-list .pending")).to_have_count(0, timeout=20_000)
+    texts = [m["text"] for m in alice.history(room_id)]
+    assert texts.count("from the first tab") == 1
+    assert texts.count("from the second tab") == 1
+
+
 def test_refused_message_shows_why_with_retry_and_discard(live_module, people):
     alice = people(live_module.url, unique("alice"))
     alice.open_room("general")

@@ -23,11 +23,28 @@ export class Delivery {
     this.outbox = new Outbox();
     this.outbox.load(JSON.stringify(storage.get(this.key, [])));
     this.flushing = false;
+    this.done = new Set(); // client_ids this page confirmed or discarded
   }
 
+  /**
+   * Save the outbox. Another tab of the same user saves to the same key, so entries found there
+   * that this page never settled are kept: a tab never erases a message another tab still owes.
+   */
   save() {
-    this.storage.set(this.key, JSON.parse(this.outbox.serialize()));
+    const mine = JSON.parse(this.outbox.serialize());
+    const known = new Set(mine.map((entry) => entry.client_id));
+    const stored = this.storage.get(this.key, []);
+    const others = (Array.isArray(stored) ? stored : []).filter(
+      (entry) => entry && !known.has(entry.client_id) && !this.done.has(entry.client_id),
+    );
+    this.storage.set(this.key, others.concat(mine));
     this.connection.on.onOutbox();
+  }
+
+  /** Take an entry out of the outbox for good; true if it was there. */
+  settle(clientId) {
+    this.done.add(clientId);
+    return this.outbox.remove(clientId);
   }
 
   /** Queue a message the user typed; it is sent now if connected, else when connected. */
@@ -45,19 +62,19 @@ export class Delivery {
   }
 
   discard(clientId) {
-    this.outbox.remove(clientId);
+    this.settle(clientId);
     this.save();
   }
 
   /** The server stored it (ack, POST answer): out of the outbox, into the history. */
   confirmed(message, clientId) {
-    if (this.outbox.remove(clientId || message.client_id)) this.save();
+    if (this.settle(clientId || message.client_id)) this.save();
     this.connection.on.onConfirmed(message);
   }
 
   /** Our own message came back as an event: that confirms it too, even if its ack was lost. */
   echoed(message) {
-    if (message.sender === this.username && message.client_id && this.outbox.remove(message.client_id)) {
+    if (message.sender === this.username && message.client_id && this.settle(message.client_id)) {
       this.save();
     }
   }
