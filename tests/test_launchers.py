@@ -116,7 +116,7 @@ def test_second_backend_on_the_same_data_dir_refuses(start_backend, run_launcher
 
 
 @pytest.mark.parametrize("script", LAUNCHERS)
-def test_port_in_use_is_one_line(start_process, run_launcher, tmp_path, script):
+def test_port_in_use_is_one_line(run_launcher, tmp_path, script):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
