@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -144,6 +145,8 @@ async def run(args: argparse.Namespace) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print the Markdown report; exit 0 even when targets are missed."""
     args = parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     nofile = raise_nofile()
     begun = datetime.now(UTC)
     command = "python -m bench" + (" " + " ".join(sys.argv[1:]) if len(sys.argv) > 1 else "")
@@ -159,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         "compression": "none" if args.no_compression else "permessage-deflate offered",
         "open_files_limit": nofile,
     }
-    results = asyncio.run(run(args))
+    try:
+        results = asyncio.run(run(args))
+    except KeyboardInterrupt:
+        log("interrupted; the servers were stopped")
+        return 130
     meta["duration_s"] = round((datetime.now(UTC) - begun).total_seconds(), 1)
     negotiated = {
         r.get("extensions") for r in results.values() if isinstance(r, dict) and r.get("extensions")

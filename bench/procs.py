@@ -9,6 +9,7 @@ because gunicorn's worker is a child of the arbiter we start.
 from __future__ import annotations
 
 import collections
+import ctypes
 import os
 import resource
 import signal
@@ -22,6 +23,7 @@ import psutil
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def log(text: str) -> None:
@@ -37,6 +39,14 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
+def _child_setup() -> None:
+    # Runs in the child between fork and exec: the raised open-file limit, and SIGTERM when the
+    # load generator dies, so a killed benchmark leaves no server behind.
+    raise_nofile()
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 class Server:
     """One server subprocess: its address once it printed it, its output tail, its resources."""
 
@@ -50,7 +60,7 @@ class Server:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            preexec_fn=raise_nofile,
+            preexec_fn=_child_setup,
             # The shell's CHAT_* settings would change what is measured; the flags say it all.
             env={k: v for k, v in os.environ.items() if not k.startswith("CHAT_")},
         )
