@@ -22,7 +22,12 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 from werkzeug.security import generate_password_hash
 
+from tests import backend_fixtures as fx
+
 pytestmark = pytest.mark.live
+
+# The backend app from its factory, for the one limit whose window is too long to wait out live.
+backend_seed, make_backend_app = fx.backend_seed, fx.make_backend_app
 
 WAIT = 10.0
 EVIL = "http://evil.example"
@@ -389,3 +394,23 @@ def test_limits_are_on_by_default(live_module):
     for n in range(20):
         assert maker.post(f"{url}/api/rooms", json={"name": f"d{n}"}, timeout=10).status_code == 201
     limited(maker.post(f"{url}/api/rooms", json={"name": "d20"}, timeout=10), at_most=10)
+
+
+def test_failed_sign_ins_are_refused_until_the_window_passes(make_backend_app):
+    """Past the limit even the right password is refused; once the window has passed it works again.
+
+    Live, the window is five minutes; here the backend's own app runs with a window of 2 s.
+    """
+    client = make_backend_app({"LOGIN_FAILURES": 3, "LOGIN_WINDOW": 2}).test_client()
+
+    def attempt(password: str):
+        return client.post("/api/session", json={"username": "alice", "password": password})
+
+    for _ in range(3):
+        assert attempt("wrong-password").status_code == 401
+    refused = attempt(fx.PASSWORD)
+    assert refused.status_code == 429 and refused.get_json()["error"]["code"] == "rate_limited"
+    wait = int(refused.headers["Retry-After"])
+    assert 1 <= wait <= 2
+    time.sleep(wait)
+    assert attempt(fx.PASSWORD).status_code == 200
