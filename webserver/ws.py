@@ -31,8 +31,11 @@ from webserver.stream import EventStream, catch_up
 
 log = logging.getLogger(__name__)
 
-# The contract's largest frame; simple-websocket closes with 1009 past it.
+# The contract's largest frame, in bytes. simple-websocket enforces it on the characters of a text
+# frame (closing with 1009 past it); a text frame within it may still be up to 4 bytes a character,
+# which :func:`_too_big` catches.
 MAX_FRAME_BYTES = 65_536
+CLOSE_TOO_BIG = 1009
 
 # Seconds between pings on an idle connection. Proxies and NATs commonly drop TCP flows idle for
 # 60 s or more; 25 s keeps ours alive, and a peer that misses one ping's pong by the next one is
@@ -136,6 +139,9 @@ def _serve(ws: Any) -> None:
                 break
             if data is None:  # woken without a frame: the loop condition decides
                 continue
+            if _too_big(data):
+                conn.close(CLOSE_TOO_BIG, "frame over 64 KiB")
+                break
             try:
                 on_frame(data, conn, hub, backend)
             except Exception:  # a bug must cost one frame, not the connection or the worker
@@ -145,6 +151,13 @@ def _serve(ws: Any) -> None:
         hub.unregister(conn)
         conn.close()
         writer.join(timeout=2)
+
+
+def _too_big(data: str | bytes) -> bool:
+    """Whether a frame is over MAX_FRAME_BYTES once encoded (a character is 1 to 4 bytes)."""
+    if isinstance(data, bytes) or len(data) * 4 <= MAX_FRAME_BYTES:
+        return len(data) > MAX_FRAME_BYTES
+    return len(data.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
 
 
 def _batch_sender(ws: Any) -> Callable[[list[str]], None]:
