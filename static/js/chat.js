@@ -128,8 +128,10 @@ export class Chat {
       onFrame: (frame) => applyFrame(this, frame),
       onConfirmed: (message) => this.addMessages(message.room, [message]),
       onStatus: (status) => {
+        const was = this.lastStatus.state;
         this.lastStatus = status;
         this.view.setStatus(status);
+        if (was !== status.state) this.renderMessages('update');
         if (status.state === 'live' || status.state === 'polling') this.refreshUsers();
       },
       onOutbox: () => this.renderMessages('update'),
@@ -204,7 +206,8 @@ export class Chat {
     const divider = this.divider && this.divider.room === store.current ? this.divider.after : null;
     let olderState = history.hasOlder ? '' : 'This is the start of the conversation.';
     if (this.loadingOlder) olderState = 'Loading older messages…';
-    this.messagesView.render(store.current, history, entries, { me: store.me, dividerAfter: divider, mode, olderState });
+    const waiting = !['live', 'polling'].includes(this.lastStatus.state);
+    this.messagesView.render(store.current, history, entries, { me: store.me, dividerAfter: divider, mode, olderState, waiting });
   }
 
   /** The reader can see the end of the open room: everything in it is read. */

@@ -53,9 +53,9 @@ export class MessagesView {
    * Show `history` (a store History) of room `roomId` plus its outbox `entries`.
    * `dividerAfter`: the last read seq when the room was opened, or null for no divider.
    * `mode`: `open` (jump to the divider or the end), `older` (keep the position as messages
-   * arrive above) or `update` (follow only if at the bottom).
+   * arrive above) or `update` (follow only if at the bottom). `waiting`: no connection now.
    */
-  render(roomId, history, entries, { me, dividerAfter, mode, olderState }) {
+  render(roomId, history, entries, { me, dividerAfter, mode, olderState, waiting = false }) {
     const wasAtBottom = this.atBottom();
     const fromBottom = this.scroller.scrollHeight - this.scroller.scrollTop;
     const previousCount = this.list.childElementCount;
@@ -79,7 +79,7 @@ export class MessagesView {
       items.push(this.messageItem(message, me, grouped));
       prev = message;
     }
-    for (const entry of entries) items.push(this.pendingItem(entry, me));
+    for (const entry of entries) items.push(this.pendingItem(entry, me, waiting));
     this.list.replaceChildren(...items);
 
     if (mode === 'open') {
@@ -115,12 +115,14 @@ export class MessagesView {
     return item;
   }
 
-  pendingItem(entry, me) {
+  /** An outbox entry: "Sending…", or "Waiting for the connection…" while there is none. */
+  pendingItem(entry, me, waiting) {
     const item = el('li', entry.failed ? 'message mine failed' : 'message mine pending');
     item.dataset.clientId = entry.client_id;
     const head = el('div', 'meta');
     head.append(el('span', 'sender', me));
-    head.append(el('span', 'state', entry.failed ? 'Not sent' : 'Sending…'));
+    const state = entry.failed ? 'Not sent' : waiting ? 'Waiting for the connection…' : 'Sending…';
+    head.append(el('span', 'state', state));
     const body = el('div', 'text');
     body.append(renderText(entry.text, me));
     item.append(head, body);
