@@ -26,13 +26,16 @@ from __future__ import annotations
 import argparse
 import ctypes
 import ctypes.util
+import json
 import os
+import resource
 import signal
 import socket
 import sys
 from collections.abc import Callable
 from typing import Any
 
+import gunicorn.util
 from gunicorn.app.base import BaseApplication
 from gunicorn.errors import HaltServer
 
@@ -52,6 +55,19 @@ WORKER_TIMEOUT = 60
 
 # The kernel's listen queue: generous, so a burst of connections at start-up is not refused.
 BACKLOG = 2048
+
+# Connections one gevent worker accepts at once (gunicorn's default is 1,000). Each WebSocket holds
+# one for its whole life, and the front server is meant to hold 10,000 of them; the open-file
+# limit is raised to match (see _raise_open_files).
+WORKER_CONNECTIONS = 20_000
+
+# Seconds an idle keep-alive connection stays open. The front server keeps a pool of connections
+# to the backend; gunicorn's default of 2 s would close them between two messages of a quiet
+# room, and a request sent on a connection just being closed fails.
+KEEPALIVE = 75
+
+# The longest request line gunicorn accepts (its maximum; the default is 4,094).
+REQUEST_LINE_LIMIT = 8190
 
 _PR_SET_PDEATHSIG = 1
 
@@ -128,6 +144,32 @@ def _die_with_parent(master_pid: int) -> None:
         os._exit(1)
 
 
+def _raise_open_files() -> None:
+    """Lift the soft open-file limit to the hard one: every connection is a file descriptor."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+# The contract's error codes for the requests gunicorn refuses before the app sees them.
+_GUNICORN_ERROR_CODES = {414: "payload_too_large", 431: "payload_too_large", 413: "payload_too_large"}
+
+
+def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None:
+    """gunicorn's own error answer (a request line too long, bad headers) in the JSON error shape.
+
+    Installed in place of gunicorn's HTML page, so that no answer, not even one gunicorn makes,
+    is an HTML error page.
+    """
+    code = _GUNICORN_ERROR_CODES.get(status, "bad_request")
+    body = json.dumps({"error": {"code": code, "message": f"{reason}: {message}"}}).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
 class _Server(BaseApplication):
     """A gunicorn application whose settings come from a dict and whose app from a factory."""
 
@@ -164,6 +206,7 @@ def serve(
     and a worker that dies is not replaced: the server stops with status 1.
     Raises :class:`ServeError` when the address cannot be bound.
     """
+    _raise_open_files()
     app = factory() if preload else None
     # gunicorn takes the descriptor over (and closes it when it stops), so the socket object
     # lets go of it here rather than closing it a second time.
@@ -172,6 +215,7 @@ def serve(
 
     def post_fork(_server: Any, _worker: Any) -> None:
         _die_with_parent(master_pid)
+        gunicorn.util.write_error = _write_json_error
 
     def post_worker_init(worker: Any) -> None:
         # The worker's own copy of the settings: a shorter grace than the master's (see above).
@@ -206,6 +250,9 @@ def serve(
         "workers": 1,
         "worker_class": worker_class,
         "threads": threads,
+        "worker_connections": WORKER_CONNECTIONS,
+        "keepalive": KEEPALIVE,
+        "limit_request_line": REQUEST_LINE_LIMIT,
         "preload_app": preload,
         "timeout": WORKER_TIMEOUT,
         "graceful_timeout": MASTER_GRACE,
