@@ -102,6 +102,11 @@ def test_private_room_chat_both_ways_survives_reload_and_stays_private(live_modu
     carol.page.click("#browse-rooms")
     expect(carol.page.locator("#browse-dialog")).to_be_visible()
     expect(carol.page.locator("#browse-list")).not_to_contain_text(room)
+    # A public room alice creates meanwhile shows up in carol's open list.
+    public = unique("open-house")
+    status, body = alice.api("POST", "/api/rooms", {"name": public, "visibility": "public", "members": []})
+    assert status == 201, body
+    expect(carol.page.locator("#browse-list")).to_contain_text(public, timeout=5_000)
     status, body = carol.api("GET", f"/api/rooms/{room_id}/messages")
     assert status == 404, body
     assert room not in str(carol.api("GET", "/api/rooms")[1])

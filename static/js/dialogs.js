@@ -70,6 +70,16 @@ export class Dialogs {
   /** Open the list of public rooms the user is not in. */
   openBrowse(rooms) {
     this.$('browse-error').textContent = '';
+    this.fillBrowse(rooms);
+    this.$('browse-dialog').showModal();
+  }
+
+  /** While the list is open, a public room created meanwhile shows up in it. */
+  refreshBrowse(rooms) {
+    if (this.$('browse-dialog').open) this.fillBrowse(rooms);
+  }
+
+  fillBrowse(rooms) {
     const items = rooms.map((room) => {
       const item = el('li');
       const members = (room.members || []).length;
@@ -83,7 +93,6 @@ export class Dialogs {
     });
     if (!items.length) items.push(el('li', 'hint', 'You are in every public room already.'));
     this.$('browse-list').replaceChildren(...items);
-    this.$('browse-dialog').showModal();
   }
 
   async join(button) {

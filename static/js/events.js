@@ -64,6 +64,7 @@ function applyRoom(chat, event) {
     chat.view.announce(label);
   }
   chat.view.renderSidebar(store);
+  chat.dialogs.refreshBrowse(store.joinable());
   chat.updateTitle();
 }
 
