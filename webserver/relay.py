@@ -1,26 +1,30 @@
 """The front server's one HTTP client to the backend.
 
-Every call the front server makes to ``backend.py`` goes through :class:`Backend`: one pooled
-``requests.Session`` shared by all greenlets, short timeouts so a dead or stuck backend becomes a
+Every call the front server makes to ``backend.py`` goes through :class:`Backend`: one urllib3
+connection pool shared by all greenlets, short timeouts so a dead or stuck backend becomes a
 ``503 backend_unavailable`` within two seconds instead of a hung page, and one bounded retry for
 idempotent GETs whose connection failed before anything was sent.
 
-The session never carries cookies. The backend knows callers only by ``Authorization: Bearer``;
-a cookie jar shared by all requests would let one user's credential ride on another's request,
-so the jar refuses to store or send anything.
+urllib3 directly rather than ``requests``: the relay is on the path of every message and every
+poll, and ``requests``' per-call preparation and cookie merging was about a quarter of the front
+server's CPU in the benchmark's profile (docs/benchmark.md). It also sends the path exactly as
+given, where ``requests`` would rewrite ``.`` and ``..`` segments and turn a request about a room
+or user named ``..`` into one about another path.
+
+The pool never carries cookies (urllib3 has no cookie jar). The backend knows callers only by
+``Authorization: Bearer``, set per call, so one user's credential never rides on another's request.
 """
 
 from __future__ import annotations
 
-import http.cookiejar
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import orjson
-import requests
-from requests.adapters import HTTPAdapter
+import urllib3
+from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, TimeoutError
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:8756"
 
@@ -54,29 +58,17 @@ class BackendResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class _NoCookies(http.cookiejar.DefaultCookiePolicy):
-    """A cookie policy that neither stores nor returns any cookie."""
-
-    def set_ok(self, cookie, request):  # noqa: D102 - the policy protocol
-        return False
-
-    def return_ok(self, cookie, request):  # noqa: D102
-        return False
-
-
 class Backend:
     """The HTTP client to ``backend.py`` at ``base_url`` (e.g. ``http://127.0.0.1:8756``)."""
 
     def __init__(self, base_url: str = DEFAULT_BACKEND_URL):
         self.base_url = base_url.rstrip("/")
-        self._session = requests.Session()
-        # Proxy variables and ~/.netrc from the environment must not redirect or decorate calls
-        # to a service on loopback.
-        self._session.trust_env = False
-        self._session.cookies.set_policy(_NoCookies())
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        parts = urlsplit(self.base_url)
+        pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
+        # block=False: past POOL_SIZE, extra connections are opened and closed after use rather
+        # than making a caller wait for a free one.
+        self._pool = pool_class(parts.hostname, parts.port, maxsize=POOL_SIZE, block=False, retries=False)
+        self._prefix = parts.path
 
     def request(
         self,
@@ -105,34 +97,36 @@ class Backend:
             data = orjson.dumps(json)
         if data is not None:
             headers["Content-Type"] = "application/json"
-        prepared = self._session.prepare_request(
-            requests.Request(method, self.base_url + "/", headers=headers, data=data, params=params)
-        )
-        # requests would rewrite the path (drop "." and ".." segments, decode escapes such as %2E),
-        # turning a request about a room or user named ".." into one about another path; the path
-        # is sent exactly as given.
-        query = urlsplit(prepared.url).query
-        prepared.url = self.base_url + path + (f"?{query}" if query else "")
+        url = self._prefix + path + (f"?{urlencode(params)}" if params else "")
+        connect, read = _timeouts(timeout)
         attempts = 2 if method.upper() == "GET" else 1
         for attempt in range(attempts):
             try:
-                answer = self._session.send(prepared, timeout=_timeouts(timeout), allow_redirects=False)
+                answer = self._pool.urlopen(
+                    method,
+                    url,
+                    body=data,
+                    headers=headers,
+                    timeout=urllib3.Timeout(connect=connect, read=read),
+                    redirect=False,
+                )
                 break
-            except requests.Timeout as error:
-                # A timeout is never retried: the caller's two seconds are already spent.
-                raise self._unavailable(f"did not answer in time ({error.__class__.__name__})") from None
-            except requests.ConnectionError as error:
+            # Before TimeoutError: urllib3 makes a refused connection a kind of connect timeout.
+            except (NewConnectionError, ProtocolError, ConnectionError) as error:
                 if attempt + 1 < attempts:
                     time.sleep(RETRY_PAUSE)
                     continue
                 raise self._unavailable(f"cannot be reached ({_reason(error)})") from None
-            except requests.RequestException as error:
+            except TimeoutError as error:
+                # A timeout is never retried: the caller's two seconds are already spent.
+                raise self._unavailable(f"did not answer in time ({error.__class__.__name__})") from None
+            except HTTPError as error:
                 raise self._unavailable(f"failed: {_reason(error)}") from None
-        return BackendResponse(answer.status_code, _parse(answer), _kept_headers(answer))
+        return BackendResponse(answer.status, _parse(answer.data), _kept_headers(answer.headers))
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._pool.close()
 
     def _unavailable(self, what: str) -> BackendUnavailable:
         return BackendUnavailable(
@@ -141,7 +135,7 @@ class Backend:
 
 
 def _timeouts(timeout: Timeout) -> tuple[float, float]:
-    """The (connect, read) pair for requests from the caller's timeout argument."""
+    """The (connect, read) pair from the caller's timeout argument."""
     if timeout is None:
         return (CONNECT_TIMEOUT, READ_TIMEOUT)
     if isinstance(timeout, tuple):
@@ -149,9 +143,8 @@ def _timeouts(timeout: Timeout) -> tuple[float, float]:
     return (CONNECT_TIMEOUT, float(timeout))
 
 
-def _parse(answer: requests.Response) -> Any:
+def _parse(content: bytes) -> Any:
     """The answer's body as JSON, or None when it is empty or not JSON."""
-    content = answer.content
     if not content:
         return None
     try:
@@ -165,8 +158,8 @@ def _parse(answer: requests.Response) -> Any:
 _KEPT_HEADERS = ("Retry-After", "Allow", "Content-Type")
 
 
-def _kept_headers(answer: requests.Response) -> dict[str, str]:
-    return {name: answer.headers[name] for name in _KEPT_HEADERS if name in answer.headers}
+def _kept_headers(headers: Any) -> dict[str, str]:
+    return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
 
 
 def _reason(error: Exception) -> str:
