@@ -17,7 +17,8 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
-from common.serve import ArgumentParser, ServeError, env, port_number, serve  # noqa: E402
+from common.flags import ArgumentParser, env, port_number  # noqa: E402
+from common.serve import ServeError, serve  # noqa: E402
 
 NAME = "front server"
 

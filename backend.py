@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common.serve import ArgumentParser, ServeError, env, port_number, serve
+from common.flags import ArgumentParser, env, port_number
+from common.serve import ServeError, serve
 
 NAME = "backend"
 

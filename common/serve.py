@@ -16,14 +16,12 @@ Both launchers (``backend.py`` and ``MainWServer.py``) call :func:`serve`. What 
   port and the backend's data-directory lock.
 * SIGTERM is gunicorn's graceful stop and SIGINT (Ctrl-C) its quick stop; both end with exit
   status 0 within a few seconds, since WebSockets and long-polls never finish on their own.
-
-It also holds the small flag helpers both launchers share (a one-line argparse error, the
-environment fallback, the port type).
+* A request gunicorn itself refuses (a request line or headers too long to parse) gets the
+  JSON error shape, not gunicorn's HTML page.
 """
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import ctypes.util
 import json
@@ -74,34 +72,6 @@ _PR_SET_PDEATHSIG = 1
 
 class ServeError(Exception):
     """The server cannot start; ``str()`` is a one-line reason for the operator."""
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse with a one-line error: ``PROG: error: WHAT (see --help)``, exit status 2.
-
-    The default also prints the whole usage block, which buries the one line that matters when a
-    launcher is run by a script or a service manager.
-    """
-
-    def error(self, message: str):  # type: ignore[override]
-        """Print the one-line error and exit with status 2."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def env(name: str, default: str) -> str:
-    """The environment variable ``name``, or ``default`` when it is unset or empty."""
-    return os.environ.get(name) or default
-
-
-def port_number(text: str) -> int:
-    """argparse type: a TCP port number, 0 for any free port."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
-    return value
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -158,14 +128,22 @@ _GUNICORN_ERROR_CODES = {414: "payload_too_large", 431: "payload_too_large", 413
 def _write_json_error(sock: Any, status: int, reason: str, message: str) -> None:
     """gunicorn's own error answer (a request line too long, bad headers) in the JSON error shape.
 
-    Installed in place of gunicorn's HTML page, so that no answer, not even one gunicorn makes,
-    is an HTML error page.
+    Installed in place of gunicorn's HTML page, so that no answer, not even one gunicorn makes
+    before any route runs, is an HTML error page. It carries the headers every answer carries,
+    with a policy that allows nothing, since it is only JSON.
     """
-    code = _GUNICORN_ERROR_CODES.get(status, "bad_request")
-    body = json.dumps({"error": {"code": code, "message": f"{reason}: {message}"}}).encode()
+    code = _GUNICORN_ERROR_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+    text = f"{reason}: {message[:200]}" if message else reason
+    body = json.dumps({"error": {"code": code, "message": text}}).encode()
     head = (
-        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
+        f"HTTP/1.1 {status} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "Referrer-Policy: same-origin\r\n"
+        "\r\n"
     )
     gunicorn.util.write_nonblock(sock, head.encode("latin-1") + body)
 
@@ -215,6 +193,7 @@ def serve(
 
     def post_fork(_server: Any, _worker: Any) -> None:
         _die_with_parent(master_pid)
+        # The workers call gunicorn.util.write_error for requests they cannot parse.
         gunicorn.util.write_error = _write_json_error
 
     def post_worker_init(worker: Any) -> None:

@@ -65,6 +65,17 @@ def test_front_healthz_says_when_the_backend_is_down(live):
     assert answer.json() == {"status": "ok", "backend": "unavailable"}
 
 
+@pytest.mark.parametrize("which", ["backend", "front"])
+def test_a_request_too_long_to_parse_gets_a_json_error(live, which):
+    # gunicorn refuses it before any route runs; the answer still has the JSON error shape.
+    url = live.backend.url if which == "backend" else live.url
+    answer = requests.get(f"{url}/api/events?after={'1' * 9000}", timeout=5)  # limit: 8,190
+    assert answer.status_code == 414
+    assert answer.headers["Content-Type"] == "application/json"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert answer.json()["error"]["code"] == "payload_too_large"
+
+
 @pytest.mark.parametrize(
     "script, args, env",
     [
