@@ -38,6 +38,21 @@ def _rate(text: str) -> float:
     return value
 
 
+# The contract's rate limits: flag, default, type, meaning. Each flag's app config key is its name
+# in capitals (--message-burst: MESSAGE_BURST) and its environment variable that key after CHAT_.
+RATE_LIMITS = [
+    ("--message-burst", "300", _count, "messages a user may send at once"),
+    ("--message-rate", "10", _rate, "messages per second a user regains"),
+    ("--login-failures", "10", _count, "failed sign-ins per username per 5 minutes"),
+    ("--room-burst", "20", _count, "rooms a user may create at once"),
+    ("--room-rate", "0.1", _rate, "rooms per second a user regains"),
+]
+
+
+def _config_key(flag: str) -> str:
+    return flag[2:].replace("-", "_").upper()
+
+
 def _threads(text: str) -> int:
     """argparse type: a thread count of at least 1."""
     value = _count(text)
@@ -66,36 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="0 picks a free port (CHAT_BACKEND_PORT)",
     )
     add("--data-dir", default=env("CHAT_DATA_DIR", "chats"), help="where the data files live (CHAT_DATA_DIR)")
-    add(
-        "--message-burst",
-        type=_count,
-        default=env("CHAT_MESSAGE_BURST", "300"),
-        help="messages a user may send at once (CHAT_MESSAGE_BURST; 0 = no limit)",
-    )
-    add(
-        "--message-rate",
-        type=_rate,
-        default=env("CHAT_MESSAGE_RATE", "10"),
-        help="messages per second a user regains (CHAT_MESSAGE_RATE; 0 = no limit)",
-    )
-    add(
-        "--login-failures",
-        type=_count,
-        default=env("CHAT_LOGIN_FAILURES", "10"),
-        help="failed sign-ins per username per 5 minutes (CHAT_LOGIN_FAILURES; 0 = no limit)",
-    )
-    add(
-        "--room-burst",
-        type=_count,
-        default=env("CHAT_ROOM_BURST", "20"),
-        help="rooms a user may create at once (CHAT_ROOM_BURST; 0 = no limit)",
-    )
-    add(
-        "--room-rate",
-        type=_rate,
-        default=env("CHAT_ROOM_RATE", "0.1"),
-        help="rooms per second a user regains (CHAT_ROOM_RATE; 0 = no limit)",
-    )
+    for flag, default, kind, meaning in RATE_LIMITS:
+        variable = "CHAT_" + _config_key(flag)
+        add(flag, type=kind, default=env(variable, default), help=f"{meaning} ({variable}; 0 = no limit)")
     add(
         "--threads",
         type=_threads,
@@ -110,14 +98,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Start the backend and serve until stopped; the exit status for the shell."""
     args = parse_args(argv)
-    config = {
-        "DATA_DIR": args.data_dir,
-        "MESSAGE_BURST": args.message_burst,
-        "MESSAGE_RATE": args.message_rate,
-        "LOGIN_FAILURES": args.login_failures,
-        "ROOM_BURST": args.room_burst,
-        "ROOM_RATE": args.room_rate,
-    }
+    config = {"DATA_DIR": args.data_dir}
+    for flag, *_ in RATE_LIMITS:
+        config[_config_key(flag)] = getattr(args, _config_key(flag).lower())
     # Imported here, not at the top, so that ``--help`` and flag errors answer at once.
     import backend
     from backend.datadir import DataDirError
