@@ -25,7 +25,7 @@ pytestmark = pytest.mark.live
 
 def _open_silent_websocket(port: int, cookie: str) -> socket.socket:
     """Complete a WebSocket handshake on a raw socket, then go silent."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)  # also bounds every recv
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         (
@@ -58,17 +58,16 @@ def test_a_peer_that_stops_answering_pings_is_dropped(live_module, http_user):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     hub = app.extensions["chat.hub"]
+    silent = _open_silent_websocket(server.port, alice.cookies["chat_session"])
     try:
-        silent = _open_silent_websocket(server.port, alice.cookies["chat_session"])
         assert _wait_for(lambda: len(hub.connections(alice.username)) == 1, 5)
         # One ping unanswered by the next: the server closes and the hub forgets the connection.
         assert _wait_for(lambda: not hub.connections(alice.username), 5), "the silent peer was kept"
-        silent.settimeout(5)
         received = b""
         while chunk := silent.recv(65536):  # the pings, the hello, then the end of the stream
             received += chunk
         assert received, "the server sent nothing before closing"
-        silent.close()
     finally:
+        silent.close()
         server.shutdown()
         app.extensions["chat.stream"].stop()
