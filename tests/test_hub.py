@@ -1,4 +1,4 @@
-"""Unit tests of the WebSocket hub: fan-out rules, ordering, slow consumers, catch-up, typing, presence.
+"""Unit tests of the hub: fan-out rules, ordering, slow consumers, catch-up, typing, presence, polls.
 
 Real :class:`Hub` and :class:`Connection` objects, no network: a connection's queue is read the
 way its writer would read it, and time is a settable clock.
@@ -11,6 +11,7 @@ import threading
 import orjson
 import pytest
 
+from webserver import polling
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.hub import Hub
 from webserver.presence import OFFLINE_GRACE
@@ -243,3 +244,90 @@ def test_presence_is_announced_to_every_connection_on_real_transitions(hub: Hub,
     hub.sweep()
     assert drain(bob) == [{"type": "presence", "user": "alice", "online": False}]
     assert hub.online_users() == {"bob"}
+
+
+# -- caught-up long-polls of /api/events (webserver.polling) -----------------------------------
+
+
+def answer(hub: Hub, waiter) -> dict:
+    """The poll's answer as the client would read it."""
+    frames, pos = hub.unpark(waiter)
+    return orjson.loads(polling.answer_body(frames, pos))
+
+
+def test_a_parked_poll_gets_only_the_events_that_concern_its_user(hub: Hub) -> None:
+    carol = hub.park("carol", 10)
+    hub.apply(message(11, "r1"))  # a private room she is not in
+    hub.apply(room_event(12, "new-pub", ["alice"], "created", "alice", "public"))
+    hub.apply(room_event(13, "r1", ["alice", "bob", "carol"], "added", "carol"))
+    hub.apply(message(14, "r1"))
+    assert carol.wait(0)
+    got = answer(hub, carol)
+    assert [e["pos"] for e in got["events"]] == [12, 13, 14]
+    assert got["events"][2] == message(14, "r1")
+    assert (got["pos"], got["more"]) == (14, False)
+    hub.apply(message(15, "r1"))  # after the answer: left for her next poll
+    assert len(carol.frames) == 3
+
+
+def test_a_poll_is_parked_only_at_the_hubs_pos(hub: Hub) -> None:
+    assert hub.park("alice", 9) is None  # behind: the backend answers the catch-up
+    assert hub.park("alice", 11) is None  # ahead of the hub: the backend answers too
+    assert Hub().park("alice", 0) is None  # no rooms snapshot yet
+    assert hub.park("alice", 10) is not None
+
+
+def test_a_poll_that_times_out_answers_empty_with_the_hubs_pos(hub: Hub) -> None:
+    bob = hub.park("bob", 10)
+    hub.apply(room_event(11, "priv", ["alice"], "created", "alice"))  # nothing of bob's
+    assert not bob.wait(0.05)
+    assert answer(hub, bob) == {"events": [], "pos": 11, "more": False}
+    hub.apply(message(12, "r1"))
+    assert bob.frames == []  # unparked: no longer handed anything
+
+
+def test_several_polls_of_one_user_and_of_others_each_get_the_event(hub: Hub) -> None:
+    a1, a2, b = hub.park("alice", 10), hub.park("alice", 10), hub.park("bob", 10)
+    conn = connect(hub, "alice")
+    assert hub.apply(message(11, "r1")) == 4
+    assert [answer(hub, w)["events"] for w in (a1, a2, b)] == [[message(11, "r1")]] * 3
+    assert events(conn) == [11]
+
+
+def test_a_parked_poll_wakes_a_waiting_thread_and_keeps_the_batch(hub: Hub) -> None:
+    waiter = hub.park("alice", 10)
+    woke = threading.Event()
+    thread = threading.Thread(target=lambda: woke.set() if waiter.wait(5) else None)
+    thread.start()
+    hub.apply(message(11, "r1"))
+    hub.apply(message(12, "r1"))
+    thread.join(5)
+    assert woke.is_set()
+    got = answer(hub, waiter)
+    assert [e["pos"] for e in got["events"]] == [11, 12] and got["pos"] == 12
+
+
+def test_a_full_poll_stops_at_its_last_event_so_nothing_is_lost(hub: Hub) -> None:
+    waiter = hub.park("alice", 10)
+    for pos in range(11, 11 + polling.MAX_EVENTS + 3):
+        hub.apply(message(pos, "r1"))
+    got = answer(hub, waiter)
+    assert len(got["events"]) == polling.MAX_EVENTS
+    assert got["pos"] == 10 + polling.MAX_EVENTS == got["events"][-1]["pos"]
+
+
+def test_local_params_accept_exactly_what_the_backend_would_and_a_real_wait() -> None:
+    assert polling.local_params({"after": "7", "wait": "25"}) == (7, 25.0)
+    assert polling.local_params({"after": " 7", "wait": "1e1"}) == (7, 10.0)
+    for args in (
+        {"wait": "25"},
+        {"after": "7"},
+        {"after": "7", "wait": "0"},
+        {"after": "-1", "wait": "5"},
+        {"after": "x", "wait": "5"},
+        {"after": "7", "wait": "nan"},
+        {"after": "7", "wait": "31"},
+        {"after": "7", "wait": "soon"},
+        {"after": "1.5", "wait": "5"},
+    ):
+        assert polling.local_params(args) is None, args

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from webserver.connection import CLOSE_NORMAL, Connection
+from webserver.polling import Waiter, Waiters
 from webserver.presence import Presence, RateGate
 
 
@@ -41,6 +42,7 @@ class Hub:
         self.ready = threading.Event()  # set once the rooms snapshot is loaded
         self._rooms: dict[str, tuple[bool, set[str]]] = {}  # id -> (public, members)
         self._conns: dict[str, set[Connection]] = {}  # username -> open connections
+        self._waiters = Waiters()  # caught-up long-polls of /api/events (webserver.polling)
         self.presence = Presence(clock)
         self.typing_gate = RateGate(clock=clock)
 
@@ -71,6 +73,7 @@ class Hub:
                 for conn in self._conns.get(user, ()):
                     conn.deliver(pos, frame)
                     count += 1
+                count += self._waiters.hand(user, pos, frame)
             return count
 
     def _concerned(self, event: dict[str, Any]) -> set[str]:
@@ -88,7 +91,7 @@ class Hub:
         if event.get("action") == "left" and event.get("user"):
             users.add(event["user"])
         if event.get("action") == "created" and public:
-            users |= self._conns.keys()
+            users |= self._conns.keys() | self._waiters.users()
         return users
 
     def room(self, room_id: str) -> tuple[bool, set[str]] | None:
@@ -96,6 +99,32 @@ class Hub:
         with self._lock:
             found = self._rooms.get(room_id)
             return (found[0], set(found[1])) if found else None
+
+    # -- caught-up long-polls ------------------------------------------------------------------
+
+    def park(self, user: str, after: int) -> Waiter | None:
+        """Park a long-poll of ``user`` for the events after ``after``, if that is the hub's pos.
+
+        None when the hub is not ready or not at ``after``: the backend answers that poll. The
+        check and the parking are one step under the lock, so no event can slip between them.
+        """
+        with self._lock:
+            if not self.ready.is_set() or after != self.pos:
+                return None
+            waiter = Waiter(user)
+            self._waiters.add(waiter)
+            return waiter
+
+    def unpark(self, waiter: Waiter) -> tuple[list[str], int]:
+        """End a parked poll: the frames it was handed and the cursor that follows them.
+
+        Taken in one step under the lock: every event up to the returned pos that concerns the
+        user is in the frames, and every later one is left for the next poll.
+        """
+        with self._lock:
+            self._waiters.remove(waiter)
+            pos = waiter.closed_at if waiter.closed_at is not None else self.pos
+            return list(waiter.frames), pos
 
     # -- connections -------------------------------------------------------------------------
 

@@ -16,7 +16,8 @@ from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from common.errors import ApiError, error_response
-from webserver import sessions
+from webserver import polling, sessions
+from webserver.hub import Hub
 from webserver.relay import Backend, BackendResponse, BackendUnavailable
 
 bp = Blueprint("api_relay", __name__)
@@ -170,12 +171,15 @@ def _add_online(answer: BackendResponse) -> None:
 
 
 def _events(token: str | None) -> Response:
-    """GET /api/events: relay with a read timeout that fits ``wait``; polling counts as online.
+    """GET /api/events: a caught-up long-poll is answered from the hub, any other relayed.
 
-    The caller is marked online before the long-poll starts (so a user who only polls shows up at
-    once, not after the first wait) and again when it ends.
+    Polling counts as online: the caller is marked before the long-poll starts (so a user who
+    only polls shows up at once, not after the first wait) and again when it ends.
     """
     hub = current_app.extensions.get("chat.hub")
+    params = polling.local_params(request.args) if hub is not None else None
+    if params is not None and hub.ready.is_set() and params[0] == hub.pos:
+        return _events_from_hub(hub, token, *params)
     username = None
     if hub is not None and token:
         user = current_app.extensions["chat.sessions"].user_for(token)
@@ -186,6 +190,30 @@ def _events(token: str | None) -> Response:
     if username and answer.status == 200:
         hub.touch_poller(username)
     return _reply(answer)
+
+
+def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Response:
+    """A long-poll with ``after`` at the hub's pos: wait in memory for the events it concerns.
+
+    The hub may move on while the session is checked; the poll is then relayed after all.
+    """
+    user = current_app.extensions["chat.sessions"].user_for(token)  # 503 if it cannot tell
+    if not user or not user.get("username"):
+        raise ApiError(401, "unauthenticated", "Sign in first.")
+    username = user["username"]
+    hub.touch_poller(username)
+    waiter = hub.park(username, after)
+    if waiter is None:
+        answer = _call(token, timeout=wait + LONG_POLL_MARGIN)
+        if answer.status == 200:
+            hub.touch_poller(username)
+        return _reply(answer)
+    try:
+        waiter.wait(wait)
+    finally:
+        frames, pos = hub.unpark(waiter)
+    hub.touch_poller(username)
+    return Response(polling.answer_body(frames, pos), mimetype="application/json")
 
 
 def _wait_of(text: str | None) -> float:

@@ -1,0 +1,185 @@
+"""Live tests of long-polling ``GET /api/events``: the real backend and front server, over HTTP.
+
+A poll whose ``after`` is the front server's current position is answered from the hub's memory;
+any other is relayed to the backend. The client cannot tell which did: these tests hold the
+answers to what the contract promises (every event of one's rooms once, in order, nothing else,
+the bytes the backend itself would send), whichever way each poll went.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.ws_client import make_room, post
+
+pytestmark = pytest.mark.live
+
+WAIT = 10  # the long-poll's wait in seconds: far longer than any answer should take
+
+
+def cursor(user: requests.Session) -> int:
+    """The current position, as a client starting to poll asks for it."""
+    answer = user.get(f"{user.base_url}/api/events", timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["pos"]
+
+
+def poll(user: requests.Session, after: int, wait: float = WAIT) -> requests.Response:
+    answer = user.get(f"{user.base_url}/api/events", params={"after": after, "wait": wait}, timeout=wait + 10)
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def poll_in_background(user: requests.Session, after: int) -> tuple[threading.Thread, list]:
+    """Start one long-poll in a thread; its answer and the time it came land in the list."""
+    result: list = []
+
+    def run() -> None:
+        answer = poll(user, after)
+        result.extend([answer, time.monotonic()])
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    time.sleep(0.3)  # the poll is parked by now
+    return thread, result
+
+
+def test_a_caught_up_poll_answers_at_once_with_the_new_message(live_module, http_user) -> None:
+    alice, bob = http_user("alice"), http_user("bob")
+    room = make_room(alice, [bob])
+    after = cursor(bob)
+    thread, result = poll_in_background(bob, after)
+    posted_at = time.monotonic()
+    message = post(alice, room, "are you there?")
+    thread.join(WAIT + 10)
+    answer, answered_at = result
+    assert answered_at - posted_at < 1.0
+    body = answer.json()
+    assert body == {
+        "events": [{"type": "message", "pos": message["pos"], "message": message}],
+        "pos": message["pos"],
+        "more": False,
+    }
+    assert answer.headers["Content-Type"] == "application/json"
+    # The very bytes the backend sends for the same events (asked without a wait, so relayed).
+    assert poll(bob, after, wait=0).content == answer.content
+
+
+def test_a_caught_up_poll_times_out_empty(live_module, http_user) -> None:
+    carol = http_user("carol")
+    after = cursor(carol)
+    started = time.monotonic()
+    answer = poll(carol, after, wait=0.5)
+    assert time.monotonic() - started >= 0.5
+    assert answer.json() == {"events": [], "pos": after, "more": False}
+
+
+def test_a_caught_up_poll_needs_a_session(live_module, http_user) -> None:
+    bob = http_user("bob")
+    after = cursor(bob)
+    answer = requests.get(f"{bob.base_url}/api/events", params={"after": after, "wait": 1}, timeout=10)
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "unauthenticated"
+    signed_out = requests.get(
+        f"{bob.base_url}/api/events",
+        params={"after": after, "wait": 1},
+        cookies={"chat_session": "not-a-session"},
+        timeout=10,
+    )
+    assert signed_out.status_code == 401
+
+
+def test_bad_parameters_get_the_backends_answer(live_module, http_user) -> None:
+    bob = http_user("bob")
+    after = cursor(bob)
+    for params in ({"after": after, "wait": 31}, {"after": -1, "wait": 1}, {"after": after, "wait": "x"}):
+        answer = bob.get(f"{bob.base_url}/api/events", params=params, timeout=10)
+        assert answer.status_code == 422, params
+        assert answer.json()["error"]["code"] == "validation_error"
+
+
+def test_a_poll_chain_gets_every_message_of_its_rooms_once_in_order(live_module, http_user) -> None:
+    poller = http_user("poller")
+    senders = [http_user(f"sender{i}") for i in range(3)]
+    shared = make_room(senders[0], [poller, *senders[1:]])
+    small = make_room(senders[1], [poller])
+    secret = make_room(senders[2], senders[:2])  # the poller is not in it
+    late = make_room(senders[0], senders[1:])  # the poller is added half way
+    rooms = {shared: senders, small: [senders[1]], secret: senders, late: senders}
+    after = cursor(poller)
+    got: list[dict] = []
+    answers: list[tuple[int, int]] = []  # (after, pos) of each answer
+    done = threading.Event()
+
+    def chain() -> None:
+        nonlocal after
+        while not done.is_set():
+            body = poll(poller, after, wait=2).json()
+            got.extend(body["events"])
+            answers.append((after, body["pos"]))
+            after = body["pos"]
+
+    watcher = threading.Thread(target=chain, daemon=True)
+    watcher.start()
+    stored: list[dict] = []
+    lock = threading.Lock()
+
+    def send(index: int) -> None:
+        sender = senders[index]
+        mine = [r for r, members in rooms.items() if sender in members]
+        for k in range(67 if index else 66):
+            message = post(sender, mine[k % len(mine)], f"{sender.username} #{k}")
+            with lock:
+                stored.append(message)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    added = senders[0].post(
+        f"{senders[0].base_url}/api/rooms/{late}/members", json={"username": poller.username}, timeout=10
+    )
+    assert added.status_code == 200, added.text
+    for thread in threads:
+        thread.join(60)
+    assert len(stored) == 200
+    deadline = time.monotonic() + 20
+    last = max(m["pos"] for m in stored)
+    while time.monotonic() < deadline and not (answers and answers[-1][1] >= last):
+        time.sleep(0.1)  # until the poller's cursor has passed every message sent
+    time.sleep(0.5)  # anything extra would arrive now
+    done.set()
+    watcher.join(10)
+    room_events = [e for e in got if e["type"] == "room"]
+    assert [(e["room"]["id"], e["user"]) for e in room_events] == [(late, poller.username)]
+    joined_at = room_events[0]["pos"]
+    expected = sorted(
+        (m for m in stored if m["room"] in (shared, small) or (m["room"] == late and m["pos"] > joined_at)),
+        key=lambda m: m["pos"],
+    )
+    assert [e["message"] for e in got if e["type"] == "message"] == expected
+    positions = [e["pos"] for e in got]
+    assert positions == sorted(set(positions))  # strictly increasing: none repeated, none reordered
+    for (asked, pos), (next_after, _) in zip(answers, answers[1:], strict=False):
+        assert pos >= asked and next_after == pos
+
+
+def test_polling_carries_on_across_a_backend_restart(live, http_user) -> None:
+    alice, bob = http_user("alice"), http_user("bob")
+    room = make_room(alice, [bob])
+    live.backend.kill9()
+    live.backend.restart()
+    after = cursor(bob)
+    thread, result = poll_in_background(bob, after)
+    message = post(alice, room, "back again")
+    thread.join(WAIT + 10)
+    assert result[0].json()["events"] == [{"type": "message", "pos": message["pos"], "message": message}]
+    after = result[0].json()["pos"]
+    thread, result = poll_in_background(bob, after)
+    second = post(alice, room, "and again")
+    thread.join(WAIT + 10)
+    assert [e["message"] for e in result[0].json()["events"]] == [second]

@@ -1,0 +1,109 @@
+"""Long-polls of ``GET /api/events`` that are caught up, answered from the hub's memory.
+
+A poll whose ``after`` is the hub's ``pos`` asks only for events the hub has not applied yet, and
+the hub already knows exactly whom each event concerns (the rule of the backend's per-user feed).
+Such a poll becomes a :class:`Waiter` registered with the hub: the hub's fan-out hands it every
+frame meant for its user, and the poll answers with what it holds. Everything else (a catch-up, a
+cursor the hub has not reached, a parameter the backend would refuse) is relayed to the backend,
+which stays the one place that validates parameters and reads history.
+
+No Flask import: the hub uses this module, and so do unit tests without a server.
+"""
+
+from __future__ import annotations
+
+import threading
+
+# The contract's maximum number of events in one answer.
+MAX_EVENTS = 500
+
+# The longest ``wait`` the backend accepts, in seconds.
+MAX_WAIT = 30.0
+
+
+def local_params(args: object) -> tuple[int, float] | None:
+    """``(after, wait)`` when a poll could be answered here, else None (relay it).
+
+    Only values the backend would accept, read the way it reads them (``int()`` from 0 for
+    ``after``, ``float()`` from 0 to 30 for ``wait``), and only a real wait: anything else is the
+    backend's to answer, error messages included.
+    """
+    raw_after, raw_wait = args.get("after"), args.get("wait")
+    if raw_after is None or raw_wait is None:
+        return None
+    try:
+        after, wait = int(raw_after), float(raw_wait)
+    except ValueError:
+        return None
+    if after < 0 or not 0 < wait <= MAX_WAIT:  # the comparison also refuses nan
+        return None
+    return after, wait
+
+
+class Waiter:
+    """One parked long-poll: the frames the hub handed it, and the wake-up of its request."""
+
+    __slots__ = ("user", "frames", "closed_at", "_arrived")
+
+    def __init__(self, user: str):
+        self.user = user
+        self.frames: list[str] = []
+        self.closed_at: int | None = None  # the pos at which a full waiter stopped taking frames
+        self._arrived = threading.Event()
+
+    def offer(self, frame: str) -> bool:
+        """Take one frame; returns True when the waiter is full and must take no more."""
+        self.frames.append(frame)
+        self._arrived.set()
+        return len(self.frames) >= MAX_EVENTS
+
+    def wait(self, timeout: float) -> bool:
+        """Block until a frame arrives or ``timeout`` seconds pass; True if one arrived."""
+        return self._arrived.wait(timeout)
+
+
+class Waiters:
+    """The parked long-polls by username. Not locked: the hub calls it under its own lock."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, set[Waiter]] = {}
+
+    def add(self, waiter: Waiter) -> None:
+        """Park ``waiter`` for its user."""
+        self._by_user.setdefault(waiter.user, set()).add(waiter)
+
+    def remove(self, waiter: Waiter) -> None:
+        """Forget ``waiter`` (answered, timed out, or full)."""
+        waiters = self._by_user.get(waiter.user)
+        if waiters is not None:
+            waiters.discard(waiter)
+            if not waiters:
+                del self._by_user[waiter.user]
+
+    def users(self) -> set[str]:
+        """The users with at least one parked poll."""
+        return set(self._by_user)
+
+    def hand(self, user: str, pos: int, frame: str) -> int:
+        """Give event ``pos``'s frame to every parked poll of ``user``; returns how many took it.
+
+        A waiter that reaches :data:`MAX_EVENTS` is detached at once with ``pos`` as its cursor,
+        so the next event is left for the poll that follows it, not lost.
+        """
+        waiters = self._by_user.get(user)
+        if not waiters:
+            return 0
+        count = len(waiters)
+        for waiter in list(waiters):
+            if waiter.offer(frame):
+                waiter.closed_at = pos
+                self.remove(waiter)
+        return count
+
+    def __len__(self) -> int:
+        return sum(len(w) for w in self._by_user.values())
+
+
+def answer_body(frames: list[str], pos: int) -> bytes:
+    """The ``/api/events`` answer, byte for byte as the backend builds it from its stored lines."""
+    return b'{"events":[%s],"pos":%d,"more":false}' % (",".join(frames).encode(), pos)
