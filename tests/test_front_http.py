@@ -6,10 +6,13 @@ a script would, and checks what that caller would notice.
 
 from __future__ import annotations
 
+import http.client
+import json
 import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -200,6 +203,32 @@ def test_api_errors_are_json(live_module, http_user):
     assert bad_json.status_code == 400 and bad_json.json()["error"]["code"] == "invalid_json"
     wrong_method = alice.put(f"{url}/api/session", json={}, timeout=5)
     assert wrong_method.status_code == 405 and wrong_method.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/internal/rooms",
+        "/api/../internal/rooms",
+        "/api/%2E%2E/internal/events",
+        "/api/rooms/../../internal/rooms",
+        "/api/%2e%2e/%2e%2e/internal/events",
+        "/api/..%2Finternal/rooms",
+    ],
+)
+def test_the_backends_internal_routes_are_out_of_reach(live_module, http_user, path):
+    """The hub's unfiltered feed never leaks through the relay, however the path is spelled."""
+    alice = http_user("alice")
+    # http.client sends the path exactly as written; requests and urllib3 would remove dot segments.
+    connection = http.client.HTTPConnection(urlsplit(live_module.url).netloc, timeout=5)
+    try:
+        connection.request("GET", path, headers={"Cookie": f"chat_session={alice.cookies['chat_session']}"})
+        answer = connection.getresponse()
+        body = json.loads(answer.read())
+    finally:
+        connection.close()
+    assert answer.status == 404, body
+    assert body["error"]["code"] == "not_found"
 
 
 def test_long_poll_outlasts_the_default_timeout(live_module, http_user):
