@@ -27,10 +27,15 @@ parameter)::
 ``make_backend_app(config=None, *, seeded=True)``
     Factory for an app with other settings (rate limits, an empty data directory); every app it
     made is closed at teardown.
+
+Plain helpers for the tests' assertions and requests, imported by name: ``check_error`` (the
+contract's error shape), ``check_retry_after``, ``new_room``, ``say``, ``room_list``, ``general``,
+``current_pos``, ``page`` (one history page's seqs), ``callers_from`` and ``ISO_MS_Z``.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -138,3 +143,67 @@ def callers(app: Flask, client: FlaskClient | None = None) -> SimpleNamespace:
 def users(backend_app: Flask, backend_client: FlaskClient) -> SimpleNamespace:
     """alice, bob, carol and dave, signed in on ``backend_client``."""
     return callers(backend_app, backend_client)
+
+
+ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
+
+
+def check_error(answer, status: int, code: str) -> str:
+    """Assert the contract's JSON error shape, status and code; return the message."""
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/json"
+    body = answer.get_json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert body["error"]["code"] == code, body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    return body["error"]["message"]
+
+
+def check_retry_after(answer, at_most: int) -> None:
+    """A 429 ``rate_limited`` with a whole number of seconds to wait."""
+    check_error(answer, 429, "rate_limited")
+    assert 1 <= int(answer.headers["Retry-After"]) <= at_most
+
+
+def new_room(caller: Caller, name: str = "room", visibility: str = "public", members=()) -> dict:
+    """Create a room and return it."""
+    answer = caller.post("/api/rooms", {"name": name, "visibility": visibility, "members": list(members)})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    return answer.get_json()["room"]
+
+
+def say(caller: Caller, room_id: str, text: str, client_id: str):
+    """Post a message; the answer."""
+    return caller.post(f"/api/rooms/{room_id}/messages", {"text": text, "client_id": client_id})
+
+
+def room_list(caller: Caller) -> dict[str, dict]:
+    """The caller's ``GET /api/rooms``, by name."""
+    answer = caller.get("/api/rooms")
+    assert answer.status_code == 200
+    return {room["name"]: room for room in answer.get_json()["rooms"]}
+
+
+def general(caller: Caller) -> dict:
+    """The room ``general`` as the caller sees it."""
+    return room_list(caller)["general"]
+
+
+def current_pos(caller: Caller) -> int:
+    """The events cursor now."""
+    return caller.get("/api/events").get_json()["pos"]
+
+
+def page(caller: Caller, room_id: str, query: str = "") -> tuple[list[int], int]:
+    """The seqs of one history page and its ``last_seq``."""
+    answer = caller.get(f"/api/rooms/{room_id}/messages{query}")
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert set(body) == {"messages", "last_seq"}
+    return [message["seq"] for message in body["messages"]], body["last_seq"]
+
+
+def callers_from(app, tokens: dict[str, str]):
+    """The seeded people as Callers on ``app``, with the tokens they were given."""
+    app.extensions["test.tokens"] = tokens
+    return callers(app)

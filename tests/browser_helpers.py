@@ -1,6 +1,13 @@
 """Helpers for the browser tests: launching Debian's Chromium, signing people in, reading the page.
 
-Kept apart from ``test_browser.py`` so the tests read as what a user does and sees.
+Kept apart from the ``test_browser_*.py`` modules so the tests read as what a user does and sees.
+A test module makes the fixtures ``browser`` (one headless Chromium per module) and ``people`` (a
+factory for signed-in people) visible to pytest by naming them at module level (an import would be
+flagged by ruff as redefined by each test's parameter)::
+
+    import browser_helpers as bh
+
+    browser, people = bh.browser, bh.people
 """
 
 from __future__ import annotations
@@ -10,7 +17,8 @@ import re
 import uuid
 from pathlib import Path
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -176,3 +184,43 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module; each test opens its own contexts."""
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def people(browser):
+    """Factory for signed-in people; their contexts close after the test."""
+    opened = []
+
+    def make(base_url, username=None, **options):
+        person = open_person(browser, base_url, username, **options)
+        opened.append(person)
+        return person
+
+    yield make
+    for person in opened:
+        person.context.close()
+    # A script error anywhere in the app fails the test that caused it.
+    assert [error for person in opened for error in person.errors] == []
+
+
+def create_room(person, name: str, *, private: bool, members: list[str]) -> None:
+    """Use the create-room dialog."""
+    page = person.page
+    page.click("#new-room")
+    page.fill("#room-name-input", name)
+    page.check("input[name=visibility][value=private]" if private else "input[name=visibility][value=public]")
+    for member in members:
+        page.check(f"#room-member-choices input[value='{member}']")
+    screenshot(page, "create-room-dialog-desktop")
+    page.click("#room-form button[type=submit]")
+    expect(page.locator("#room-dialog")).to_be_hidden()
+    expect(page.locator("#room-name")).to_have_text(name)
