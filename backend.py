@@ -87,7 +87,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add(
         "--threads",
         type=_threads,
-        default=env("CHAT_BACKEND_THREADS", "128"),
+        default=env("CHAT_BACKEND_THREADS", "32"),
         help="request threads; each long-poll holds one (CHAT_BACKEND_THREADS)",
     )
     # argparse runs ``type`` on string defaults too, so a bad environment value is reported

@@ -183,3 +183,33 @@ def test_polling_carries_on_across_a_backend_restart(live, http_user) -> None:
     second = post(alice, room, "and again")
     thread.join(WAIT + 10)
     assert [e["message"] for e in result[0].json()["events"]] == [second]
+
+
+def test_polls_behind_the_hub_wait_in_memory_not_on_backend_threads(
+    start_backend, start_front, http_user
+) -> None:
+    """Polls whose cursor lags only by other rooms' events must not hold the backend's threads.
+
+    The backend gets two request threads. Six people poll from a cursor that busy rooms they are
+    not in have since moved past; if those polls waited on the backend, they would take its two
+    threads and the next message could not even be stored.
+    """
+    backend = start_backend(None, "--threads", "2")
+    front = start_front(backend)
+    carol = http_user("carol", url=front.url)
+    pollers = [http_user(f"poller{i}", url=front.url) for i in range(6)]
+    start = cursor(carol)
+    busy = make_room(carol, [])  # a private room none of the pollers is in
+    for n in range(5):
+        post(carol, busy, f"busy {n}")
+    general = next(
+        r["id"]
+        for r in carol.get(f"{front.url}/api/rooms", timeout=10).json()["rooms"]
+        if r["name"] == "general"
+    )
+    waiting = [poll_in_background(user, start) for user in pollers]
+    message = post(carol, general, "everyone still there?")  # fails with 503 if threads are held
+    for thread, result in waiting:
+        thread.join(WAIT + 10)
+        answer = result[0].json()
+        assert [e["message"]["id"] for e in answer["events"] if e["type"] == "message"] == [message["id"]]

@@ -29,6 +29,10 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 LONG_POLL_MARGIN = 5.0
 MAX_WAIT = 30.0
 
+# Times a poll behind the hub catches up from the backend and tries to wait in the hub before it
+# gives up and waits on the backend: each round costs one quick backend call.
+CATCH_UP_ROUNDS = 3
+
 # Seconds the backend may take to answer a sign-in: it hashes the password with scrypt, which is
 # slow on purpose and slower still when several sign-ins share a busy machine.
 SIGN_IN_TIMEOUT = 4.0
@@ -178,7 +182,7 @@ def _events(token: str | None) -> Response:
     """
     hub = current_app.extensions.get("chat.hub")
     params = polling.local_params(request.args) if hub is not None else None
-    if params is not None and hub.ready.is_set() and params[0] == hub.pos:
+    if params is not None and hub.ready.is_set() and params[0] <= hub.pos:
         return _events_from_hub(hub, token, *params)
     username = None
     if hub is not None and token:
@@ -193,18 +197,32 @@ def _events(token: str | None) -> Response:
 
 
 def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Response:
-    """A long-poll with ``after`` at the hub's pos: wait in memory for the events it concerns.
+    """A long-poll with ``after`` at or behind the hub's pos: wait in memory for what concerns it.
 
-    The hub may move on while the session is checked; the poll is then relayed after all.
+    A poll behind the hub first asks the backend, without waiting, for the events in between
+    (they are on disk, the hub keeps none): if some concern the caller they are the answer, and
+    if none do, the cursor the backend returns lets the poll wait here instead of on a backend
+    thread. While other rooms are busy the hub may move on meanwhile; a few rounds settle it,
+    after which the poll is relayed with its wait like any other.
     """
     user = current_app.extensions["chat.sessions"].user_for(token)  # 503 if it cannot tell
     if not user or not user.get("username"):
         raise ApiError(401, "unauthenticated", "Sign in first.")
     username = user["username"]
     hub.touch_poller(username)
-    waiter = hub.park(username, after)
+    waiter = None
+    for _ in range(CATCH_UP_ROUNDS):
+        if after < hub.pos:
+            answer = _relay_events(token, after, wait=0)
+            body = answer.body
+            if answer.status != 200 or body.get("events") or body.get("more"):
+                return _reply(answer)
+            after = body.get("pos", after)
+        waiter = hub.park(username, after)
+        if waiter is not None or after > hub.pos:
+            break
     if waiter is None:
-        answer = _call(token, timeout=wait + LONG_POLL_MARGIN)
+        answer = _relay_events(token, after, wait=wait)
         if answer.status == 200:
             hub.touch_poller(username)
         return _reply(answer)
@@ -214,6 +232,13 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
         frames, pos = hub.unpark(waiter)
     hub.touch_poller(username)
     return Response(polling.answer_body(frames, pos), mimetype="application/json")
+
+
+def _relay_events(token: str | None, after: int, *, wait: float) -> BackendResponse:
+    """``GET /api/events`` with these ``after`` and ``wait`` rather than the request's own."""
+    backend: Backend = current_app.extensions["chat.relay"]
+    params = {"after": after, "wait": wait}
+    return backend.request("GET", "/api/events", token=token, params=params, timeout=wait + LONG_POLL_MARGIN)
 
 
 def _wait_of(text: str | None) -> float:
