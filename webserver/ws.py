@@ -10,8 +10,10 @@ backend's event log (:mod:`webserver.stream`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
+import struct
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +21,6 @@ from typing import Any
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
-from wsproto.events import TextMessage
 
 from common.errors import ApiError
 from webserver import security, sessions
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 # which :func:`_too_big` catches.
 MAX_FRAME_BYTES = 65_536
 CLOSE_TOO_BIG = 1009
+
+# Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.
+FRAME_CACHE = 1024
 
 # Seconds between pings on an idle connection. Proxies and NATs commonly drop TCP flows idle for
 # 60 s or more; 25 s keeps ours alive, and a peer that misses one ping's pong by the next one is
@@ -163,17 +167,36 @@ def _too_big(data: str | bytes) -> bool:
 def _batch_sender(ws: Any) -> Callable[[list[str]], None]:
     """Write several text frames in one socket write.
 
-    simple-websocket's ``send`` writes one frame per call; here each frame is framed by its
-    protocol object (``ws.ws``, the wsproto connection) and the batch goes out in one
-    ``sendall`` through :class:`_WholeWrites`. Only the connection's one writer calls this.
+    Only the connection's one writer calls this. Frames are built by :func:`text_frame`, once per
+    distinct frame: a broadcast hands the same ``str`` to every recipient, so a room of a thousand
+    costs one framing, not a thousand.
     """
 
     def send(frames: list[str]) -> None:
         if not ws.connected:
             raise ConnectionClosed(ws.close_reason, ws.close_message)
-        ws.sock.send(b"".join([ws.ws.send(TextMessage(data=frame)) for frame in frames]))
+        ws.sock.send(b"".join([text_frame(frame) for frame in frames]))
 
     return send
+
+
+@functools.lru_cache(maxsize=FRAME_CACHE)
+def text_frame(text: str) -> bytes:
+    """One complete, unmasked, uncompressed WebSocket text frame (RFC 6455, 5.2) holding ``text``.
+
+    Built here rather than by the protocol object because it is the same bytes for every recipient
+    (a server never masks) and the protocol object keeps no state across whole messages; its own
+    frames (pings, pongs, the close) are whole frames too, so the two never interleave inside one.
+    """
+    payload = text.encode("utf-8")
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 def _closer(ws: Any) -> Callable[[int, str], None]:
