@@ -1,13 +1,7 @@
 """Fixtures for the backend's API tests: the app from its factory on a temporary data directory.
 
-``tests/conftest.py`` belongs to the live tests, so a test module makes these visible to pytest by
-naming them at module level (an import would be flagged by ruff as redefined by each test's
-parameter)::
-
-    from tests import backend_fixtures as fx
-
-    backend_seed, make_backend_app = fx.backend_seed, fx.make_backend_app
-    backend_app, backend_client, users = fx.backend_app, fx.backend_client, fx.users
+``tests/conftest.py`` registers this module as a pytest plugin, so every test module can ask for
+these fixtures by name.
 
 ``backend_seed``
     Once per run: the seeded data directory (below) and each person's session token.

@@ -1,13 +1,8 @@
 """Helpers for the browser tests: launching Debian's Chromium, signing people in, reading the page.
 
 Kept apart from the ``test_browser_*.py`` modules so the tests read as what a user does and sees.
-A test module makes the fixtures ``browser`` (one headless Chromium per module) and ``people`` (a
-factory for signed-in people) visible to pytest by naming them at module level (an import would be
-flagged by ruff as redefined by each test's parameter)::
-
-    import browser_helpers as bh
-
-    browser, people = bh.browser, bh.people
+``tests/conftest.py`` registers this module as a pytest plugin, so the fixtures ``browser`` (one
+headless Chromium per module) and ``people`` (a factory for signed-in people) are there by name.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """Fixtures and helpers for the tests of the backend's store on its own (no Flask, no server).
 
-A test module makes the fixtures visible to pytest by naming them at module level (an import
-would be flagged by ruff as redefined by each test's parameter)::
-
-    from tests import store_helpers as sh
-
-    store_dir, store = sh.store_dir, sh.store
+``tests/conftest.py`` registers this module as a pytest plugin, so its fixtures are there by name.
 
 ``store_dir``
     A data directory for one store (not yet created).

@@ -26,8 +26,6 @@ from tests import backend_fixtures as fx
 
 pytestmark = pytest.mark.live
 
-# The backend app from its factory, for the one limit whose window is too long to wait out live.
-backend_seed, make_backend_app = fx.backend_seed, fx.make_backend_app
 
 WAIT = 10.0
 EVIL = "http://evil.example"

@@ -12,7 +12,6 @@ import time
 import pytest
 
 from backend import DataDirError, create_app
-from tests import backend_fixtures as fx
 from tests.backend_fixtures import (
     Caller,
     callers_from,
@@ -23,11 +22,6 @@ from tests.backend_fixtures import (
     page,
     say,
 )
-
-# The fixtures this module uses (conftest.py belongs to the live tests).
-backend_seed, make_backend_app = fx.backend_seed, fx.make_backend_app
-backend_app, backend_client, users = fx.backend_app, fx.backend_client, fx.users
-
 
 # -- events -----------------------------------------------------------------------------------
 

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from tests import backend_fixtures as fx
 from tests.backend_fixtures import (
     ISO_MS_Z,
     callers,
@@ -19,11 +18,6 @@ from tests.backend_fixtures import (
     room_list,
     sign_in,
 )
-
-# The fixtures this module uses (conftest.py belongs to the live tests).
-backend_seed, make_backend_app = fx.backend_seed, fx.make_backend_app
-backend_app, backend_client, users = fx.backend_app, fx.backend_client, fx.users
-
 
 # -- rooms ------------------------------------------------------------------------------------
 

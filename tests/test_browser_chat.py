@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import re
 
-import browser_helpers as bh
 import pytest
 from browser_helpers import create_room, screenshot, sign_in, unique
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
-# The fixtures this module uses.
-browser, people = bh.browser, bh.people
 
 WITHIN_A_SECOND = 1_000  # ms: the promise for a message to reach the other window
 

@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import re
 
-import browser_helpers as bh
 import pytest
 from browser_helpers import WebSocketGate, create_room, screenshot, unique
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-# The fixtures this module uses.
-browser, people = bh.browser, bh.people
 
 
 def test_chat_carries_on_by_polling_when_websockets_are_blocked(live_module, people):

@@ -7,15 +7,11 @@ from __future__ import annotations
 
 import re
 
-import browser_helpers as bh
 import pytest
 from browser_helpers import PHONE, screenshot, unique
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
-
-# The fixtures this module uses.
-browser, people = bh.browser, bh.people
 
 
 def test_scrolling_up_loads_older_messages_and_keeps_the_place(live_module, people, http_user):

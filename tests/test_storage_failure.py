@@ -24,10 +24,7 @@ import pytest
 
 import backend.jsonl
 from backend import create_app
-from tests import backend_fixtures as fx
 from tests.backend_fixtures import callers, sign_in
-
-backend_seed, make_backend_app = fx.backend_seed, fx.make_backend_app
 
 FILES = ("events.jsonl", "users.jsonl", "sessions.jsonl")
 

@@ -11,12 +11,7 @@ import pytest
 
 from backend.store import Store
 from common.errors import ApiError
-from tests import store_helpers as sh
 from tests.store_helpers import feed, fill, general_id
-
-# The fixtures this module uses.
-store_dir, store = sh.store_dir, sh.store
-
 
 # -- event feeds ------------------------------------------------------------------------------
 

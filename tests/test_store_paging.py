@@ -9,12 +9,7 @@ from pathlib import Path
 import pytest
 
 from backend.store import Store
-from tests import store_helpers as sh
 from tests.store_helpers import fill, log_lines, seqs
-
-# The fixtures this module uses.
-store_dir, store = sh.store_dir, sh.store
-
 
 # -- history pages ----------------------------------------------------------------------------
 

@@ -14,12 +14,7 @@ import pytest
 
 from backend.datadir import DataDirError
 from backend.store import Store
-from tests import store_helpers as sh
 from tests.store_helpers import feed, fill, log_lines, seqs, shut
-
-# The fixtures this module uses.
-store_dir, store = sh.store_dir, sh.store
-
 
 # -- concurrency ------------------------------------------------------------------------------
 

@@ -12,14 +12,10 @@ import time
 import orjson
 import pytest
 
-from tests import backend_fixtures as fx
 from webserver.connection import Connection
 from webserver.hub import Hub
 from webserver.relay import BackendResponse, BackendUnavailable
 from webserver.stream import EventStream, catch_up
-
-backend_seed, make_backend_app = fx.backend_seed, fx.make_backend_app
-backend_app, backend_client, users = fx.backend_app, fx.backend_client, fx.users
 
 
 class InProcessBackend:
