@@ -9,7 +9,6 @@ the backend's own code and message, with the frame's ``client_id``. No Flask imp
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from common import jsontext
@@ -20,10 +19,6 @@ from webserver.relay import Backend, BackendUnavailable
 # Seconds (connect, answer) the backend may take to store a message: it fsyncs each one, and a
 # busy disk must not turn a stored message into a false backend_unavailable.
 SEND_TIMEOUT = (0.5, 5.0)
-
-# Seconds: a failed send that took less than this failed on the connection, not on a slow
-# backend, and is tried once more.
-FAST_FAILURE = 0.5
 
 # Ids are made by the server from these characters; anything else names no room and must not
 # reach the backend's URL space (``../session``).
@@ -63,24 +58,18 @@ def on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: Backend) ->
             return send_error(conn, "validation_error", f"{field} must be a string.", client_id)
     if not _ROOM_ID.fullmatch(room):
         return send_error(conn, "not_found", _MESSAGES["not_found"], client_id)
-    answer = None
-    # A quick failure is tried once more: the backend stores one message per (sender, room,
-    # client_id), so a repeat is safe, and it covers a pooled connection the backend closed while
-    # idle, which fails a POST at once.
-    for attempt in range(2):
-        started = time.monotonic()
-        try:
-            answer = backend.request(
-                "POST",
-                f"/api/rooms/{room}/messages",
-                token=conn.token,
-                json={"text": frame["text"], "client_id": client_id},
-                timeout=SEND_TIMEOUT,
-            )
-            break
-        except BackendUnavailable:
-            if attempt or time.monotonic() - started > FAST_FAILURE:
-                break  # a backend that is down or hung gets no second wait
+    try:
+        # Repeatable: the backend stores one message per (sender, room, client_id).
+        answer = backend.request(
+            "POST",
+            f"/api/rooms/{room}/messages",
+            token=conn.token,
+            json={"text": frame["text"], "client_id": client_id},
+            timeout=SEND_TIMEOUT,
+            repeatable=True,
+        )
+    except BackendUnavailable:
+        answer = None
     if answer is None:
         return send_error(conn, "backend_unavailable", _MESSAGES["backend_unavailable"], client_id)
     body = answer.body

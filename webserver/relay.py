@@ -3,7 +3,8 @@
 Every call the front server makes to ``backend.py`` goes through :class:`Backend`: one urllib3
 connection pool shared by all greenlets, short timeouts so a dead or stuck backend becomes a
 ``503 backend_unavailable`` within two seconds instead of a hung page, and one bounded retry for
-idempotent GETs whose connection failed before anything was sent.
+requests that are safe to repeat (GETs, and whatever the caller marks ``repeatable``) whose
+connection failed.
 
 urllib3 directly rather than ``requests``: the relay is on the path of every message and every
 poll, and ``requests``' per-call preparation and cookie merging was about a quarter of the front
@@ -80,6 +81,7 @@ class Backend:
         params: Any = None,
         timeout: Timeout = None,
         data: bytes | None = None,
+        repeatable: bool | None = None,
     ) -> BackendResponse:
         """Call the backend and return its answer, whatever its status.
 
@@ -88,7 +90,9 @@ class Backend:
         already encoded JSON body relayed as is (the backend judges whether it is valid).
         ``timeout`` is the read timeout in seconds, or a ``(connect, read)`` pair; the default is
         0.5 s to connect and 1.5 s to answer. Raises :class:`BackendUnavailable` when the backend
-        cannot be reached or is too slow.
+        cannot be reached or is too slow. A connection error (never a timeout) is tried once more
+        when ``repeatable`` is true, which is the default for GET; a POST whose effect happens once
+        however often it is sent (a message with its ``client_id``) may say so too.
         """
         headers = {"Accept": "application/json"}
         if token:
@@ -99,7 +103,9 @@ class Backend:
             headers["Content-Type"] = "application/json"
         url = self._prefix + path + (f"?{urlencode(params)}" if params else "")
         connect, read = _timeouts(timeout)
-        attempts = 2 if method.upper() == "GET" else 1
+        if repeatable is None:
+            repeatable = method.upper() == "GET"
+        attempts = 2 if repeatable else 1
         for attempt in range(attempts):
             try:
                 answer = self._pool.urlopen(
