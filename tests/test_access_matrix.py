@@ -243,9 +243,10 @@ def test_open_a_dm(world, actor):
 
 @pytest.mark.parametrize("actor", ACTORS)
 def test_routes_open_to_everyone(world, actor):
-    """Signing out (even twice or without a session) and the OpenAPI document need no cookie."""
+    """Signing out (even twice or without a session), the limits and the OpenAPI document need no cookie."""
     session = world.user("leaver") if actor != "anon" else world.actor("anon")
     expect(session.get(f"{world.url}/api/openapi.json", timeout=10), OK)
+    expect(session.get(f"{world.url}/api/limits", timeout=10), OK)
     expect(session.delete(f"{world.url}/api/session", timeout=10), GONE)
     expect(session.get(f"{world.url}/api/session", timeout=10), UNAUTH)
 

@@ -18,6 +18,8 @@ import psutil
 import pytest
 import requests
 
+from common import limits
+
 pytestmark = pytest.mark.live
 
 THIRTY_DAYS = 30 * 24 * 3600
@@ -332,3 +334,15 @@ def test_a_stuck_backend_is_a_503_within_two_seconds(live, http_user):
         for process in stuck:
             process.send_signal(signal.SIGCONT)
     assert alice.get(f"{url}/api/session", timeout=5).json()["user"]["username"] == alice.username
+
+
+def test_limits_are_served_from_the_one_table(live_module):
+    """The app reads its limits from the server; they are the ones the backend enforces."""
+    answer = requests.get(f"{live_module.url}/api/limits", timeout=5)
+    assert answer.status_code == 200
+    served = answer.json()
+    assert served == limits.for_app()
+    too_long = "x" * (served["username"]["max"] + 1)
+    refused = _sign_in(live_module.url, too_long)
+    assert refused.status_code == 422
+    assert _sign_in(live_module.url, _unique("zoë")).status_code == 201

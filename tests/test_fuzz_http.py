@@ -132,6 +132,7 @@ OPERATIONS = [
     ("GET", "/api/rooms/{id}/messages"),
     ("POST", "/api/rooms/{id}/messages"),
     ("GET", "/api/events"),
+    ("GET", "/api/limits"),
     ("GET", "/api/openapi.json"),
 ]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import functools
 
 import orjson
-from flask import Blueprint, Response
+from flask import Blueprint, Response, jsonify
 
+from common import limits
 from webserver.openapi_paths import paths
 from webserver.openapi_schemas import SCHEMAS
 
@@ -49,6 +50,12 @@ def document() -> dict:
 @functools.cache
 def _encoded() -> bytes:
     return orjson.dumps(document())
+
+
+@bp.get("/api/limits")
+def limits_json() -> Response:
+    """The limits the browser app needs, so that it copies none of them."""
+    return jsonify(limits.for_app())
 
 
 @bp.get("/api/openapi.json")

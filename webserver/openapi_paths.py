@@ -256,6 +256,14 @@ def paths() -> dict:
                 ],
             ),
         },
+        "/api/limits": {
+            "get": {
+                "operationId": "getLimits",
+                "summary": "The limits the app checks before it sends (lengths in code points)",
+                "security": [],
+                "responses": {"200": answer("The limits, from common/limits.py.", {"type": "object"})},
+            }
+        },
         "/api/openapi.json": {
             "get": {
                 "operationId": "getOpenApi",

@@ -1,0 +1,39 @@
+"""The contract's limits, written once: the backend validates with them, the OpenAPI document
+states them, and the browser app reads them from ``GET /api/limits`` instead of copying them.
+
+Lengths count Unicode code points (Python's ``len``). No I/O and no Flask here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+USERNAME_MIN, USERNAME_MAX = 2, 32
+# The characters of a username besides letters and digits of any script (``str.isalnum``).
+USERNAME_EXTRA = "_-."
+# The same rule as a regular expression for JSON Schema and JavaScript (with the ``u`` flag):
+# \p{L}\p{N} is exactly what ``str.isalnum()`` accepts.
+USERNAME_PATTERN = r"^[\p{L}\p{N}_.-]+$"
+
+PASSWORD_MIN, PASSWORD_MAX = 8, 128
+ROOM_NAME_MIN, ROOM_NAME_MAX = 1, 64
+MESSAGE_MIN, MESSAGE_MAX = 1, 4000
+CLIENT_ID_MAX = 64
+
+HISTORY_DEFAULT, HISTORY_MAX = 50, 200  # messages per page of GET /api/rooms/{id}/messages
+EVENTS_BATCH = 500  # events per answer of GET /api/events
+LONG_POLL_MAX_WAIT = 30  # seconds a caller may ask GET /api/events to wait
+
+MAX_BODY_BYTES = 65_536  # a request body over this is 413 payload_too_large
+
+
+def for_app() -> dict[str, Any]:
+    """The limits the browser app checks before it sends, as ``GET /api/limits`` serves them."""
+    return {
+        "username": {"min": USERNAME_MIN, "max": USERNAME_MAX, "pattern": USERNAME_PATTERN},
+        "password": {"min": PASSWORD_MIN, "max": PASSWORD_MAX},
+        "room_name": {"min": ROOM_NAME_MIN, "max": ROOM_NAME_MAX},
+        "message": {"min": MESSAGE_MIN, "max": MESSAGE_MAX},
+        "history": {"default": HISTORY_DEFAULT, "max": HISTORY_MAX},
+        "long_poll_max_wait": LONG_POLL_MAX_WAIT,
+    }
