@@ -1,8 +1,13 @@
 # The front server runs on gevent: every socket, lock, thread and the requests library must be the
 # cooperative versions, so the patching has to happen before any module imports socket, ssl,
-# threading or requests. Patching later leaves objects made from the unpatched originals (a lock
+# threading or urllib3. Patching later leaves objects made from the unpatched originals (a lock
 # that blocks the whole hub, an SSL context gevent warns about) and is a known source of deadlocks.
-from gevent import monkey
+# The dependency check comes first and uses none of those modules.
+from common import dependencies
+
+dependencies.ensure("MainWServer.py")
+
+from gevent import monkey  # noqa: E402
 
 monkey.patch_all()
 

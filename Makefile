@@ -1,10 +1,11 @@
 # The chat's everyday commands. `make` alone lists them.
 #
 # The virtualenv .venv is made on first use and refreshed only when a requirements file changes:
-# a stamp file inside .venv remembers which set was installed last.
+# a stamp file inside .venv remembers which set was installed last. VENV=DIR uses another one
+# (the first-run test starts `make run` on a virtualenv holding requirements.txt alone).
 
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-requirements
 DEV_STAMP := $(VENV)/.installed-requirements-dev
@@ -15,11 +16,11 @@ CHROMIUM := /usr/bin/chromium
 
 help:
 	@echo "make run      start the backend and the front server (Ctrl-C stops both)"
-	@echo "make test     lint, then every test: unit, api, live and browser (needs $(CHROMIUM))"
+	@echo "make test     lint and format check, then every test: unit, api, live and browser (needs $(CHROMIUM))"
 	@echo "make bench    the benchmark; FULL=1 for the long run, BENCH_ARGS=\"--only 1,4\" for some scenarios"
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make format   ruff format and the safe ruff fixes"
-	@echo "make clean    remove .venv and caches (the chat data in chats/ stays)"
+	@echo "make clean    remove .venv, the tests' runtime virtualenvs and caches (the chat data in chats/ stays)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +58,7 @@ check-chromium:
 # pytest's exit status passes straight through: 5 (no tests collected) fails like any failure.
 test: $(DEV_STAMP) check-chromium
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
@@ -71,5 +73,5 @@ bench: $(DEV_STAMP)
 	$(if $(filter 1,$(FULL)),CHAT_BENCH_FULL=1 )$(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache tests/artifacts
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache tests/artifacts
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -10,8 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from common.flags import ArgumentParser, env, port_number
-from common.serve import ServeError, serve
+from common import dependencies
+
+dependencies.ensure("backend.py")
+
+from common.flags import ArgumentParser, env, port_number  # noqa: E402
+from common.serve import ServeError, serve  # noqa: E402
 
 NAME = "backend"
 
