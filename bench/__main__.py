@@ -27,8 +27,9 @@ from bench.scenarios import SIZES, Context, scenario_1, scenario_2, scenario_4, 
 from bench.soak import soak
 from bench.stack import Stack
 
-# Run order: the floor right after the runs it is compared with; the 10,000 connections after the
-# latency runs; the history scenario last, on its own stack, once the shared one is stopped.
+# Run order: the floor right after the runs it is compared with (scenario 1 alternates with it);
+# the 10,000 connections after the latency runs; the history scenario last, on its own stack, once
+# the shared one is stopped.
 ORDER = ["1", "2", "7", "4", "6", "3", "soak", "5"]
 RUNNERS = {
     "1": scenario_1,
@@ -106,7 +107,7 @@ async def run(args: argparse.Namespace) -> dict:
             log(f"signed up {len(users)} users in {time.perf_counter() - started:.1f} s")
         else:
             users = []
-        if "7" in args.scenarios:
+        if {"1", "7"} & set(args.scenarios):
             floor = Server("floor", ["-m", "bench.floor", "--port", "0"])
         ctx = Context(stack=stack, users=users, sizes=sizes, floor=floor, results=results)
         for key in args.scenarios:

@@ -10,7 +10,7 @@ import asyncio
 import time
 
 from bench.procs import Meter, cpu_cost
-from bench.stats import percentiles
+from bench.stats import percentiles, worst_second_p99
 from bench.wsload import Pool, Run, drain, drive
 
 
@@ -74,5 +74,6 @@ def summarize(run: Run, *, clients: int, rate: float, duration: float) -> dict:
         "asked_deliveries_per_s": rate * clients,
         "deliveries_per_s": round(d.count / span_s) if span_s else 0,
         "latency": percentiles(d.latency_ns),
+        "worst_second_p99_ms": worst_second_p99(d.latency_ns, d.arrival_ns),
         "ack_latency": percentiles(run.acks.latency_ns),
     }

@@ -25,6 +25,22 @@ def percentiles(samples_ns, points=(50, 90, 99)) -> dict:
     return out
 
 
+def worst_second_p99(latency_ns, arrival_ns, *, min_samples: int = 100) -> float | None:
+    """The highest p99 (ms) of any one-second window of arrivals holding ``min_samples`` or more.
+
+    A run's p99 can hide one bad second among many good ones; this is the figure that shows a
+    stall a user would notice as a message that hangs.
+    """
+    if not arrival_ns:
+        return None
+    start = min(arrival_ns)
+    seconds: dict[int, list[int]] = {}
+    for latency, arrival in zip(latency_ns, arrival_ns, strict=True):
+        seconds.setdefault((arrival - start) // 1_000_000_000, []).append(latency)
+    worst = [percentiles(v)["p99_ms"] for v in seconds.values() if len(v) >= min_samples]
+    return max(worst) if worst else None
+
+
 def _ms(ns: int) -> float:
     return round(ns / 1e6, 3)
 
@@ -41,6 +57,7 @@ class Deliveries:
         self.last_pos: dict[int, int] = {}
         self.stored: set = set()
         self.latency_ns = array("q")
+        self.arrival_ns = array("q")  # when each latency sample arrived, for per-second figures
         self.duplicates = 0
         self.out_of_order = 0
         self.count = 0
@@ -67,6 +84,7 @@ class Deliveries:
         self.last_pos[receiver] = pos
         if sent_ns:
             self.latency_ns.append(now_ns - sent_ns)
+            self.arrival_ns.append(now_ns)
         if self.first_ns is None:
             self.first_ns = now_ns
         self.last_ns = now_ns
