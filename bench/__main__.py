@@ -17,7 +17,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 
-from bench import wsload
+from bench import procs, wsload
 from bench.capacity import scenario_3
 from bench.history import scenario_5
 from bench.polling import scenario_6
@@ -70,6 +70,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", help="comma-separated scenarios to run, e.g. 1,4 (soak for the soak)")
     parser.add_argument("--full", action="store_true", default=os.environ.get("CHAT_BENCH_FULL") == "1")
     parser.add_argument("--no-compression", action="store_true", help="do not offer permessage-deflate")
+    parser.add_argument(
+        "--log-pauses",
+        type=float,
+        metavar="MS",
+        help="servers log garbage collections over MS milliseconds; each scenario's usage lists them",
+    )
     args = parser.parse_args(argv)
     chosen = [s for s in ORDER if s != "soak" or args.full]
     if args.only:
@@ -96,6 +102,7 @@ async def run(args: argparse.Namespace) -> dict:
     """Start what the chosen scenarios need, run them in order, and stop everything."""
     sizes = SIZES["full" if args.full else "default"]
     wsload.COMPRESSION = None if args.no_compression else "deflate"
+    procs.PAUSE_LOG_MS = args.log_pauses
     stack = floor = None
     results: dict = {}
     try:

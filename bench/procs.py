@@ -47,6 +47,10 @@ def _child_setup() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+# Set by ``--log-pauses MS``: servers log each garbage collection longer than that (common/pauses.py).
+PAUSE_LOG_MS: float | None = None
+
+
 class Server:
     """One server subprocess: its address once it printed it, its output tail, its resources."""
 
@@ -62,9 +66,11 @@ class Server:
             text=True,
             preexec_fn=_child_setup,
             # The shell's CHAT_* settings would change what is measured; the flags say it all.
-            env={k: v for k, v in os.environ.items() if not k.startswith("CHAT_")},
+            env={k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
+            | ({"CHAT_LOG_PAUSES_MS": str(PAUSE_LOG_MS)} if PAUSE_LOG_MS is not None else {}),
         )
         self.tail: collections.deque[str] = collections.deque(maxlen=40)
+        self.pauses: list[tuple[float, str]] = []  # (perf_counter, line) of each logged pause
         self.url = self._read_address(timeout)
         self.address_s = time.perf_counter() - self.started
         self._drainer = threading.Thread(target=self._drain, name=f"{name}-output", daemon=True)
@@ -94,6 +100,8 @@ class Server:
     def _drain(self) -> None:
         for line in self.proc.stdout:
             self.tail.append(line.rstrip())
+            if line.startswith("pause:"):
+                self.pauses.append((time.perf_counter(), line.removeprefix("pause:").strip()))
 
     def _wait_healthy(self, timeout: float) -> float:
         deadline = time.monotonic() + timeout
@@ -200,6 +208,11 @@ class Meter:
         machine = 100 * (_machine_busy_seconds() - self.machine) / wall
         out["others_cpu_pct"] = round(max(0.0, machine - ours), 1)
         out["load_avg_1m"] = round(os.getloadavg()[0], 2)
+        if PAUSE_LOG_MS is not None:
+            out["pauses"] = {
+                name: [line for at, line in server.pauses if at >= self.wall]
+                for name, server in self.servers.items()
+            }
         return out
 
 

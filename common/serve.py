@@ -37,6 +37,8 @@ import gunicorn.util
 from gunicorn.app.base import BaseApplication
 from gunicorn.errors import HaltServer
 
+from common import pauses
+
 # How a stop is timed. On SIGTERM the worker stops accepting and gives the requests in flight
 # WORKER_GRACE seconds (on SIGINT it leaves at once); open WebSockets and 30 s long-polls never
 # finish on their own, so they are then cut. The master waits MASTER_GRACE seconds for the worker
@@ -203,6 +205,10 @@ def serve(
         # worker; the worker acting on its own copy too would run its quit handler twice, which
         # in a gevent worker ends in a SystemExit traceback during interpreter shutdown.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # The app is built (in the master when preloaded, else just now): what it holds lives as
+        # long as the process, so later collections need not walk it (common/pauses.py).
+        pauses.settle()
+        pauses.log_pauses_from_environment()
         print(f"{name} listening on {address_of(worker.sockets[0])}", flush=True)
 
     def child_exit(arbiter: Any, _worker: Any) -> None:
