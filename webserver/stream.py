@@ -2,7 +2,8 @@
 
 :class:`EventStream` runs a single background loop (a greenlet under the gevent worker): it loads
 ``GET /internal/rooms`` once, then long-polls ``GET /internal/events?after=POS&wait=25`` and hands
-every event to :meth:`webserver.hub.Hub.apply` in ``pos`` order. The backend stores and fsyncs an
+every event, with the users the backend says it concerns, to :meth:`webserver.hub.Hub.apply` in
+``pos`` order. The backend stores and fsyncs an
 event before it shows up here, so nothing is broadcast that a crash could take back.
 
 When the backend is down or answers badly the loop waits a short, growing pause and tries again,
@@ -18,6 +19,7 @@ import threading
 import time
 from typing import Any
 
+from common.feed import EVERYONE
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.hub import Hub, encode
 from webserver.relay import Backend, BackendUnavailable
@@ -120,13 +122,20 @@ class EventStream:
         if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("events"), list):
             raise _BadAnswer(f"/internal/events answered {answer.status}")
         events = sorted(
-            (e for e in body["events"] if isinstance(e, dict) and isinstance(e.get("pos"), int)),
-            key=lambda e: e["pos"],
+            (
+                (item["event"], item["users"])
+                for item in body["events"]
+                if isinstance(item, dict)
+                and isinstance(item.get("event"), dict)
+                and isinstance(item["event"].get("pos"), int)
+                and (isinstance(item.get("users"), list) or item.get("users") == EVERYONE)
+            ),
+            key=lambda pair: pair[0]["pos"],
         )
         applied = 0
-        for event in events:
+        for event, users in events:
             if event["pos"] > self.hub.pos:
-                self.hub.apply(event)
+                self.hub.apply(event, users)
                 applied += 1
         # Ask again at once only when this answer brought something: "more" with no events must
         # not turn the loop into a busy spin against the backend.
