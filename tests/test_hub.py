@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from common.feed import EVERYONE
+from common.limits import EVENTS_BATCH
 from webserver import polling
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.hub import Hub
@@ -326,11 +327,11 @@ def test_a_parked_poll_wakes_a_waiting_thread_and_keeps_the_batch(hub: Hub) -> N
 
 def test_a_full_poll_stops_at_its_last_event_so_nothing_is_lost(hub: Hub) -> None:
     waiter = hub.park("alice", 10)
-    for pos in range(11, 11 + polling.MAX_EVENTS + 3):
+    for pos in range(11, 11 + EVENTS_BATCH + 3):
         hub.apply(message(pos, "r1"), R1)
     got = answer(hub, waiter)
-    assert len(got["events"]) == polling.MAX_EVENTS
-    assert got["pos"] == 10 + polling.MAX_EVENTS == got["events"][-1]["pos"]
+    assert len(got["events"]) == EVENTS_BATCH
+    assert got["pos"] == 10 + EVENTS_BATCH == got["events"][-1]["pos"]
 
 
 def test_local_params_accept_exactly_what_the_backend_would_and_a_real_wait() -> None:
