@@ -1,49 +1,38 @@
-"""The front server's one HTTP client to the backend (Zulip's ``django_api.py`` is the model).
+"""The front server's one client for the backend, a named method per call (Zulip's ``django_api.py``).
 
-Every call the front server makes to ``backend.py`` goes through :class:`BackendClient`: one urllib3
-connection pool shared by all greenlets, short timeouts so a dead or stuck backend becomes a
-``503 backend_unavailable`` within two seconds instead of a hung page, and one bounded retry for
-requests that are safe to repeat (GETs, and whatever the caller marks ``repeatable``) whose
-connection failed.
-
-Each call the front server makes has a named method (:meth:`~BackendClient.session_user`,
+Each call the front server makes has a method here (:meth:`~BackendClient.session_user`,
 :meth:`~BackendClient.post_message`, :meth:`~BackendClient.user_events`, ...) that knows its path
-and checks its answer here, in one place: what it returns has the shape the caller expects; an
-error the backend answered in the contract's shape is raised as :class:`BackendRefused`; anything
-else is :class:`BackendUnavailable`. Only the ``/api`` relay (:mod:`webserver.relay`) uses the raw
-:meth:`~BackendClient.request`, since it passes any answer on unchanged.
-
-urllib3 directly rather than ``requests``: the relay is on the path of every message and every
-poll, and ``requests``' per-call preparation and cookie merging was about a quarter of the front
-server's CPU in the benchmark's profile (docs/benchmark.md). It also sends the path exactly as
-given, where ``requests`` would rewrite ``.`` and ``..`` segments and turn a request about a room
-or user named ``..`` into one about another path.
-
-The pool never carries cookies (urllib3 has no cookie jar). The backend knows callers only by
-``Authorization: Bearer``, set per call, so one user's credential never rides on another's request.
+and timeout and checks its answer, in one place: what it returns has the shape the caller expects;
+an error the backend answered in the contract's shape is raised as :class:`BackendRefused`;
+anything else is :class:`BackendUnavailable`. Only the ``/api`` relay (:mod:`webserver.relay`)
+uses the raw :meth:`~webserver.backend_http.BackendHttp.request`, since it passes any answer on
+unchanged. The pool, timeouts and retry are :mod:`webserver.backend_http`'s.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode, urlsplit
-
-import orjson
-import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, TimeoutError
 
 from common.feed import EVERYONE
+from webserver.backend_http import (
+    CONNECT_TIMEOUT,
+    DEFAULT_BACKEND_URL,
+    BackendHttp,
+    BackendResponse,
+    BackendUnavailable,
+    Timeout,
+)
 
-DEFAULT_BACKEND_URL = "http://127.0.0.1:8756"
-
-# Seconds. The backend is on loopback: a connect that takes longer than half a second means it
-# is not there (or its listen queue is full), and 1.5 s more for the answer keeps the worst case
-# for a caller within the two seconds the API promises before it answers 503.
-CONNECT_TIMEOUT = 0.5
-READ_TIMEOUT = 1.5
+__all__ = [
+    "DEFAULT_BACKEND_URL",
+    "BackendClient",
+    "BackendRefused",
+    "BackendResponse",
+    "BackendUnavailable",
+    "EventsPage",
+]
 
 # Seconds (connect, answer) for the health check: GET /healthz must answer promptly even when the
 # backend hangs.
@@ -60,20 +49,6 @@ FEED_MARGIN = 10.0
 
 # Seconds (connect, answer) for the rooms snapshot: every room with its members, once per start.
 SNAPSHOT_TIMEOUT = (0.5, 5.0)
-
-# A GET whose connection was refused or reset is tried once more after this pause: it covers a
-# pooled keep-alive connection the backend closed while idle, and a backend that is restarting.
-RETRY_PAUSE = 0.05
-
-# Connections kept open to the backend. Long-polls hold one each for up to 35 s, so the pool is
-# large; past it urllib3 opens extra connections and closes them after use rather than waiting.
-POOL_SIZE = 128
-
-Timeout = float | tuple[float, float] | None
-
-
-class BackendUnavailable(Exception):
-    """The backend could not be reached, or did not answer in time, or answered garbage."""
 
 
 class BackendRefused(Exception):
@@ -94,15 +69,6 @@ class BackendRefused(Exception):
 
 
 @dataclass
-class BackendResponse:
-    """One answer of the backend: status, body parsed as JSON (None when empty or not JSON)."""
-
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class EventsPage:
     """One page of an events feed: the events (or for the hub, ``(event, users)`` pairs) in pos order."""
 
@@ -111,80 +77,8 @@ class EventsPage:
     more: bool
 
 
-class BackendClient:
-    """The HTTP client to ``backend.py`` at ``base_url`` (e.g. ``http://127.0.0.1:8756``)."""
-
-    def __init__(self, base_url: str = DEFAULT_BACKEND_URL):
-        self.base_url = base_url.rstrip("/")
-        parts = urlsplit(self.base_url)
-        pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
-        # block=False: past POOL_SIZE, extra connections are opened and closed after use rather
-        # than making a caller wait for a free one.
-        self._pool = pool_class(parts.hostname, parts.port, maxsize=POOL_SIZE, block=False, retries=False)
-        self._prefix = parts.path
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        json: Any = None,
-        params: Any = None,
-        timeout: Timeout = None,
-        data: bytes | None = None,
-        repeatable: bool | None = None,
-    ) -> BackendResponse:
-        """Call the backend and return its answer, whatever its status.
-
-        ``path`` starts with ``/`` and is percent-encoded; it is sent exactly as given. ``token``
-        becomes ``Authorization: Bearer``. ``json`` is a value to send as JSON; ``data`` is an
-        already encoded JSON body relayed as is (the backend judges whether it is valid).
-        ``timeout`` is the read timeout in seconds, or a ``(connect, read)`` pair; the default is
-        0.5 s to connect and 1.5 s to answer. Raises :class:`BackendUnavailable` when the backend
-        cannot be reached or is too slow. A connection error (never a timeout) is tried once more
-        when ``repeatable`` is true, which is the default for GET; a POST whose effect happens once
-        however often it is sent (a message with its ``client_id``) may say so too.
-        """
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if json is not None:
-            data = orjson.dumps(json)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        url = self._prefix + path + (f"?{urlencode(params)}" if params else "")
-        connect, read = _timeouts(timeout)
-        if repeatable is None:
-            repeatable = method.upper() == "GET"
-        attempts = 2 if repeatable else 1
-        for attempt in range(attempts):
-            try:
-                answer = self._pool.urlopen(
-                    method,
-                    url,
-                    body=data,
-                    headers=headers,
-                    timeout=urllib3.Timeout(connect=connect, read=read),
-                    redirect=False,
-                )
-                break
-            # Before TimeoutError: urllib3 makes a refused connection a kind of connect timeout.
-            except (NewConnectionError, ProtocolError, ConnectionError) as error:
-                if attempt + 1 < attempts:
-                    time.sleep(RETRY_PAUSE)
-                    continue
-                raise self._unavailable(f"cannot be reached ({_reason(error)})") from None
-            except TimeoutError as error:
-                # A timeout is never retried: the caller's two seconds are already spent.
-                raise self._unavailable(f"did not answer in time ({error.__class__.__name__})") from None
-            except HTTPError as error:
-                raise self._unavailable(f"failed: {_reason(error)}") from None
-        return BackendResponse(answer.status, _parse(answer.data), _kept_headers(answer.headers))
-
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._pool.close()
+class BackendClient(BackendHttp):
+    """The backend's calls by name, over :class:`~webserver.backend_http.BackendHttp`."""
 
     # -- the named calls -----------------------------------------------------------------------
 
@@ -294,11 +188,6 @@ class BackendClient:
             raise BackendRefused(answer, error["code"], str(error.get("message") or error["code"]))
         raise self._unavailable(f"answered {call} with {answer.status} and an unexpected body")
 
-    def _unavailable(self, what: str) -> BackendUnavailable:
-        return BackendUnavailable(
-            f"The backend at {self.base_url} {what}; check that backend.py is running there."
-        )
-
 
 def _has_message(body: dict) -> bool:
     return isinstance(body.get("message"), dict)
@@ -318,40 +207,3 @@ def _is_addressed(item: Any) -> bool:
         and type(event.get("pos")) is int
         and (isinstance(users, list) or users == EVERYONE)
     )
-
-
-def _timeouts(timeout: Timeout) -> tuple[float, float]:
-    """The (connect, read) pair from the caller's timeout argument."""
-    if timeout is None:
-        return (CONNECT_TIMEOUT, READ_TIMEOUT)
-    if isinstance(timeout, tuple):
-        return timeout
-    return (CONNECT_TIMEOUT, float(timeout))
-
-
-def _parse(content: bytes) -> Any:
-    """The answer's body as JSON, or None when it is empty or not JSON."""
-    if not content:
-        return None
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
-
-
-# The backend's answer headers the front server has a use for; the rest (Server, Date,
-# Content-Length, Connection) belong to that hop only.
-_KEPT_HEADERS = ("Retry-After", "Allow", "Content-Type")
-
-
-def _kept_headers(headers: Any) -> dict[str, str]:
-    return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
-
-
-def _reason(error: Exception) -> str:
-    """A short cause for an operator: the innermost exception's message, not the whole chain."""
-    cause: BaseException = error
-    while cause.__context__ is not None and cause.__context__ is not cause:
-        cause = cause.__context__
-    text = str(cause) or cause.__class__.__name__
-    return text if len(text) <= 200 else text[:197] + "..."
