@@ -17,8 +17,9 @@ from flask.typing import ResponseReturnValue
 
 from common.errors import ApiError, error_response
 from common.limits import LONG_POLL_MAX_WAIT
-from webserver import backend_client, polling, sessions
+from webserver import polling, sessions
 from webserver.backend_client import (
+    LONG_POLL_MARGIN,
     BackendClient,
     BackendRefused,
     BackendResponse,
@@ -190,7 +191,7 @@ def _events(token: str | None) -> Response:
         username = user.get("username") if user else None
     if username:
         hub.touch_poller(username)
-    answer = _call(token, timeout=_wait_of(request.args.get("wait")) + backend_client.LONG_POLL_MARGIN)
+    answer = _call(token, timeout=_wait_of(request.args.get("wait")) + LONG_POLL_MARGIN)
     if username and answer.status == 200:
         hub.touch_poller(username)
     return _reply(answer)
