@@ -1,6 +1,6 @@
 """The backend's state: accounts, rooms and the one event log, on plain files under the data dir.
 
-``events.jsonl`` holds every event (messages and room changes) as the contract's event object, one
+``events.jsonl`` holds every event (messages, room changes, any kind) as the contract's event object, one
 line each, in ``pos`` order. At start-up the log is replayed into :mod:`backend.model` objects and
 three arrays indexed by ``pos`` (byte offset, line length, room number), so a history page or an
 events query reads only the lines it returns. One lock orders all writes; an append returns only
