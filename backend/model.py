@@ -39,6 +39,8 @@ class Room:
     # username -> [first pos as member, last pos as member or None while still in]; a member sees
     # the room's events from the one that added them up to and including the one that removed them.
     spans: dict[str, list[list[int | None]]] = field(default_factory=dict)
+    # The pos of the latest event that changed the members: any later event concerns ``members``.
+    changed_at: int = 0
 
     def to_json(self) -> dict:
         """The contract's room object."""
@@ -65,12 +67,29 @@ class Room:
                 return True
         return False
 
+    def members_at(self, pos: int) -> list[str]:
+        """Everyone who was a member when event ``pos`` happened, the one it removed included.
+
+        Readers take no lock: ``members`` is read before ``changed_at``, which
+        :meth:`apply_membership` sets first, so a change being applied sends this down the slow
+        path rather than handing out members who joined after ``pos``. The list is not to be changed.
+        """
+        members = self.members
+        if pos > self.changed_at:
+            return members
+        return [
+            name
+            for name, spans in list(self.spans.items())
+            if any(start <= pos and (end is None or pos <= end) for start, end in spans)
+        ]
+
     def visible_to(self, username: str) -> bool:
         """Public rooms are visible to everyone signed in; others only to their members."""
         return self.visibility == PUBLIC or self.has_member(username)
 
     def apply_membership(self, members: list[str], pos: int) -> None:
         """Set the member list as of event ``pos``, opening and closing membership spans."""
+        self.changed_at = pos  # first: see members_at
         before, after = set(self.members), set(members)
         for name in after - before:
             self.spans.setdefault(name, []).append([pos, None])

@@ -2,12 +2,15 @@
 
 The store feeds each event through :meth:`Rooms.place` (validate, find or register the room) and
 :meth:`Rooms.apply` both when replaying the log at start-up and after each append, so the two paths
-cannot drift apart.
+cannot drift apart. :meth:`Rooms.apply` also records who the event concerns when that is not its
+room's members (:mod:`backend.audience`), and :meth:`Rooms.audience` answers it for both feeds.
 """
 
 from __future__ import annotations
 
-from .model import DM, PUBLIC, Room
+from . import audience
+from .audience import Audience, Members
+from .model import DM, Room
 
 GENERAL = "general"
 _ROOM_FIELDS = {"id": str, "name": str, "kind": str, "visibility": str, "members": list, "created_at": str}
@@ -21,7 +24,8 @@ class Rooms:
         self.in_order: list[Room] = []  # by creation; a room's ``number`` is its index here
         self.general: Room | None = None
         self._dms: dict[frozenset[str], Room] = {}
-        self._room_events: dict[int, tuple[str, str | None]] = {}  # pos -> (action, user)
+        # pos -> audience, only for the events that do not concern their room's members (few).
+        self._audiences: dict[int, Audience] = {}
 
     def dm(self, pair: frozenset[str]) -> Room | None:
         """The direct-message room of two users, if they have one."""
@@ -30,8 +34,9 @@ class Rooms:
     def place(self, record: dict) -> Room:
         """Check an event's shape and return its room; a room's creation registers it.
 
-        Raises ValueError (or KeyError, TypeError) for a record that does not fit, before
-        anything is changed.
+        Messages and room events change the rooms and are checked in full; an event of any other
+        kind only has to name a room that exists (see :func:`room_id`). Raises ValueError (or
+        KeyError, TypeError) for a record that does not fit, before anything is changed.
         """
         if record["type"] == "message":
             # The hot path of start-up (a million of these): plain checks, no loop.
@@ -47,7 +52,7 @@ class Rooms:
                 raise ValueError(f"message seq {seq!r} is malformed or not after {room.last_seq}")
             return room
         if record["type"] != "room":
-            raise ValueError(f"unknown event type {record['type']!r}")
+            return self.by_id[room_id(record)]
         data = record["room"]
         _check(data, _ROOM_FIELDS)
         if not all(isinstance(name, str) for name in data["members"]):
@@ -60,20 +65,30 @@ class Rooms:
         return room
 
     def apply(self, room: Room, record: dict, pos: int) -> None:
-        """Update ``room`` with event ``pos``."""
-        if record["type"] == "message":
+        """Update ``room`` with event ``pos``, and note whom it concerns if not the room's members."""
+        kind = record["type"]
+        if kind == "message":
             message = record["message"]
             room.add_message(message["seq"], pos, message["sender"], message["client_id"])
-        else:
+        elif kind == "room":
             room.apply_membership(record["room"]["members"], pos)
-            self._room_events[pos] = (record["action"], record.get("user"))
+        special = audience.decide(record, room)
+        if special is not None:
+            self._audiences[pos] = special
+
+    def audience(self, room: Room, pos: int) -> Audience:
+        """Who event ``pos`` of ``room`` concerns: the one answer both feeds read."""
+        special = self._audiences.get(pos)
+        return Members(room, pos) if special is None else special
 
     def concerns(self, room: Room, pos: int, username: str) -> bool:
-        """Whether event ``pos`` of ``room`` is one ``username`` receives (see docs/architecture.md)."""
-        if room.member_at(username, pos):
-            return True
-        action, user = self._room_events.get(pos, (None, None))
-        return (action == "created" and room.visibility == PUBLIC) or (action == "left" and user == username)
+        """``username in self.audience(room, pos)`` without building the audience.
+
+        The per-user feed asks this for every position it scans (up to 20,000 per call), where
+        the object :meth:`audience` builds would cost a third more.
+        """
+        special = self._audiences.get(pos)
+        return room.member_at(username, pos) if special is None else username in special
 
     def _register(self, data: dict) -> Room:
         room = Room(
@@ -92,6 +107,20 @@ class Rooms:
         if room.name == GENERAL and room.created_by is None and self.general is None:
             self.general = room
         return room
+
+
+def room_id(record: dict) -> str:
+    """The id of the room an event belongs to: every event names one.
+
+    ``"room"`` is the room's id or (for room events) the room itself; a message, or an event about
+    one, names it as ``message["room"]``.
+    """
+    room = record.get("room")
+    if isinstance(room, str):
+        return room
+    if isinstance(room, dict):
+        return room["id"]
+    return record["message"]["room"]
 
 
 def _check(data: object, fields: dict[str, type]) -> None:

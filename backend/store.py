@@ -1,6 +1,6 @@
 """The backend's state: accounts, rooms and the one event log, on plain files under the data dir.
 
-``events.jsonl`` holds every event (messages and room changes) as the contract's event object, one
+``events.jsonl`` holds every event (messages, room changes, any kind) as the contract's event object, one
 line each, in ``pos`` order. At start-up the log is replayed into :mod:`backend.model` objects and
 three arrays indexed by ``pos`` (byte offset, line length, room number), so a history page or an
 events query reads only the lines it returns. One lock orders all writes; an append returns only
@@ -19,13 +19,18 @@ import time
 from common.errors import ApiError
 
 from .accounts import Accounts
+from .audience import Audience
 from .clock import now_iso
 from .datadir import lock_data_dir
 from .eventlog import EventLog
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
-from .state import GENERAL, Rooms
+from .state import GENERAL, Rooms, room_id
 
 log = logging.getLogger(__name__)
+
+# Positions one feed call looks at most: a user outside a busy room is not kept waiting while the
+# room's events are skipped (the answer says ``more`` and the next call goes on from there).
+SCAN_LIMIT = 20_000
 
 
 def not_found() -> ApiError:
@@ -175,8 +180,33 @@ class Store:
 
     # -- events ------------------------------------------------------------------------------
 
+    def append_event(self, record: dict) -> dict:
+        """Append an event of a kind with no method of its own; returns it as stored, with its pos.
+
+        ``record`` is the event without ``pos``: a ``type`` and its fields, naming its room (see
+        :func:`backend.state.room_id`). Whom it concerns follows from its kind
+        (:mod:`backend.audience`): its room's members unless a rule says otherwise. Raises
+        KeyError for a room that does not exist and ValueError for the kinds that change rooms
+        (messages and room events have their own methods), before anything is written.
+        """
+        kind = record.get("type")
+        if kind in ("message", "room") or not isinstance(kind, str):
+            raise ValueError(f"append_event cannot append an event of type {kind!r}")
+        with self._lock:
+            event = {"type": kind, "pos": self.pos + 1}
+            event.update((key, value) for key, value in record.items() if key not in event)
+            if room_id(event) not in self._rooms.by_id:
+                raise KeyError(f"no room {room_id(event)!r}")
+            self._append(event)
+            return event
+
     def events(
-        self, after: int, limit: int, wait: float = 0, username: str | None = None, scan_limit: int = 20_000
+        self,
+        after: int,
+        limit: int,
+        wait: float = 0,
+        username: str | None = None,
+        scan_limit: int = SCAN_LIMIT,
     ) -> tuple[list[bytes], int, bool]:
         """Raw event lines after ``after``: all of them, or those concerning ``username``.
 
@@ -185,16 +215,40 @@ class Store:
         stops where the scan stopped and ``more`` is true. With ``wait``, blocks until at least one
         line can be returned or the time is up.
         """
+        positions, cursor, more = self._select(after, limit, wait, username, scan_limit)
+        return [self._log.line(pos) for pos in positions], cursor, more
+
+    def addressed_events(
+        self, after: int, limit: int, wait: float = 0
+    ) -> tuple[list[tuple[bytes, list[str] | str]], int, bool]:
+        """Every event line after ``after`` with whom it concerns, for the hub; else like :meth:`events`.
+
+        Each item is ``(line, users)``: ``users`` is a list of usernames or
+        :data:`common.feed.EVERYONE`, from the same :meth:`audience` the per-user feed asks.
+        """
+        positions, cursor, more = self._select(after, limit, wait, None, SCAN_LIMIT)
+        return [(self._log.line(pos), self.audience(pos).users()) for pos in positions], cursor, more
+
+    def audience(self, pos: int) -> Audience:
+        """Who event ``pos`` concerns (see :mod:`backend.audience`)."""
+        return self._rooms.audience(self._rooms.in_order[self._log.room_number(pos)], pos)
+
+    def _select(
+        self, after: int, limit: int, wait: float, username: str | None, scan_limit: int
+    ) -> tuple[list[int], int, bool]:
         deadline = time.monotonic() + wait
         cursor = min(after, self.pos)
         stop_scan = cursor + scan_limit
-        found: list[bytes] = []
+        found: list[int] = []
+        rooms, concerns, room_number = self._rooms.in_order, self._rooms.concerns, self._log.room_number
         while True:
             end = min(self.pos, stop_scan)
             while cursor < end and len(found) < limit:
                 cursor += 1
-                if self._log.has(cursor) and (username is None or self._concerns(cursor, username)):
-                    found.append(self._log.line(cursor))
+                if self._log.has(cursor) and (
+                    username is None or concerns(rooms[room_number(cursor)], cursor, username)
+                ):
+                    found.append(cursor)
             more = cursor < self.pos
             remaining = deadline - time.monotonic()
             if found or more or remaining <= 0:
@@ -205,9 +259,6 @@ class Store:
     def _wait_past(self, pos: int, timeout: float) -> None:
         with self._new_event:
             self._new_event.wait_for(lambda: self.pos > pos, timeout=timeout)
-
-    def _concerns(self, pos: int, username: str) -> bool:
-        return self._rooms.concerns(self._rooms.in_order[self._log.room_number(pos)], pos, username)
 
     # -- writing and replaying the log (callers hold the lock) ------------------------------------
 

@@ -97,7 +97,9 @@ def test_internal_events_come_in_batches_of_at_most_1000(backend_app, backend_cl
     assert len(first["events"]) == 1000 and first["more"] is True
     rest = backend_client.get(f"/internal/events?after={first['pos']}").get_json()
     assert len(rest["events"]) == 100 and rest["more"] is False
-    assert [e["pos"] for e in first["events"] + rest["events"]] == list(range(start + 1, start + 1101))
+    items = first["events"] + rest["events"]
+    assert [item["event"]["pos"] for item in items] == list(range(start + 1, start + 1101))
+    assert all(sorted(item["users"]) == ["alice", "bob", "carol", "dave"] for item in items)
 
 
 def test_events_wait_returns_when_one_arrives(backend_app, users):
@@ -137,11 +139,32 @@ def test_internal_feeds(backend_app, backend_client, users):
     private = new_room(users.alice, "priv", "private")
     dm = users.bob.post("/api/dms", {"username": "carol"}).get_json()["room"]
     body = backend_client.get("/internal/events?after=0").get_json()
-    assert [event["pos"] for event in body["events"]] == list(range(1, body["pos"] + 1))
-    assert {private["id"], dm["id"]} <= {e["room"]["id"] for e in body["events"] if e["type"] == "room"}
+    assert [item["event"]["pos"] for item in body["events"]] == list(range(1, body["pos"] + 1))
+    rooms = {item["event"]["room"]["id"]: item for item in body["events"] if item["event"]["type"] == "room"}
+    assert rooms[private["id"]]["users"] == ["alice"]
+    assert sorted(rooms[dm["id"]]["users"]) == ["bob", "carol"]
     snapshot = backend_client.get("/internal/rooms").get_json()
     assert snapshot["pos"] == body["pos"]
     assert {room["id"] for room in snapshot["rooms"]} >= {private["id"], dm["id"]}
+
+
+def test_the_hubs_feed_names_exactly_whom_the_user_feed_gives_each_event(users):
+    start = current_pos(users.alice)
+    public = new_room(users.alice, "pub", "public", ["bob"])
+    private = new_room(users.alice, "priv", "private", ["bob"])
+    say(users.alice, public["id"], "in pub", "c1")
+    users.carol.post(f"/api/rooms/{public['id']}/members", {"username": "carol"})
+    say(users.bob, private["id"], "in priv", "c2")
+    users.bob.delete(f"/api/rooms/{private['id']}/members/bob")
+    say(users.alice, private["id"], "after bob", "c3")
+    items = users.alice.client.get(f"/internal/events?after={start}").get_json()["events"]
+    everyone = [item["event"]["pos"] for item in items if item["users"] == "*"]
+    assert everyone == [items[0]["event"]["pos"]]  # the public room's creation, and only it
+    for person in ("alice", "bob", "carol", "dave"):
+        caller = getattr(users, person)
+        mine = [e["pos"] for e in events(caller, f"?after={start}")["events"]]
+        named = [item["event"]["pos"] for item in items if item["users"] == "*" or person in item["users"]]
+        assert mine == named, person
 
 
 # -- errors -----------------------------------------------------------------------------------

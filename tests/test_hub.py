@@ -11,6 +11,8 @@ import threading
 import orjson
 import pytest
 
+from common.feed import EVERYONE
+from common.limits import EVENTS_BATCH
 from webserver import polling
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.hub import Hub
@@ -25,6 +27,9 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+R1 = ["alice", "bob"]  # who the events of room r1 concern, as the backend would say
 
 
 def room(rid: str, members: list[str], visibility: str = "private") -> dict:
@@ -59,7 +64,7 @@ def drain(conn: Connection) -> list[dict]:
 
 def events(conn: Connection) -> list[int]:
     """The positions of the log events queued on a connection (hello, presence, typing left out)."""
-    return [f["pos"] for f in drain(conn) if f["type"] in ("message", "room")]
+    return [f["pos"] for f in drain(conn) if "pos" in f and f["type"] != "hello"]
 
 
 @pytest.fixture
@@ -92,34 +97,47 @@ def test_messages_go_to_every_connection_of_every_member_and_no_one_else(hub: Hu
         connect(hub, "bob"),
         connect(hub, "carol"),
     )
-    assert hub.apply(message(11, "r1")) == 3
+    assert hub.apply(message(11, "r1"), R1) == 3
     assert [events(c) for c in (a1, a2, b, carol)] == [[11], [11], [11], []]
 
 
-def test_public_creation_reaches_everyone_private_creation_only_members(hub: Hub) -> None:
+def test_everyone_means_every_connected_user_and_parked_poll(hub: Hub) -> None:
     alice, carol = connect(hub, "alice"), connect(hub, "carol")
-    hub.apply(room_event(11, "new-pub", ["alice"], "created", "alice", "public"))
-    hub.apply(room_event(12, "new-priv", ["alice"], "created", "alice"))
+    dave = hub.park("dave", 10)
+    hub.apply(room_event(11, "new-pub", ["alice"], "created", "alice", "public"), EVERYONE)
+    hub.apply(room_event(12, "new-priv", ["alice"], "created", "alice"), ["alice"])
     assert events(alice) == [11, 12]
     assert events(carol) == [11]
+    assert [e["pos"] for e in answer(hub, dave)["events"]] == [11]
 
 
-def test_membership_follows_the_log_in_pos_order(hub: Hub) -> None:
+def test_delivery_follows_the_backends_audience_and_room_events_update_the_room_map(hub: Hub) -> None:
     carol = connect(hub, "carol")  # opened before carol is in any private room
-    hub.apply(message(11, "r1"))
-    hub.apply(room_event(12, "r1", ["alice", "bob", "carol"], "added", "carol"))
-    hub.apply(message(13, "r1"))
-    hub.apply(room_event(14, "r1", ["alice", "bob"], "left", "carol"))
-    hub.apply(message(15, "r1"))
-    # She sees her addition, the room's messages while in it, and the event that removes her.
+    hub.apply(message(11, "r1"), R1)
+    hub.apply(room_event(12, "r1", ["alice", "bob", "carol"], "added", "carol"), [*R1, "carol"])
+    assert hub.room("r1") == (False, {"alice", "bob", "carol"})
+    hub.apply(message(13, "r1"), [*R1, "carol"])
+    hub.apply(room_event(14, "r1", ["alice", "bob"], "left", "carol"), [*R1, "carol"])
+    hub.apply(message(15, "r1"), R1)
     assert events(carol) == [12, 13, 14]
     assert hub.room("r1") == (False, {"alice", "bob"})
+
+
+def test_an_event_of_any_type_goes_to_exactly_its_users(hub: Hub) -> None:
+    alice, bob, carol = connect(hub, "alice"), connect(hub, "bob"), connect(hub, "carol")
+    poll = hub.park("bob", 10)
+    new_kind = {"type": "sparkle", "pos": 11, "room": "r1", "seq": 3}  # a kind the hub has never seen
+    assert hub.apply(new_kind, ["bob"]) == 2
+    assert [f for f in drain(bob) if f["type"] == "sparkle"] == [new_kind]
+    assert answer(hub, poll)["events"] == [new_kind]
+    assert [f for f in drain(alice) + drain(carol) if f["type"] == "sparkle"] == []
+    assert hub.room("r1") == (False, {"alice", "bob"})  # a room id is not a room object
 
 
 def test_old_and_repeated_positions_are_dropped(hub: Hub) -> None:
     alice = connect(hub, "alice")
     for pos in (11, 11, 9, 12, 12, 10):
-        hub.apply(message(pos, "r1"))
+        hub.apply(message(pos, "r1"), R1)
     assert events(alice) == [11, 12]
     assert hub.pos == 12
 
@@ -128,7 +146,7 @@ def test_a_broadcast_frame_is_encoded_once(hub: Hub) -> None:
     conns = [connect(hub, user) for user in ("alice", "alice", "bob")]
     for conn in conns:
         drain(conn)
-    hub.apply(message(11, "r1"))
+    hub.apply(message(11, "r1"), R1)
     frames = [conn.next_frame(timeout=0) for conn in conns]
     assert all(frame is frames[0] for frame in frames)  # the very same str object
 
@@ -138,12 +156,12 @@ def test_a_slow_consumer_is_closed_and_the_others_carry_on(hub: Hub) -> None:
     slow = connect(hub, "alice", limit=5, abort=lambda: aborted.append(True))
     fast = connect(hub, "bob")
     for pos in range(11, 31):
-        hub.apply(message(pos, "r1"))
+        hub.apply(message(pos, "r1"), R1)
         drain(fast)
     assert slow.closed and slow.close_code == CLOSE_TRY_AGAIN
     assert aborted == [True]
     assert slow.pending() == 0  # its queue is dropped, so memory is given back
-    hub.apply(message(31, "r1"))
+    hub.apply(message(31, "r1"), R1)
     assert events(fast) == [31]
 
 
@@ -156,7 +174,7 @@ def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
     )
     writer.start()
     for pos in range(11, 16):
-        hub.apply(message(pos, "r1"))
+        hub.apply(message(pos, "r1"), R1)
     hub.close_session("t-alice")
     writer.join(timeout=5)
     positions = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
@@ -185,14 +203,14 @@ def test_catch_up_seam_has_no_gap_and_no_repeat(hub: Hub) -> None:
     hello = drain(conn)[0]
     assert hello["pos"] == 5
     # Live events arrive while the replay runs: held, not sent.
-    hub.apply(message(11, "r1"))
-    hub.apply(message(12, "r1"))
+    hub.apply(message(11, "r1"), R1)
+    hub.apply(message(12, "r1"), R1)
     assert drain(conn) == []
     # The replay (from the backend) covered the log up to 11, and then live 13 arrives.
     for pos in (7, 9, 11):
         conn.put(orjson.dumps(message(pos, "r1")).decode())
     hub.finish_catch_up(conn, 11)
-    hub.apply(message(13, "r1"))
+    hub.apply(message(13, "r1"), R1)
     assert events(conn) == [7, 9, 11, 12, 13]
 
 
@@ -257,16 +275,16 @@ def answer(hub: Hub, waiter) -> dict:
 
 def test_a_parked_poll_gets_only_the_events_that_concern_its_user(hub: Hub) -> None:
     carol = hub.park("carol", 10)
-    hub.apply(message(11, "r1"))  # a private room she is not in
-    hub.apply(room_event(12, "new-pub", ["alice"], "created", "alice", "public"))
-    hub.apply(room_event(13, "r1", ["alice", "bob", "carol"], "added", "carol"))
-    hub.apply(message(14, "r1"))
+    hub.apply(message(11, "r1"), R1)  # a private room she is not in
+    hub.apply(room_event(12, "new-pub", ["alice"], "created", "alice", "public"), EVERYONE)
+    hub.apply(room_event(13, "r1", ["alice", "bob", "carol"], "added", "carol"), [*R1, "carol"])
+    hub.apply(message(14, "r1"), [*R1, "carol"])
     assert carol.wait(0)
     got = answer(hub, carol)
     assert [e["pos"] for e in got["events"]] == [12, 13, 14]
     assert got["events"][2] == message(14, "r1")
     assert (got["pos"], got["more"]) == (14, False)
-    hub.apply(message(15, "r1"))  # after the answer: left for her next poll
+    hub.apply(message(15, "r1"), [*R1, "carol"])  # after the answer: left for her next poll
     assert len(carol.frames) == 3
 
 
@@ -279,17 +297,17 @@ def test_a_poll_is_parked_only_at_the_hubs_pos(hub: Hub) -> None:
 
 def test_a_poll_that_times_out_answers_empty_with_the_hubs_pos(hub: Hub) -> None:
     bob = hub.park("bob", 10)
-    hub.apply(room_event(11, "priv", ["alice"], "created", "alice"))  # nothing of bob's
+    hub.apply(room_event(11, "priv", ["alice"], "created", "alice"), ["alice"])  # nothing of bob's
     assert not bob.wait(0.05)
     assert answer(hub, bob) == {"events": [], "pos": 11, "more": False}
-    hub.apply(message(12, "r1"))
+    hub.apply(message(12, "r1"), R1)
     assert bob.frames == []  # unparked: no longer handed anything
 
 
 def test_several_polls_of_one_user_and_of_others_each_get_the_event(hub: Hub) -> None:
     a1, a2, b = hub.park("alice", 10), hub.park("alice", 10), hub.park("bob", 10)
     conn = connect(hub, "alice")
-    assert hub.apply(message(11, "r1")) == 4
+    assert hub.apply(message(11, "r1"), R1) == 4
     assert [answer(hub, w)["events"] for w in (a1, a2, b)] == [[message(11, "r1")]] * 3
     assert events(conn) == [11]
 
@@ -299,8 +317,8 @@ def test_a_parked_poll_wakes_a_waiting_thread_and_keeps_the_batch(hub: Hub) -> N
     woke = threading.Event()
     thread = threading.Thread(target=lambda: woke.set() if waiter.wait(5) else None)
     thread.start()
-    hub.apply(message(11, "r1"))
-    hub.apply(message(12, "r1"))
+    hub.apply(message(11, "r1"), R1)
+    hub.apply(message(12, "r1"), R1)
     thread.join(5)
     assert woke.is_set()
     got = answer(hub, waiter)
@@ -309,11 +327,11 @@ def test_a_parked_poll_wakes_a_waiting_thread_and_keeps_the_batch(hub: Hub) -> N
 
 def test_a_full_poll_stops_at_its_last_event_so_nothing_is_lost(hub: Hub) -> None:
     waiter = hub.park("alice", 10)
-    for pos in range(11, 11 + polling.MAX_EVENTS + 3):
-        hub.apply(message(pos, "r1"))
+    for pos in range(11, 11 + EVENTS_BATCH + 3):
+        hub.apply(message(pos, "r1"), R1)
     got = answer(hub, waiter)
-    assert len(got["events"]) == polling.MAX_EVENTS
-    assert got["pos"] == 10 + polling.MAX_EVENTS == got["events"][-1]["pos"]
+    assert len(got["events"]) == EVENTS_BATCH
+    assert got["pos"] == 10 + EVENTS_BATCH == got["events"][-1]["pos"]
 
 
 def test_local_params_accept_exactly_what_the_backend_would_and_a_real_wait() -> None:

@@ -1,8 +1,8 @@
 """The hub's reader of the backend's log, and the catch-up, against the real backend app in-process.
 
 The backend is ``backend.create_app`` on a seeded data directory, called through its Flask test
-client; only the network is replaced, by :class:`InProcessBackend`, which speaks the relay's
-interface and can play an outage.
+client; only the network is replaced, by :class:`InProcessBackend`: the real client's named calls over
+the app's test client instead of HTTP, which can play an outage.
 """
 
 from __future__ import annotations
@@ -12,22 +12,23 @@ import time
 import orjson
 import pytest
 
+from webserver.backend_client import BackendClient, BackendResponse, BackendUnavailable
 from webserver.connection import Connection
 from webserver.hub import Hub
-from webserver.relay import BackendResponse, BackendUnavailable
 from webserver.stream import EventStream, catch_up
 
 
-class InProcessBackend:
-    """``webserver.relay.Backend``'s interface over the backend app; ``down`` plays an outage."""
+class InProcessBackend(BackendClient):
+    """The real client with its transport replaced by the app's test client; ``down`` plays an outage."""
 
-    base_url = "in-process"
-
-    def __init__(self, app) -> None:
+    def __init__(self, app) -> None:  # no pool: nothing goes over the network
+        self.base_url = "in-process"
         self.client = app.test_client()
         self.down = False
 
-    def request(self, method, path, *, token=None, json=None, params=None, timeout=None) -> BackendResponse:
+    def request(
+        self, method, path, *, token=None, json=None, params=None, timeout=None, **_
+    ) -> BackendResponse:
         if self.down:
             raise BackendUnavailable("The backend is down (test outage).")
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -2,13 +2,12 @@
 
 :func:`create_app` builds it. Browsers and scripts talk only to this process; it holds the
 session cookie, enforces the origin rule, adds the security headers, and talks to ``backend.py``
-through one pooled HTTP client (:mod:`webserver.relay`).
+through one pooled HTTP client (:mod:`webserver.backend_client`); ``/api/`` is relayed by
+:mod:`webserver.relay` and ``/ws`` served by :mod:`webserver.ws` and its hub.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +15,19 @@ from flask import Flask, Response, current_app, jsonify, send_from_directory
 
 import common.errors
 from common.jsonprovider import OrjsonProvider
-from webserver import openapi, proxy, security
-from webserver.relay import DEFAULT_BACKEND_URL, Backend, BackendUnavailable
+from common.limits import MAX_BODY_BYTES
+from webserver import openapi, relay, security, ws
+from webserver.backend_client import DEFAULT_BACKEND_URL, BackendClient, BackendUnavailable
 from webserver.sessions import SessionCache
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-
-# The contract's limit on a request body; Werkzeug answers 413 as soon as a view reads a larger one.
-MAX_BODY_BYTES = 65_536
-
-# Seconds: GET /healthz must answer promptly even when the backend hangs (0.5 to connect, 1 to answer).
-HEALTH_TIMEOUT = (0.5, 1.0)
 
 DEFAULTS: dict[str, Any] = {
     "BACKEND_URL": DEFAULT_BACKEND_URL,
     "SECURE_COOKIES": False,
     "ALLOWED_ORIGINS": [],
     "STATIC_DIR": str(STATIC_DIR),
-    "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+    "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,  # Werkzeug answers 413 as soon as a view reads more
 }
 
 
@@ -51,35 +45,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SECURE_COOKIES"] = bool(app.config["SECURE_COOKIES"])
 
     common.errors.install(app)
-    app.register_error_handler(BackendUnavailable, proxy.backend_unavailable)
+    app.register_error_handler(BackendUnavailable, relay.backend_unavailable)
     security.install(app)
 
-    backend = Backend(app.config["BACKEND_URL"])
-    app.extensions["chat.relay"] = backend
+    backend = BackendClient(app.config["BACKEND_URL"])
+    app.extensions["chat.backend"] = backend
     app.extensions["chat.sessions"] = SessionCache(backend)
 
     app.register_blueprint(openapi.bp)
-    app.register_blueprint(proxy.bp)
+    app.register_blueprint(relay.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/<path:filename>", "static_file", static_file)
-
-    # The WebSocket hub lives in its own module; the HTTP side works without it (no presence, no
-    # /ws), which keeps the relay usable and testable on its own.
-    if importlib.util.find_spec("webserver.ws") is not None:
-        importlib.import_module("webserver.ws").init_app(app)
+    ws.init_app(app)  # /ws, the hub (chat.hub) and the event stream that feeds it
     return app
 
 
 def healthz() -> Response:
     """``{"status": "ok", "backend": "ok" | "unavailable"}``, always 200: this process is up."""
-    backend: Backend = current_app.extensions["chat.relay"]
-    try:
-        answer = backend.request("GET", "/healthz", timeout=HEALTH_TIMEOUT)
-        state = "ok" if answer.status == 200 else "unavailable"
-    except BackendUnavailable:
-        state = "unavailable"
-    return jsonify({"status": "ok", "backend": state})
+    backend: BackendClient = current_app.extensions["chat.backend"]
+    return jsonify({"status": "ok", "backend": "ok" if backend.health() else "unavailable"})
 
 
 def index() -> Response:

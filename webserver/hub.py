@@ -1,11 +1,11 @@
 """The WebSocket hub: who is connected where, room membership, and fan-out; no Flask import.
 
 Events reach the hub from one place, :mod:`webserver.stream`, in strictly increasing ``pos``
-order; :meth:`Hub.apply` drops anything at or below the last applied ``pos``. The membership map
-starts from the backend's ``/internal/rooms`` snapshot and is updated by each room event *before*
-that event is fanned out, so every event goes to the users it concerns at that exact point of
-the log: someone who joins sees the room's events from their join on, on every connection they
-already hold.
+order, each with the users it concerns as the backend decided them (:mod:`common.feed`);
+:meth:`Hub.apply` drops anything at or below the last applied ``pos`` and delivers the rest to
+exactly those users, whatever the event's type: the hub has no rule of its own about who gets
+what. Its room map (who may send typing notices where) starts from the backend's
+``/internal/rooms`` snapshot and follows every event that carries a room object.
 
 Each broadcast frame is encoded once and the same ``str`` is queued on every recipient's
 :class:`~webserver.connection.Connection`, whose one writer sends it.
@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from common.feed import EVERYONE
 from webserver.connection import CLOSE_NORMAL, Connection
 from webserver.polling import Waiter, Waiters
 from webserver.presence import Presence, RateGate
@@ -57,15 +58,23 @@ class Hub:
             self.pos = pos
             self.ready.set()
 
-    def apply(self, event: dict[str, Any]) -> int:
-        """Apply one event of the log and fan it out; returns how many connections got it."""
+    def apply(self, event: dict[str, Any], users: Iterable[str] | str) -> int:
+        """Apply one event of the log and deliver it to ``users``; returns how many got it.
+
+        ``users`` are the usernames the backend says the event concerns, or
+        :data:`~common.feed.EVERYONE`: every user with an open connection or a parked poll.
+        """
         pos = event.get("pos")
         if not isinstance(pos, int):
             return 0
         with self._lock:
             if pos <= self.pos:
                 return 0
-            users = self._concerned(event)
+            room = event.get("room")
+            if isinstance(room, dict) and isinstance(room.get("id"), str):
+                self._rooms[room["id"]] = (room.get("visibility") == "public", set(room.get("members") or ()))
+            if users == EVERYONE:
+                users = self._conns.keys() | self._waiters.users()
             self.pos = pos
             frame = encode(event)
             count = 0
@@ -75,24 +84,6 @@ class Hub:
                     count += 1
                 count += self._waiters.hand(user, pos, frame)
             return count
-
-    def _concerned(self, event: dict[str, Any]) -> set[str]:
-        """The users an event concerns, after updating the membership map with it."""
-        if event.get("type") == "message":
-            room = self._rooms.get((event.get("message") or {}).get("room"))
-            return set(room[1]) if room else set()
-        room = event.get("room")
-        if event.get("type") != "room" or not isinstance(room, dict):
-            return set()
-        public = room.get("visibility") == "public"
-        members = set(room.get("members") or ())
-        self._rooms[room.get("id")] = (public, members)
-        users = set(members)
-        if event.get("action") == "left" and event.get("user"):
-            users.add(event["user"])
-        if event.get("action") == "created" and public:
-            users |= self._conns.keys() | self._waiters.users()
-        return users
 
     def room(self, room_id: str) -> tuple[bool, set[str]] | None:
         """``(public, members)`` of a room as of the hub's pos, or None when unknown."""

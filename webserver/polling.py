@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import threading
 
-# The contract's maximum number of events in one answer.
-MAX_EVENTS = 500
-
-# The longest ``wait`` the backend accepts, in seconds.
-MAX_WAIT = 30.0
+from common.limits import EVENTS_BATCH, LONG_POLL_MAX_WAIT
 
 
 def local_params(args: object) -> tuple[int, float] | None:
@@ -35,7 +31,7 @@ def local_params(args: object) -> tuple[int, float] | None:
         after, wait = int(raw_after), float(raw_wait)
     except ValueError:
         return None
-    if after < 0 or not 0 < wait <= MAX_WAIT:  # the comparison also refuses nan
+    if after < 0 or not 0 < wait <= LONG_POLL_MAX_WAIT:  # the comparison also refuses nan
         return None
     return after, wait
 
@@ -55,7 +51,7 @@ class Waiter:
         """Take one frame; returns True when the waiter is full and must take no more."""
         self.frames.append(frame)
         self._arrived.set()
-        return len(self.frames) >= MAX_EVENTS
+        return len(self.frames) >= EVENTS_BATCH
 
     def wait(self, timeout: float) -> bool:
         """Block until a frame arrives or ``timeout`` seconds pass; True if one arrived."""
@@ -87,8 +83,9 @@ class Waiters:
     def hand(self, user: str, pos: int, frame: str) -> int:
         """Give event ``pos``'s frame to every parked poll of ``user``; returns how many took it.
 
-        A waiter that reaches :data:`MAX_EVENTS` is detached at once with ``pos`` as its cursor,
-        so the next event is left for the poll that follows it, not lost.
+        A waiter that reaches the contract's batch (:data:`~common.limits.EVENTS_BATCH`) is
+        detached at once with ``pos`` as its cursor, so the next event is left for the poll that
+        follows it, not lost.
         """
         waiters = self._by_user.get(user)
         if not waiters:

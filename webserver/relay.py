@@ -1,177 +1,267 @@
-"""The front server's one HTTP client to the backend.
+"""The ``/api/`` relay: every public API call is passed to the backend and its answer passed back.
 
-Every call the front server makes to ``backend.py`` goes through :class:`Backend`: one urllib3
-connection pool shared by all greenlets, short timeouts so a dead or stuck backend becomes a
-``503 backend_unavailable`` within two seconds instead of a hung page, and one bounded retry for
-requests that are safe to repeat (GETs, and whatever the caller marks ``repeatable``) whose
-connection failed.
-
-urllib3 directly rather than ``requests``: the relay is on the path of every message and every
-poll, and ``requests``' per-call preparation and cookie merging was about a quarter of the front
-server's CPU in the benchmark's profile (docs/benchmark.md). It also sends the path exactly as
-given, where ``requests`` would rewrite ``.`` and ``..`` segments and turn a request about a room
-or user named ``..`` into one about another path.
-
-The pool never carries cookies (urllib3 has no cookie jar). The backend knows callers only by
-``Authorization: Bearer``, set per call, so one user's credential never rides on another's request.
+What the relay adds is what the backend cannot know: the cookie becomes ``Authorization: Bearer``
+(and a sign-in's token becomes the cookie), sign-out also closes the session's WebSockets, the user
+list gains ``online`` from the hub's presence tracker, and a long-poll of ``/api/events`` counts as
+being online. Everything else (validation, error codes, rate limits) is the backend's answer,
+relayed unchanged, so the rules live in one place.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
-import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, TimeoutError
+from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
 
-DEFAULT_BACKEND_URL = "http://127.0.0.1:8756"
+from common.errors import ApiError, error_response
+from common.limits import LONG_POLL_MAX_WAIT
+from webserver import polling, sessions
+from webserver.backend_client import (
+    LONG_POLL_MARGIN,
+    BackendClient,
+    BackendRefused,
+    BackendResponse,
+    BackendUnavailable,
+    EventsPage,
+)
+from webserver.hub import Hub
 
-# Seconds. The backend is on loopback: a connect that takes longer than half a second means it
-# is not there (or its listen queue is full), and 1.5 s more for the answer keeps the worst case
-# for a caller within the two seconds the API promises before it answers 503.
-CONNECT_TIMEOUT = 0.5
-READ_TIMEOUT = 1.5
+bp = Blueprint("api_relay", __name__)
 
-# A GET whose connection was refused or reset is tried once more after this pause: it covers a
-# pooled keep-alive connection the backend closed while idle, and a backend that is restarting.
-RETRY_PAUSE = 0.05
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-# Connections kept open to the backend. Long-polls hold one each for up to 35 s, so the pool is
-# large; past it urllib3 opens extra connections and closes them after use rather than waiting.
-POOL_SIZE = 128
+# Times a poll behind the hub catches up from the backend and tries to wait in the hub before it
+# gives up and waits on the backend: each round costs one quick backend call.
+CATCH_UP_ROUNDS = 3
 
-Timeout = float | tuple[float, float] | None
+# Seconds the backend may take to answer a sign-in: it hashes the password with scrypt, which is
+# slow on purpose and slower still when several sign-ins share a busy machine.
+SIGN_IN_TIMEOUT = 4.0
 
+# Characters left as they are when the decoded path is encoded again for the backend: the path
+# separators and the sub-delimiters RFC 3986 allows in a path segment.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# The same, plus "%": in the raw path, escapes the client made are kept as they are.
+_RAW_SAFE = _PATH_SAFE + "%"
 
-class BackendUnavailable(Exception):
-    """The backend could not be reached, or did not answer in time, or answered garbage."""
-
-
-@dataclass
-class BackendResponse:
-    """One answer of the backend: status, body parsed as JSON (None when empty or not JSON)."""
-
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
+UNAVAILABLE_MESSAGE = "The chat's backend is not available right now; try again in a moment."
 
 
-class Backend:
-    """The HTTP client to ``backend.py`` at ``base_url`` (e.g. ``http://127.0.0.1:8756``)."""
+# ``/api`` and ``/api/`` are relayed too (the backend answers a JSON 404), rather than redirected.
+@bp.route(
+    "/api/", defaults={"path": ""}, methods=METHODS, provide_automatic_options=False, strict_slashes=False
+)
+@bp.route("/api/<path:path>", methods=METHODS, provide_automatic_options=False)
+def relay(path: str) -> ResponseReturnValue:
+    """Relay one API call to the backend; see the module docstring for what is added."""
+    token = sessions.token_from(request)
+    method = request.method
+    route = (method, "/api/" + path)
+    if route == ("GET", "/api/events"):
+        return _events(token)
+    if route == ("POST", "/api/session"):
+        return _signed_in(_call(token, timeout=SIGN_IN_TIMEOUT))
+    answer = _call(token)
+    if route == ("DELETE", "/api/session"):
+        return _signed_out(answer, token)
+    if route == ("GET", "/api/users") and answer.status == 200:
+        _add_online(answer)
+    return _reply(answer)
 
-    def __init__(self, base_url: str = DEFAULT_BACKEND_URL):
-        self.base_url = base_url.rstrip("/")
-        parts = urlsplit(self.base_url)
-        pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
-        # block=False: past POOL_SIZE, extra connections are opened and closed after use rather
-        # than making a caller wait for a free one.
-        self._pool = pool_class(parts.hostname, parts.port, maxsize=POOL_SIZE, block=False, retries=False)
-        self._prefix = parts.path
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        json: Any = None,
-        params: Any = None,
-        timeout: Timeout = None,
-        data: bytes | None = None,
-        repeatable: bool | None = None,
-    ) -> BackendResponse:
-        """Call the backend and return its answer, whatever its status.
+def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse:
+    """Send the current request to the backend: same method, path, query and body."""
+    backend: BackendClient = current_app.extensions["chat.backend"]
+    # Reading the body enforces MAX_CONTENT_LENGTH (413) before anything reaches the backend.
+    body = request.get_data(cache=False) if request.method in ("POST", "PUT", "PATCH") else b""
+    # HEAD is asked as GET, so that Werkzeug drops the body but keeps its true length.
+    method = "GET" if request.method == "HEAD" else request.method
+    return backend.request(
+        method,
+        _raw_path(),
+        token=token,
+        params=list(request.args.items(multi=True)),
+        data=body or None,
+        timeout=timeout,
+    )
 
-        ``path`` starts with ``/`` and is percent-encoded; it is sent exactly as given. ``token``
-        becomes ``Authorization: Bearer``. ``json`` is a value to send as JSON; ``data`` is an
-        already encoded JSON body relayed as is (the backend judges whether it is valid).
-        ``timeout`` is the read timeout in seconds, or a ``(connect, read)`` pair; the default is
-        0.5 s to connect and 1.5 s to answer. Raises :class:`BackendUnavailable` when the backend
-        cannot be reached or is too slow. A connection error (never a timeout) is tried once more
-        when ``repeatable`` is true, which is the default for GET; a POST whose effect happens once
-        however often it is sent (a message with its ``client_id``) may say so too.
-        """
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        if json is not None:
-            data = orjson.dumps(json)
-        if data is not None:
-            headers["Content-Type"] = "application/json"
-        url = self._prefix + path + (f"?{urlencode(params)}" if params else "")
-        connect, read = _timeouts(timeout)
-        if repeatable is None:
-            repeatable = method.upper() == "GET"
-        attempts = 2 if repeatable else 1
-        for attempt in range(attempts):
-            try:
-                answer = self._pool.urlopen(
-                    method,
-                    url,
-                    body=data,
-                    headers=headers,
-                    timeout=urllib3.Timeout(connect=connect, read=read),
-                    redirect=False,
-                )
-                break
-            # Before TimeoutError: urllib3 makes a refused connection a kind of connect timeout.
-            except (NewConnectionError, ProtocolError, ConnectionError) as error:
-                if attempt + 1 < attempts:
-                    time.sleep(RETRY_PAUSE)
-                    continue
-                raise self._unavailable(f"cannot be reached ({_reason(error)})") from None
-            except TimeoutError as error:
-                # A timeout is never retried: the caller's two seconds are already spent.
-                raise self._unavailable(f"did not answer in time ({error.__class__.__name__})") from None
-            except HTTPError as error:
-                raise self._unavailable(f"failed: {_reason(error)}") from None
-        return BackendResponse(answer.status, _parse(answer.data), _kept_headers(answer.headers))
 
-    def close(self) -> None:
-        """Close the pooled connections."""
-        self._pool.close()
+def _raw_path() -> str:
+    """The request's path as the client encoded it, so every segment reaches the backend intact.
 
-    def _unavailable(self, what: str) -> BackendUnavailable:
-        return BackendUnavailable(
-            f"The backend at {self.base_url} {what}; check that backend.py is running there."
+    The decoded path would turn ``/api/rooms/a%2Fb`` into three segments and ``%2E%2E`` into a
+    dot segment. gunicorn keeps the raw request target in ``RAW_URI`` (as latin-1 text of the
+    bytes received); bytes outside printable ASCII are percent-encoded, escapes are kept as sent.
+    """
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if raw:
+        path = raw.split("?", 1)[0]
+        if not path.startswith("/"):  # absolute-form: http://host/api/...
+            path = urlsplit(path).path
+        # No API route has an empty segment or a "/" inside one (ids and usernames cannot hold
+        # one), and the backend could not tell either from a path without it: its server decodes
+        # %2F before routing, and its router merges "//" into "/".
+        if "//" in path or "%2f" in path.lower():
+            raise ApiError(404, "not_found", "No such API path.")
+        try:
+            return quote(path.encode("latin-1"), safe=_RAW_SAFE)
+        except UnicodeEncodeError:
+            pass
+    return quote(request.path, safe=_PATH_SAFE)
+
+
+def _reply(answer: BackendResponse) -> Response:
+    """The backend's answer as the front server's: status, JSON body, Retry-After and Allow."""
+    if 300 <= answer.status < 400:
+        # The backend redirects only to tidy a path (merged slashes, as from an encoded "/" in a
+        # room id); no such path is an API route as asked.
+        raise ApiError(404, "not_found", "No such API path.")
+    if answer.status == 204 or (answer.body is None and request.method == "OPTIONS"):
+        response = Response(status=answer.status)
+        del response.headers["Content-Type"]  # no body, so no type (Werkzeug defaults to HTML)
+    elif answer.body is None:
+        # The backend always answers JSON; anything else came from something that is not it.
+        raise BackendUnavailable(
+            f"The backend answered {answer.status} without a JSON body; check that backend.py is "
+            "the program listening on the backend address."
         )
+    else:
+        response = Response(orjson.dumps(answer.body), status=answer.status, mimetype="application/json")
+    for name in ("Retry-After", "Allow"):
+        if name in answer.headers:
+            response.headers[name] = answer.headers[name]
+    return response
 
 
-def _timeouts(timeout: Timeout) -> tuple[float, float]:
-    """The (connect, read) pair from the caller's timeout argument."""
-    if timeout is None:
-        return (CONNECT_TIMEOUT, READ_TIMEOUT)
-    if isinstance(timeout, tuple):
-        return timeout
-    return (CONNECT_TIMEOUT, float(timeout))
+def _signed_in(answer: BackendResponse) -> Response:
+    """POST /api/session: move the backend's session token into the cookie."""
+    session = answer.body.pop("session", None) if isinstance(answer.body, dict) else None
+    response = _reply(answer)
+    if answer.status in (200, 201):
+        if not isinstance(session, dict) or not session.get("token"):
+            raise BackendUnavailable("The backend signed the user in but sent no session token.")
+        sessions.set_cookie(
+            response,
+            session["token"],
+            secure=current_app.config["SECURE_COOKIES"],
+            expires_at=session.get("expires_at"),
+        )
+    return response
 
 
-def _parse(content: bytes) -> Any:
-    """The answer's body as JSON, or None when it is empty or not JSON."""
-    if not content:
-        return None
+def _signed_out(answer: BackendResponse, token: str | None) -> Response:
+    """DELETE /api/session: clear the cookie and close the session's WebSockets.
+
+    A 401 means the session was already gone on the server: the cookie is cleared all the same,
+    so the browser stops presenting a dead credential.
+    """
+    response = _reply(answer)
+    if answer.status in (204, 401):
+        current_app.extensions["chat.sessions"].forget(token)
+        sessions.clear_cookie(response, secure=current_app.config["SECURE_COOKIES"])
+        if token:
+            current_app.extensions["chat.hub"].close_session(token)
+    return response
+
+
+def _add_online(answer: BackendResponse) -> None:
+    """GET /api/users: mark each user online or not, from the hub's presence tracker."""
+    online = current_app.extensions["chat.hub"].online_users()
+    users = answer.body.get("users") if isinstance(answer.body, dict) else None
+    for user in users or ():
+        if isinstance(user, dict):
+            user["online"] = user.get("username") in online
+
+
+def _events(token: str | None) -> Response:
+    """GET /api/events: a caught-up long-poll is answered from the hub, any other relayed.
+
+    Polling counts as online: the caller is marked before the long-poll starts (so a user who
+    only polls shows up at once, not after the first wait) and again when it ends.
+    """
+    hub: Hub = current_app.extensions["chat.hub"]
+    params = polling.local_params(request.args)
+    if params is not None and hub.ready.is_set() and params[0] <= hub.pos:
+        return _events_from_hub(hub, token, *params)
+    username = None
+    if token:
+        user = current_app.extensions["chat.sessions"].user_for(token)
+        username = user.get("username") if user else None
+    if username:
+        hub.touch_poller(username)
+    answer = _call(token, timeout=_wait_of(request.args.get("wait")) + LONG_POLL_MARGIN)
+    if username and answer.status == 200:
+        hub.touch_poller(username)
+    return _reply(answer)
+
+
+def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Response:
+    """A long-poll with ``after`` at or behind the hub's pos: wait in memory for what concerns it.
+
+    A poll behind the hub first asks the backend, without waiting, for the events in between
+    (they are on disk, the hub keeps none): if some concern the caller they are the answer, and
+    if none do, the cursor the backend returns lets the poll wait here instead of on a backend
+    thread. While other rooms are busy the hub may move on meanwhile; a few rounds settle it,
+    after which the poll is relayed with its wait like any other.
+    """
+    backend: BackendClient = current_app.extensions["chat.backend"]
+    user = current_app.extensions["chat.sessions"].user_for(token)  # 503 if it cannot tell
+    if not user or not user.get("username"):
+        raise ApiError(401, "unauthenticated", "Sign in first.")
+    username = user["username"]
+    hub.touch_poller(username)
+    waiter = None
+    for _ in range(CATCH_UP_ROUNDS):
+        if after < hub.pos:
+            try:
+                page = backend.user_events(token, after)
+            except BackendRefused as refused:
+                return _reply(refused.answer)
+            if page.events or page.more:
+                return _events_answer(page)
+            after = page.pos
+        waiter = hub.park(username, after)
+        if waiter is not None or after > hub.pos:
+            break
+    if waiter is None:
+        try:
+            page = backend.user_events(token, after, wait=wait)
+        except BackendRefused as refused:
+            return _reply(refused.answer)
+        hub.touch_poller(username)
+        return _events_answer(page)
     try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
+        waiter.wait(wait)
+    finally:
+        frames, pos = hub.unpark(waiter)
+    hub.touch_poller(username)
+    return Response(polling.answer_body(frames, pos), mimetype="application/json")
 
 
-# The backend's answer headers the front server has a use for; the rest (Server, Date,
-# Content-Length, Connection) belong to that hop only.
-_KEPT_HEADERS = ("Retry-After", "Allow", "Content-Type")
+def _events_answer(page: EventsPage) -> Response:
+    """A page of the backend's ``GET /api/events`` as this server's answer."""
+    body = {"events": page.events, "pos": page.pos, "more": page.more}
+    return Response(orjson.dumps(body), mimetype="application/json")
 
 
-def _kept_headers(headers: Any) -> dict[str, str]:
-    return {name: headers[name] for name in _KEPT_HEADERS if name in headers}
+def _wait_of(text: str | None) -> float:
+    """The long-poll's wait in seconds as the backend will read it (it rejects bad values itself)."""
+    try:
+        wait = float(text) if text is not None else 0.0
+    except ValueError:
+        return 0.0
+    if wait != wait:  # NaN
+        return 0.0
+    return min(max(wait, 0.0), LONG_POLL_MAX_WAIT)
 
 
-def _reason(error: Exception) -> str:
-    """A short cause for an operator: the innermost exception's message, not the whole chain."""
-    cause: BaseException = error
-    while cause.__context__ is not None and cause.__context__ is not cause:
-        cause = cause.__context__
-    text = str(cause) or cause.__class__.__name__
-    return text if len(text) <= 200 else text[:197] + "..."
+def backend_unavailable(error: BackendUnavailable) -> Response:
+    """The JSON 503 for a backend that cannot be reached; registered on the app.
+
+    The operator's log gets the detail (which address, what to check); the caller gets a plain
+    sentence, since the backend's internal address is none of its business.
+    """
+    current_app.logger.warning("%s", error)
+    return error_response(503, "backend_unavailable", UNAVAILABLE_MESSAGE)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from flask import Request, Response
 
-from webserver.relay import Backend, BackendUnavailable
+from webserver.backend_client import BackendClient
 
 COOKIE_NAME = "chat_session"
 
@@ -78,7 +78,7 @@ def _max_age(expires_at: str | None) -> int:
 class SessionCache:
     """Who a session token belongs to, asked of the backend and remembered for a few seconds."""
 
-    def __init__(self, backend: Backend, *, ttl: float = CACHE_SECONDS):
+    def __init__(self, backend: BackendClient, *, ttl: float = CACHE_SECONDS):
         self._backend = backend
         self._ttl = ttl
         self._lock = threading.Lock()
@@ -96,16 +96,10 @@ class SessionCache:
             cached = self._users.get(token)
         if cached is not None and cached[0] > now:
             return cached[1]
-        answer = self._backend.request("GET", "/api/session", token=token)
-        if answer.status == 401:
+        user = self._backend.session_user(token)
+        if user is None:
             self.forget(token)
             return None
-        if answer.status != 200 or not isinstance(answer.body, dict) or "user" not in answer.body:
-            raise BackendUnavailable(
-                f"The backend at {self._backend.base_url} answered GET /api/session with "
-                f"{answer.status}; check that backend.py is running there."
-            )
-        user = answer.body["user"]
         with self._lock:
             if len(self._users) >= CACHE_SWEEP_AT:
                 self._sweep(now)

@@ -2,7 +2,8 @@
 
 :class:`EventStream` runs a single background loop (a greenlet under the gevent worker): it loads
 ``GET /internal/rooms`` once, then long-polls ``GET /internal/events?after=POS&wait=25`` and hands
-every event to :meth:`webserver.hub.Hub.apply` in ``pos`` order. The backend stores and fsyncs an
+every event, with the users the backend says it concerns, to :meth:`webserver.hub.Hub.apply` in
+``pos`` order. The backend stores and fsyncs an
 event before it shows up here, so nothing is broadcast that a crash could take back.
 
 When the backend is down or answers badly the loop waits a short, growing pause and tries again,
@@ -16,20 +17,17 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
+from webserver.backend_client import BackendClient, BackendRefused, BackendUnavailable
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver.frames import error_frame
 from webserver.hub import Hub, encode
-from webserver.relay import Backend, BackendUnavailable
 
 log = logging.getLogger(__name__)
 
 # Seconds the backend may hold a long-poll open. Under the 30 s that proxies and the backend's
 # own limit allow, and long enough that an idle hub costs one request every 25 s.
 LONG_POLL_WAIT = 25
-
-# Seconds to wait for the long-poll's answer beyond WAIT: covers a busy backend writing the reply.
-READ_MARGIN = 10
 
 # Seconds between attempts while the backend is away: the first retry is quick (a restart takes
 # about a second), then the pause doubles up to the cap so a long outage costs little.
@@ -52,7 +50,7 @@ SWEEP_EVERY = 1.0
 class EventStream:
     """Feeds a :class:`Hub` from the backend; :meth:`start` is idempotent and cheap to call."""
 
-    def __init__(self, hub: Hub, backend: Backend, *, wait: float = LONG_POLL_WAIT):
+    def __init__(self, hub: Hub, backend: BackendClient, *, wait: float = LONG_POLL_WAIT):
         self.hub = hub
         self.backend = backend
         self.wait = wait
@@ -92,7 +90,7 @@ class EventStream:
                     self.load_rooms()
                 pause = BACKOFF_FIRST
             except Exception as error:  # never let the one reader die: log, pause, go on
-                if isinstance(error, BackendUnavailable | _BadAnswer):
+                if isinstance(error, BackendUnavailable | BackendRefused):
                     log.warning("event stream: %s; retrying in %.1f s", error, pause)
                 else:
                     log.exception("event stream failed; retrying in %.1f s", pause)
@@ -101,40 +99,24 @@ class EventStream:
 
     def load_rooms(self) -> None:
         """Load the rooms snapshot the hub starts from."""
-        answer = self.backend.request("GET", "/internal/rooms", timeout=5)
-        body = answer.body
-        if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("pos"), int):
-            raise _BadAnswer(f"/internal/rooms answered {answer.status}")
-        self.hub.load(body.get("rooms") or [], body["pos"])
+        self.hub.load(*self.backend.rooms_snapshot())
 
     def poll_once(self) -> int:
         """One long-poll: apply what it brings; returns how many events were new."""
         after = self.hub.pos
-        answer = self.backend.request(
-            "GET",
-            "/internal/events",
-            params={"after": after, "wait": 0 if self._behind else self.wait},
-            timeout=self.wait + READ_MARGIN,
-        )
-        body = answer.body
-        if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("events"), list):
-            raise _BadAnswer(f"/internal/events answered {answer.status}")
-        events = sorted(
-            (e for e in body["events"] if isinstance(e, dict) and isinstance(e.get("pos"), int)),
-            key=lambda e: e["pos"],
-        )
+        page = self.backend.addressed_events(after, wait=0 if self._behind else self.wait)
         applied = 0
-        for event in events:
+        for event, users in page.events:
             if event["pos"] > self.hub.pos:
-                self.hub.apply(event)
+                self.hub.apply(event, users)
                 applied += 1
         # Ask again at once only when this answer brought something: "more" with no events must
         # not turn the loop into a busy spin against the backend.
-        self._behind = bool(body.get("more")) and bool(events)
-        if isinstance(body.get("pos"), int) and body["pos"] < after:
+        self._behind = page.more and bool(page.events)
+        if page.pos < after:
             # The backend's log is behind the hub's: a different data directory. Nothing can be
             # matched up; say so loudly rather than silently showing nothing new.
-            log.error("event stream: backend pos %s is behind the hub's %s", body["pos"], after)
+            log.error("event stream: backend pos %s is behind the hub's %s", page.pos, after)
             time.sleep(BACKOFF_MAX)
         return applied
 
@@ -146,7 +128,7 @@ class EventStream:
                 log.exception("presence sweep failed")
 
 
-def catch_up(conn: Connection, hub: Hub, backend: Backend, after: int) -> None:
+def catch_up(conn: Connection, hub: Hub, backend: BackendClient, after: int) -> None:
     """Replay to ``conn`` what its user missed after ``after``, then let its live events flow.
 
     The connection is registered before this runs, so live events arriving meanwhile are held
@@ -159,43 +141,26 @@ def catch_up(conn: Connection, hub: Hub, backend: Backend, after: int) -> None:
     deadline = time.monotonic() + CATCH_UP_PATIENCE
     while not conn.closed:
         try:
-            answer = backend.request(
-                "GET", "/api/events", token=conn.token, params={"after": cursor}, timeout=CATCH_UP_TIMEOUT
-            )
+            page = backend.user_events(conn.token, cursor, timeout=CATCH_UP_TIMEOUT)
         except BackendUnavailable:
             if time.monotonic() > deadline:
-                conn.push(_error_frame(None))
+                conn.push(error_frame("backend_unavailable"))
                 conn.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
                 return
             time.sleep(0.5)
             continue
-        body = answer.body
-        if answer.status != 200 or not isinstance(body, dict) or not isinstance(body.get("events"), list):
-            conn.push(_error_frame(body))
-            conn.close(CLOSE_TRY_AGAIN if answer.status >= 500 else 1008, "catch-up failed")
+        except BackendRefused as refused:
+            conn.push(error_frame(refused.code, refused.message))
+            conn.close(CLOSE_TRY_AGAIN if refused.status >= 500 else 1008, "catch-up failed")
             return
-        for event in body["events"]:
+        for event in page.events:
             pos = event.get("pos") if isinstance(event, dict) else None
             if isinstance(pos, int) and pos > cursor:
                 if not conn.put(encode(event), timeout=CATCH_UP_PUSH_WAIT):
                     conn.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
                     return
                 cursor = pos
-        if isinstance(body.get("pos"), int):
-            cursor = max(cursor, body["pos"])
-        if not body.get("more"):
+        cursor = max(cursor, page.pos)
+        if not page.more:
             break
     hub.finish_catch_up(conn, cursor)
-
-
-def _error_frame(body: Any) -> str:
-    """An error frame with the backend's error from ``body``, else ``backend_unavailable``."""
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict) or not isinstance(error.get("code"), str):
-        error = {"code": "backend_unavailable", "message": "The chat's storage is unavailable; try again."}
-    message = str(error.get("message") or error["code"])
-    return encode({"type": "error", "error": {"code": error["code"], "message": message}})
-
-
-class _BadAnswer(Exception):
-    """The backend answered, but not with what the stream needs."""

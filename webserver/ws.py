@@ -24,10 +24,10 @@ from simple_websocket import ConnectionClosed
 
 from common.errors import ApiError
 from webserver import security, sessions
+from webserver.backend_client import BackendClient
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.frames import on_frame, send_error
 from webserver.hub import Hub
-from webserver.relay import Backend
 from webserver.stream import EventStream, catch_up
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ READY_WAIT = 5.0
 def init_app(app: Flask) -> None:
     """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server."""
     hub = Hub()
-    stream = EventStream(hub, app.extensions["chat.relay"])
+    stream = EventStream(hub, app.extensions["chat.backend"])
     app.extensions["chat.hub"] = hub
     app.extensions["chat.stream"] = stream
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
@@ -123,7 +123,7 @@ def _serve(ws: Any) -> None:
     """One WebSocket, from hello to close."""
     token, user, after = g.ws
     hub: Hub = current_app.extensions["chat.hub"]
-    backend: Backend = current_app.extensions["chat.relay"]
+    backend: BackendClient = current_app.extensions["chat.backend"]
     if not hub.ready.wait(READY_WAIT):
         ws.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
         return
@@ -150,7 +150,7 @@ def _serve(ws: Any) -> None:
                 on_frame(data, conn, hub, backend)
             except Exception:  # a bug must cost one frame, not the connection or the worker
                 log.exception("handling a WebSocket frame failed")
-                send_error(conn, "internal_error", "The server hit an unexpected error.")
+                send_error(conn, "internal_error")
     finally:
         hub.unregister(conn)
         conn.close()

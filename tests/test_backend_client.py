@@ -1,4 +1,5 @@
-"""The front server's backend client against small real HTTP servers: credentials, retries, timeouts."""
+"""The front server's backend client against small real HTTP servers: credentials, retries, timeouts,
+and the named calls' answer checks."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from webserver.relay import Backend, BackendUnavailable
+from webserver.backend_client import BackendClient, BackendRefused, BackendUnavailable
 
 Handler = Callable[[int, bytes], bytes | None]
 
@@ -70,8 +71,8 @@ def _read_request(conn: socket.socket) -> bytes:
     return head + b"\r\n\r\n" + body
 
 
-def _json(body: bytes, *extra: str) -> bytes:
-    head = ["HTTP/1.1 200 OK", "Content-Type: application/json", f"Content-Length: {len(body)}"]
+def _json(body: bytes, *extra: str, status: str = "200 OK") -> bytes:
+    head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}"]
     head += [*extra, "Connection: close"]
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
@@ -91,7 +92,7 @@ def serve():
 
 def test_cookies_are_never_stored_nor_sent(serve):
     server = serve(lambda n, request: _json(b'{"ok": true}', f"Set-Cookie: stolen=user{n}; Path=/"))
-    backend = Backend(server.url)
+    backend = BackendClient(server.url)
     assert backend.request("GET", "/a", token="token-a").body == {"ok": True}
     assert backend.request("GET", "/b", token="token-b").body == {"ok": True}
     backend.request("GET", "/c")
@@ -104,7 +105,7 @@ def test_cookies_are_never_stored_nor_sent(serve):
 
 def test_a_get_is_retried_once_after_a_dropped_connection_a_post_is_not(serve):
     server = serve(lambda n, request: None if n % 2 == 0 else _json(b'{"n": 1}'))
-    backend = Backend(server.url)
+    backend = BackendClient(server.url)
     assert backend.request("GET", "/again").body == {"n": 1}
     assert len(server.requests) == 2
     with pytest.raises(BackendUnavailable, match="check that backend.py is running"):
@@ -114,7 +115,7 @@ def test_a_get_is_retried_once_after_a_dropped_connection_a_post_is_not(serve):
 
 def test_a_silent_backend_times_out_with_a_clear_error(serve):
     server = serve(lambda n, request: time.sleep(3) or None)
-    backend = Backend(server.url)
+    backend = BackendClient(server.url)
     started = time.monotonic()
     with pytest.raises(BackendUnavailable) as raised:
         backend.request("GET", "/slow")
@@ -128,12 +129,12 @@ def test_an_unreachable_backend_names_its_address():
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     sock.close()  # nothing listens there now
     with pytest.raises(BackendUnavailable, match=f"{url} cannot be reached"):
-        Backend(url).request("GET", "/healthz")
+        BackendClient(url).request("GET", "/healthz")
 
 
 def test_json_bodies_and_headers_come_back(serve):
     server = serve(lambda n, request: _json(b"not json", "Retry-After: 7"))
-    answer = Backend(server.url).request("POST", "/x", data=b'{"raw": 1}')
+    answer = BackendClient(server.url).request("POST", "/x", data=b'{"raw": 1}')
     assert answer.status == 200 and answer.body is None and answer.headers["Retry-After"] == "7"
     assert server.requests[0].endswith(b'{"raw": 1}')
     assert b"content-type: application/json" in server.requests[0].lower()
@@ -141,9 +142,65 @@ def test_json_bodies_and_headers_come_back(serve):
 
 def test_the_path_is_sent_exactly_as_given(serve):
     server = serve(lambda n, request: _json(b"{}"))
-    backend = Backend(server.url)
+    backend = BackendClient(server.url)
     backend.request("DELETE", "/api/rooms/r1/members/%2E%2E")
     backend.request("GET", "/api/rooms/%2F/messages", params={"after": 3})
     first, second = (request.split(b"\r\n", 1)[0] for request in server.requests)
     assert first == b"DELETE /api/rooms/r1/members/%2E%2E HTTP/1.1"
     assert second == b"GET /api/rooms/%2F/messages?after=3 HTTP/1.1"
+
+
+# -- the named calls ----------------------------------------------------------------------------
+
+
+def test_session_user_is_the_user_none_for_a_401_and_unavailable_for_anything_else(serve):
+    answers = [
+        _json(b'{"user": {"username": "alice"}}'),
+        _json(b'{"error": {"code": "unauthenticated", "message": "Sign in."}}', status="401 Unauthorized"),
+        _json(
+            b'{"error": {"code": "internal_error", "message": "oops"}}', status="500 Internal Server Error"
+        ),
+        _json(b'{"nobody": true}'),
+    ]
+    server = serve(lambda n, request: answers[n])
+    backend = BackendClient(server.url)
+    assert backend.session_user("t1") == {"username": "alice"}
+    assert backend.session_user("t2") is None
+    for _ in range(2):
+        with pytest.raises(BackendUnavailable, match="GET /api/session"):
+            backend.session_user("t3")
+    assert server.requests[0].startswith(b"GET /api/session HTTP/1.1")
+
+
+def test_post_message_returns_the_message_or_raises_the_backends_refusal(serve):
+    limited = b'{"error": {"code": "rate_limited", "message": "Slow down."}}'
+    answers = [
+        _json(b'{"message": {"seq": 1, "text": "hi"}}', status="201 Created"),
+        _json(limited, "Retry-After: 3", status="429 Too Many Requests"),
+        _json(b"<html>proxy error</html>", status="502 Bad Gateway"),
+    ]
+    server = serve(lambda n, request: answers[n])
+    backend = BackendClient(server.url)
+    assert backend.post_message("t", "r1", "hi", "c1") == {"seq": 1, "text": "hi"}
+    with pytest.raises(BackendRefused) as refused:
+        backend.post_message("t", "r1", "hi", "c2")
+    assert (refused.value.status, refused.value.code, refused.value.retry_after) == (429, "rate_limited", 3)
+    assert refused.value.message == "Slow down."
+    with pytest.raises(BackendUnavailable):
+        backend.post_message("t", "r1", "hi", "c3")
+    assert server.requests[0].startswith(b"POST /api/rooms/r1/messages HTTP/1.1")
+    assert server.requests[0].endswith(b'{"text":"hi","client_id":"c1"}')
+
+
+def test_the_hubs_feed_keeps_only_well_formed_items_in_pos_order(serve):
+    body = (
+        b'{"events": [{"event": {"type": "x", "pos": 3}, "users": ["bob"]},'
+        b' {"event": {"type": "room", "pos": 2}, "users": "*"},'
+        b' {"event": {"type": "x", "pos": 4}, "users": "bob"}, {"event": {"type": "x"}, "users": []},'
+        b' ["not an item"]], "pos": 4, "more": false}'
+    )
+    server = serve(lambda n, request: _json(body))
+    page = BackendClient(server.url).addressed_events(1, wait=0)
+    assert page.events == [({"type": "room", "pos": 2}, "*"), ({"type": "x", "pos": 3}, ["bob"])]
+    assert (page.pos, page.more) == (4, False)
+    assert server.requests[0].startswith(b"GET /internal/events?after=1&wait=0 HTTP/1.1")

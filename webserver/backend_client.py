@@ -1,0 +1,209 @@
+"""The front server's one client for the backend, a named method per call (Zulip's ``django_api.py``).
+
+Each call the front server makes has a method here (:meth:`~BackendClient.session_user`,
+:meth:`~BackendClient.post_message`, :meth:`~BackendClient.user_events`, ...) that knows its path
+and timeout and checks its answer, in one place: what it returns has the shape the caller expects;
+an error the backend answered in the contract's shape is raised as :class:`BackendRefused`;
+anything else is :class:`BackendUnavailable`. Only the ``/api`` relay (:mod:`webserver.relay`)
+uses the raw :meth:`~webserver.backend_http.BackendHttp.request`, since it passes any answer on
+unchanged. The pool, timeouts and retry are :mod:`webserver.backend_http`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from common.feed import EVERYONE
+from webserver.backend_http import (
+    CONNECT_TIMEOUT,
+    DEFAULT_BACKEND_URL,
+    BackendHttp,
+    BackendResponse,
+    BackendUnavailable,
+    Timeout,
+)
+
+__all__ = [
+    "DEFAULT_BACKEND_URL",
+    "BackendClient",
+    "BackendRefused",
+    "BackendResponse",
+    "BackendUnavailable",
+    "EventsPage",
+]
+
+# Seconds (connect, answer) for the health check: GET /healthz must answer promptly even when the
+# backend hangs.
+HEALTH_TIMEOUT = (0.5, 1.0)
+
+# Seconds (connect, answer) the backend may take to store a message: it fsyncs each one, and a
+# busy disk must not turn a stored message into a false backend_unavailable.
+SEND_TIMEOUT = (0.5, 5.0)
+
+# Seconds to wait for a long-poll's answer beyond its ``wait``: covers a busy backend writing it.
+# The hub's feed gets more: its pages are twice as long, and a timeout costs it a whole round.
+LONG_POLL_MARGIN = 5.0
+FEED_MARGIN = 10.0
+
+# Seconds (connect, answer) for the rooms snapshot: every room with its members, once per start.
+SNAPSHOT_TIMEOUT = (0.5, 5.0)
+
+
+class BackendRefused(Exception):
+    """The backend answered a named call with an error in the contract's shape.
+
+    ``code`` and ``message`` are the backend's; ``retry_after`` is the seconds of a 429's
+    ``Retry-After`` header (or None); ``answer`` is the whole answer, for a caller that relays it.
+    """
+
+    def __init__(self, answer: BackendResponse, code: str, message: str):
+        super().__init__(f"{answer.status} {code}: {message}")
+        self.answer = answer
+        self.status = answer.status
+        self.code = code
+        self.message = message
+        after = answer.headers.get("Retry-After", "")
+        self.retry_after = int(after) if answer.status == 429 and after.isdigit() else None
+
+
+@dataclass
+class EventsPage:
+    """One page of an events feed: the events (or for the hub, ``(event, users)`` pairs) in pos order."""
+
+    events: list[Any]
+    pos: int
+    more: bool
+
+
+class BackendClient(BackendHttp):
+    """The backend's calls by name, over :class:`~webserver.backend_http.BackendHttp`."""
+
+    # -- the named calls -----------------------------------------------------------------------
+
+    def health(self) -> bool:
+        """Whether ``GET /healthz`` answers 200 promptly; never raises."""
+        try:
+            return self.request("GET", "/healthz", timeout=HEALTH_TIMEOUT).status == 200
+        except BackendUnavailable:
+            return False
+
+    def session_user(self, token: str) -> dict | None:
+        """The user (``{"username": ...}``) whose session ``token`` is, or None when it is not valid."""
+        answer = self.request("GET", "/api/session", token=token)
+        if answer.status == 401:
+            return None
+        body = self._expect(
+            answer, "GET /api/session", lambda b: isinstance(b.get("user"), dict), refusals=False
+        )
+        return body["user"]
+
+    def post_message(self, token: str, room_id: str, text: str, client_id: str) -> dict:
+        """Store a message (or find the one stored under ``client_id``) and return it.
+
+        Repeatable: the backend stores one message per sender, room and ``client_id``, so a send
+        whose connection failed is tried once more. The timeout covers the backend's fsync.
+        """
+        answer = self.request(
+            "POST",
+            f"/api/rooms/{room_id}/messages",
+            token=token,
+            json={"text": text, "client_id": client_id},
+            timeout=SEND_TIMEOUT,
+            repeatable=True,
+        )
+        return self._expect(answer, "POST /api/rooms/{id}/messages", _has_message, ok=(200, 201))["message"]
+
+    def user_events(
+        self, token: str | None, after: int, *, wait: float = 0, timeout: Timeout = None
+    ) -> EventsPage:
+        """One page of ``GET /api/events`` for the user of ``token``: the events after ``after``.
+
+        The read timeout is ``wait`` plus a margin unless ``timeout`` says otherwise.
+        """
+        answer = self.request(
+            "GET",
+            "/api/events",
+            token=token,
+            params={"after": after, "wait": wait},
+            timeout=timeout if timeout is not None else (CONNECT_TIMEOUT, wait + LONG_POLL_MARGIN),
+        )
+        body = self._expect(answer, "GET /api/events", _is_page)
+        return EventsPage(body["events"], body["pos"], bool(body["more"]))
+
+    def addressed_events(self, after: int, *, wait: float) -> EventsPage:
+        """One page of the whole log for the hub: ``(event, users)`` pairs after ``after``, in pos order.
+
+        ``users`` is a list of usernames or :data:`common.feed.EVERYONE` (see :mod:`common.feed`);
+        items of any other shape are left out.
+        """
+        answer = self.request(
+            "GET",
+            "/internal/events",
+            params={"after": after, "wait": wait},
+            timeout=(CONNECT_TIMEOUT, wait + FEED_MARGIN),
+        )
+        body = self._expect(answer, "GET /internal/events", _is_page)
+        pairs = sorted(
+            ((item["event"], item["users"]) for item in body["events"] if _is_addressed(item)),
+            key=lambda pair: pair[0]["pos"],
+        )
+        return EventsPage(pairs, body["pos"], bool(body["more"]))
+
+    def rooms_snapshot(self) -> tuple[list[dict], int]:
+        """Every room with its members, and the ``pos`` they are as of (``GET /internal/rooms``)."""
+        answer = self.request("GET", "/internal/rooms", timeout=SNAPSHOT_TIMEOUT)
+        body = self._expect(answer, "GET /internal/rooms", lambda b: type(b.get("pos")) is int)
+        rooms = body.get("rooms")
+        return [room for room in rooms if isinstance(room, dict)] if isinstance(rooms, list) else [], body[
+            "pos"
+        ]
+
+    def _expect(
+        self,
+        answer: BackendResponse,
+        call: str,
+        shape: Callable[[dict], bool],
+        *,
+        ok: tuple[int, ...] = (200,),
+        refusals: bool = True,
+    ) -> dict:
+        """The answer's body if its status is one of ``ok`` and ``shape`` accepts it.
+
+        An error in the contract's shape is raised as :class:`BackendRefused` (when the call
+        passes such errors on, ``refusals``); anything else means the program at the backend's
+        address is not a working backend: :class:`BackendUnavailable`.
+        """
+        body = answer.body
+        if answer.status in ok and isinstance(body, dict) and shape(body):
+            return body
+        error = body.get("error") if isinstance(body, dict) else None
+        if (
+            refusals
+            and answer.status >= 400
+            and isinstance(error, dict)
+            and isinstance(error.get("code"), str)
+        ):
+            raise BackendRefused(answer, error["code"], str(error.get("message") or error["code"]))
+        raise self._unavailable(f"answered {call} with {answer.status} and an unexpected body")
+
+
+def _has_message(body: dict) -> bool:
+    return isinstance(body.get("message"), dict)
+
+
+def _is_page(body: dict) -> bool:
+    return isinstance(body.get("events"), list) and type(body.get("pos")) is int
+
+
+def _is_addressed(item: Any) -> bool:
+    """An item of the hub's feed: ``{"event": {..., "pos": N}, "users": [...] or EVERYONE}``."""
+    if not isinstance(item, dict):
+        return False
+    event, users = item.get("event"), item.get("users")
+    return (
+        isinstance(event, dict)
+        and type(event.get("pos")) is int
+        and (isinstance(users, list) or users == EVERYONE)
+    )
