@@ -16,6 +16,7 @@ from common.jsonprovider import OrjsonProvider
 from .datadir import DataDirError
 from .jsonl import StorageError
 from .ratelimit import FailureWindow, TokenBucket
+from .refusals import Refused
 from .store import Store
 
 __all__ = ["create_app", "DataDirError"]
@@ -49,6 +50,13 @@ def create_app(config: dict | None = None) -> Flask:
         "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"], clock),
     }
     errors.install(app)
+
+    @app.errorhandler(Refused)
+    def refused(error: Refused):
+        # The one place where the domain's refusals meet HTTP: the contract's status for each code.
+        return errors.error_response(
+            errors.STATUS[error.code], error.code, error.message, retry_after=error.retry_after
+        )
 
     @app.errorhandler(StorageError)
     def storage_failed(error: StorageError):

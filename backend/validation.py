@@ -1,7 +1,7 @@
 """Checks for everything a caller sends, with the contract's limits (counted in code points).
 
-Each function returns the clean value or raises ``ApiError(422, "validation_error", ...)`` whose
-message names the field, so routes read as a list of checks and no route builds an error by hand.
+Each function returns the clean value or raises :class:`~backend.refusals.Invalid` whose message names
+the field, so routes read as a list of checks and no route builds an error by hand.
 """
 
 from __future__ import annotations
@@ -11,15 +11,16 @@ import re
 from flask import Request
 
 from common import jsontext
-from common.errors import ApiError
+
+from .refusals import Invalid, InvalidJson, TooLarge
 
 _CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _USERNAME_EXTRA = set("_-.")
 
 
-def invalid(message: str) -> ApiError:
+def invalid(message: str) -> Invalid:
     """The error for a value out of range."""
-    return ApiError(422, "validation_error", message)
+    return Invalid(message)
 
 
 def json_body(request: Request) -> dict:
@@ -27,7 +28,7 @@ def json_body(request: Request) -> dict:
     data = request.get_data(cache=True)
     if request.content_length is None and len(data) >= (request.max_content_length or len(data) + 1):
         # A chunked body is cut at the limit without an error; treat reaching it as going over.
-        raise ApiError(413, "payload_too_large", "The request body is larger than 65,536 bytes.")
+        raise TooLarge("The request body is larger than 65,536 bytes.")
     try:
         body = jsontext.loads(data)
     except jsontext.NotUnicode as error:
@@ -35,7 +36,7 @@ def json_body(request: Request) -> dict:
     except jsontext.NotJson:
         body = None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+        raise InvalidJson("The request body must be a JSON object.")
     return body
 
 

@@ -18,7 +18,7 @@ import schemathesis
 import backend
 import webserver
 from backend import validation
-from common.errors import ApiError
+from backend.refusals import Invalid
 from webserver import openapi
 from webserver.openapi_schemas import ERROR_CODES, USERNAME_IN
 
@@ -268,7 +268,7 @@ TEXT_SAMPLES = ["x", " x ", " ", "\t\n", "\x1d", "\u3000\xa0", "\ufeff", "\u200b
 def _backend_accepts(check, value) -> bool:
     try:
         check(value)
-    except ApiError:
+    except Invalid:
         return False
     return True
 
