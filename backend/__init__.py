@@ -10,7 +10,8 @@ import time
 
 from flask import Flask, jsonify
 
-from common import errors
+from common import errors, limits
+from common.codes import STATUS
 from common.jsonprovider import OrjsonProvider
 
 from .datadir import DataDirError
@@ -29,7 +30,7 @@ DEFAULTS = {
     "LOGIN_WINDOW": 300,  # seconds
     "ROOM_BURST": 20,
     "ROOM_RATE": 0.1,  # per second: one room every 10 s after the burst
-    "MAX_CONTENT_LENGTH": 65_536,
+    "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
 }
@@ -55,7 +56,7 @@ def create_app(config: dict | None = None) -> Flask:
     def refused(error: Refused):
         # The one place where the domain's refusals meet HTTP: the contract's status for each code.
         return errors.error_response(
-            errors.STATUS[error.code], error.code, error.message, retry_after=error.retry_after
+            STATUS[error.code], error.code, error.message, retry_after=error.retry_after
         )
 
     @app.errorhandler(StorageError)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from common.schemas import SignIn
+
 from . import validation
 from .accounts import canonical
 from .refusals import RateLimited, Unauthenticated, WrongCredentials
@@ -42,9 +44,8 @@ def limit(name: str, key: str) -> None:
 @bp.post("/api/session")
 def sign_in():
     """Register a new name, or sign in to an existing one."""
-    body = validation.json_body(request)
-    name = validation.username(body.get("username"))
-    password = validation.password(body)
+    body = validation.body(request, SignIn)
+    name, password = body.username, body.password
     failures = current_app.extensions["chat.limits"]["logins"]
     wait = failures.retry_after(canonical(name))
     if wait:

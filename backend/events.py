@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
+from common import limits
+from common.schemas import EventsQuery, FeedQuery
+
 from . import validation
 from .auth import require_user, store
 
 bp = Blueprint("events", __name__)
 
-USER_BATCH = 500  # the contract's maximum per answer
+USER_BATCH = limits.EVENTS_BATCH  # the contract's maximum per answer
 HUB_BATCH = 1000
 
 
@@ -26,19 +29,17 @@ def feed(lines: list[bytes], pos: int, more: bool) -> Response:
 def user_events():
     """The events after ``after`` that concern the caller; without ``after``, just the cursor."""
     username = require_user()
-    after = validation.int_arg(request.args, "after", 0)
-    wait = validation.number_arg(request.args, "wait", 0, 30)
-    if after is None:
+    asked = validation.query(request, EventsQuery)
+    if asked.after is None:
         return feed([], store().pos, False)
-    return feed(*store().events(after, USER_BATCH, wait, username=username))
+    return feed(*store().events(asked.after, USER_BATCH, asked.wait, username=username))
 
 
 @bp.get("/internal/events")
 def all_events():
     """Every event after ``after``, for the front server's hub."""
-    after = validation.int_arg(request.args, "after", 0, default=0)
-    wait = validation.number_arg(request.args, "wait", 0, 30)
-    return feed(*store().events(after, HUB_BATCH, wait))
+    asked = validation.query(request, FeedQuery)
+    return feed(*store().events(asked.after, HUB_BATCH, asked.wait))
 
 
 @bp.get("/internal/rooms")

@@ -2,7 +2,7 @@
 
 The store, the accounts and the request checks raise these; the backend's one handler
 (:func:`backend.create_app`) answers each with the contract's error shape, its ``code``, and the
-HTTP status the contract gives that code (``common.errors.STATUS``). Nothing here imports Flask, so
+HTTP status the contract gives that code (``common.codes.STATUS``). Nothing here imports Flask, so
 the store can be used, and tested, without a web app.
 """
 

@@ -14,24 +14,6 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
 
-# The contract's error codes and the HTTP status that carries each: the one table, read by the
-# backend's handler of its domain errors and by the OpenAPI document.
-STATUS = {
-    "invalid_json": 400,
-    "validation_error": 422,
-    "unauthenticated": 401,
-    "invalid_credentials": 401,
-    "forbidden": 403,
-    "not_a_member": 403,
-    "not_found": 404,
-    "payload_too_large": 413,
-    "rate_limited": 429,
-    "backend_unavailable": 503,
-    # Ours, beyond the contract's list: the backend could not write to its disk (nothing was
-    # half-written; the same request may be retried).
-    "storage_unavailable": 503,
-}
-
 # The contract's error codes for the plain HTTP errors Werkzeug may raise before a route runs.
 _CODE_FOR_STATUS = {
     400: "invalid_json",

@@ -1,5 +1,6 @@
-"""The contract's limits, written once: the backend validates with them, the OpenAPI document
-states them, and the browser app reads them from ``GET /api/limits`` instead of copying them.
+"""The contract's limits, written once: the request models of :mod:`common.schemas` are built on
+them, so the backend validates with them and the OpenAPI document generated from those models
+states them; the browser app reads them from ``GET /api/limits`` instead of copying them.
 
 Lengths count Unicode code points (Python's ``len``). No I/O and no Flask here.
 """
@@ -19,6 +20,7 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 ROOM_NAME_MIN, ROOM_NAME_MAX = 1, 64
 MESSAGE_MIN, MESSAGE_MAX = 1, 4000
 CLIENT_ID_MAX = 64
+ROOM_MEMBERS_MAX = 1000  # ours: members named when a room is created
 
 HISTORY_DEFAULT, HISTORY_MAX = 50, 200  # messages per page of GET /api/rooms/{id}/messages
 EVENTS_BATCH = 500  # events per answer of GET /api/events
