@@ -24,12 +24,12 @@ __all__ = ["create_app", "DataDirError"]
 
 DEFAULTS = {
     "DATA_DIR": "chats",
-    "MESSAGE_BURST": 300,
-    "MESSAGE_RATE": 10,  # per second
-    "LOGIN_FAILURES": 10,  # per username per LOGIN_WINDOW
-    "LOGIN_WINDOW": 300,  # seconds
-    "ROOM_BURST": 20,
-    "ROOM_RATE": 0.1,  # per second: one room every 10 s after the burst
+    "MESSAGE_BURST": limits.MESSAGE_BURST,
+    "MESSAGE_RATE": limits.MESSAGE_RATE,  # per second
+    "LOGIN_FAILURES": limits.LOGIN_FAILURES,  # per username per LOGIN_WINDOW
+    "LOGIN_WINDOW": limits.LOGIN_WINDOW,  # seconds
+    "ROOM_BURST": limits.ROOM_BURST,
+    "ROOM_RATE": limits.ROOM_RATE,  # per second
     "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,

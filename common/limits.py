@@ -28,6 +28,13 @@ LONG_POLL_MAX_WAIT = 30  # seconds a caller may ask GET /api/events to wait
 
 MAX_BODY_BYTES = 65_536  # a request body over this is 413 payload_too_large
 
+SESSION_SECONDS = 30 * 24 * 3600  # a session, and the cookie that holds it, last 30 days
+
+# The rate limits' defaults (each a flag of backend.py; 0 turns one off).
+MESSAGE_BURST, MESSAGE_RATE = 300, 10  # messages per user: a burst, then so many per second
+LOGIN_FAILURES, LOGIN_WINDOW = 10, 300  # failed sign-ins per username within so many seconds
+ROOM_BURST, ROOM_RATE = 20, 0.1  # rooms per user: a burst, then one every 10 s
+
 
 def for_app() -> dict[str, Any]:
     """The limits the browser app checks before it sends, as ``GET /api/limits`` serves them."""

@@ -8,14 +8,16 @@ operations (401, 403 for the origin rule, 400, 413 and 422 for bodies, 503) are 
 
 from __future__ import annotations
 
+from common import limits
 from common import objects as o
 from common import schemas as s
 from webserver.openapi_schemas import answer, error, operation, path_param, query
 
 SET_COOKIE = {
     "Set-Cookie": {
-        "description": "chat_session=TOKEN; HttpOnly; SameSite=Lax; Path=/; Max-Age=2592000 "
-        "(30 days), plus Secure when the server runs with --secure-cookies. Sign-out clears it.",
+        "description": "chat_session=TOKEN; HttpOnly; SameSite=Lax; Path=/; "
+        f"Max-Age={limits.SESSION_SECONDS} ({limits.SESSION_SECONDS // 86400} days), plus Secure when "
+        "the server runs with --secure-cookies. Sign-out clears it.",
         "schema": {"type": "string"},
     }
 }
