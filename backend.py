@@ -14,6 +14,7 @@ from common import dependencies
 
 dependencies.ensure("backend.py")
 
+from common import limits  # noqa: E402
 from common.flags import ArgumentParser, env, port_number  # noqa: E402
 from common.serve import ServeError, serve  # noqa: E402
 
@@ -45,11 +46,16 @@ def _rate(text: str) -> float:
 # The contract's rate limits: flag, default, type, meaning. Each flag's app config key is its name
 # in capitals (--message-burst: MESSAGE_BURST) and its environment variable that key after CHAT_.
 RATE_LIMITS = [
-    ("--message-burst", "300", _count, "messages a user may send at once"),
-    ("--message-rate", "10", _rate, "messages per second a user regains"),
-    ("--login-failures", "10", _count, "failed sign-ins per username per 5 minutes"),
-    ("--room-burst", "20", _count, "rooms a user may create at once"),
-    ("--room-rate", "0.1", _rate, "rooms per second a user regains"),
+    ("--message-burst", str(limits.MESSAGE_BURST), _count, "messages a user may send at once"),
+    ("--message-rate", str(limits.MESSAGE_RATE), _rate, "messages per second a user regains"),
+    (
+        "--login-failures",
+        str(limits.LOGIN_FAILURES),
+        _count,
+        f"failed sign-ins per username per {limits.LOGIN_WINDOW // 60} minutes",
+    ),
+    ("--room-burst", str(limits.ROOM_BURST), _count, "rooms a user may create at once"),
+    ("--room-rate", str(limits.ROOM_RATE), _rate, "rooms per second a user regains"),
 ]
 
 

@@ -6,27 +6,33 @@ Only the front server talks to it. It answers the public API paths with bearer-t
 
 from __future__ import annotations
 
+import time
+
 from flask import Flask, jsonify
 
-from common import errors
+from common import errors, limits
+from common.codes import STATUS
 from common.jsonprovider import OrjsonProvider
 
 from .datadir import DataDirError
 from .jsonl import StorageError
 from .ratelimit import FailureWindow, TokenBucket
+from .refusals import Refused
 from .store import Store
 
 __all__ = ["create_app", "DataDirError"]
 
 DEFAULTS = {
     "DATA_DIR": "chats",
-    "MESSAGE_BURST": 300,
-    "MESSAGE_RATE": 10,  # per second
-    "LOGIN_FAILURES": 10,  # per username per LOGIN_WINDOW
-    "LOGIN_WINDOW": 300,  # seconds
-    "ROOM_BURST": 20,
-    "ROOM_RATE": 0.1,  # per second: one room every 10 s after the burst
-    "MAX_CONTENT_LENGTH": 65_536,
+    "MESSAGE_BURST": limits.MESSAGE_BURST,
+    "MESSAGE_RATE": limits.MESSAGE_RATE,  # per second
+    "LOGIN_FAILURES": limits.LOGIN_FAILURES,  # per username per LOGIN_WINDOW
+    "LOGIN_WINDOW": limits.LOGIN_WINDOW,  # seconds
+    "ROOM_BURST": limits.ROOM_BURST,
+    "ROOM_RATE": limits.ROOM_RATE,  # per second
+    "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
+    # What the rate limits read the time from; tests put a clock here that they move by hand.
+    "RATE_LIMIT_CLOCK": time.monotonic,
 }
 
 
@@ -38,12 +44,20 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config or {})
     store = Store(app.config["DATA_DIR"])
     app.extensions["chat.store"] = store
+    clock = app.config["RATE_LIMIT_CLOCK"]
     app.extensions["chat.limits"] = {
-        "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"]),
-        "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"]),
-        "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"]),
+        "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"], clock),
+        "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"], clock),
+        "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"], clock),
     }
     errors.install(app)
+
+    @app.errorhandler(Refused)
+    def refused(error: Refused):
+        # The one place where the domain's refusals meet HTTP: the contract's status for each code.
+        return errors.error_response(
+            STATUS[error.code], error.code, error.message, retry_after=error.retry_after
+        )
 
     @app.errorhandler(StorageError)
     def storage_failed(error: StorageError):

@@ -15,10 +15,12 @@ import time
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from common import limits
+
 from .clock import iso_from_epoch, now_iso
 from .jsonl import JsonlFile
 
-SESSION_SECONDS = 30 * 24 * 3600  # the contract's 30-day cookie; the server side lasts as long
+SESSION_SECONDS = limits.SESSION_SECONDS  # the contract's 30-day cookie; the server side lasts as long
 # Compared against when the name is unknown, so a wrong name costs the same time as a wrong password.
 _DUMMY_HASH = generate_password_hash("not a real password")
 

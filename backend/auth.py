@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from common.errors import ApiError
+from common.schemas import SignIn
 
 from . import validation
 from .accounts import canonical
+from .refusals import RateLimited, Unauthenticated, WrongCredentials
 from .store import Store
 
 bp = Blueprint("auth", __name__)
@@ -29,34 +30,31 @@ def require_user() -> str:
     token = bearer_token()
     username = store().accounts.session_user(token) if token else None
     if username is None:
-        raise ApiError(401, "unauthenticated", "Sign in first.")
+        raise Unauthenticated("Sign in first.")
     return username
 
 
 def limit(name: str, key: str) -> None:
-    """Spend one action of limit ``name`` for ``key``, or 429 ``rate_limited``."""
+    """Spend one action of limit ``name`` for ``key``, or raise RateLimited."""
     wait = current_app.extensions["chat.limits"][name].take(key)
     if wait:
-        raise ApiError(429, "rate_limited", f"Too many requests; try again in {wait} s.", retry_after=wait)
+        raise RateLimited(f"Too many requests; try again in {wait} s.", retry_after=wait)
 
 
 @bp.post("/api/session")
 def sign_in():
     """Register a new name, or sign in to an existing one."""
-    body = validation.json_body(request)
-    name = validation.username(body.get("username"))
-    password = validation.password(body)
+    body = validation.body(request, SignIn)
+    name, password = body.username, body.password
     failures = current_app.extensions["chat.limits"]["logins"]
     wait = failures.retry_after(canonical(name))
     if wait:
-        raise ApiError(
-            429, "rate_limited", f"Too many failed sign-ins; try again in {wait} s.", retry_after=wait
-        )
+        raise RateLimited(f"Too many failed sign-ins; try again in {wait} s.", retry_after=wait)
     accounts = store().accounts
     username, created = accounts.sign_in(name, password)
     if username is None:
         failures.record(canonical(name))
-        raise ApiError(401, "invalid_credentials", "Wrong username or password.")
+        raise WrongCredentials("Wrong username or password.")
     failures.clear(canonical(name))
     store().join_general(username)
     token, expires_at = accounts.open_session(username)

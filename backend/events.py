@@ -10,7 +10,8 @@ from __future__ import annotations
 import orjson
 from flask import Blueprint, Response, jsonify, request
 
-from common.limits import EVENTS_BATCH, LONG_POLL_MAX_WAIT
+from common.limits import EVENTS_BATCH
+from common.schemas import EventsQuery, FeedQuery
 
 from . import validation
 from .auth import require_user, store
@@ -31,19 +32,17 @@ def feed(items: list[bytes], pos: int, more: bool) -> Response:
 def user_events():
     """The events after ``after`` that concern the caller; without ``after``, just the cursor."""
     username = require_user()
-    after = validation.int_arg(request.args, "after", 0)
-    wait = validation.number_arg(request.args, "wait", 0, LONG_POLL_MAX_WAIT)
-    if after is None:
+    asked = validation.query(request, EventsQuery)
+    if asked.after is None:
         return feed([], store().pos, False)
-    return feed(*store().events(after, EVENTS_BATCH, wait, username=username))
+    return feed(*store().events(asked.after, EVENTS_BATCH, asked.wait, username=username))
 
 
 @bp.get("/internal/events")
 def all_events():
     """Every event after ``after``, each as ``{"event": ..., "users": ...}``, for the front server's hub."""
-    after = validation.int_arg(request.args, "after", 0, default=0)
-    wait = validation.number_arg(request.args, "wait", 0, LONG_POLL_MAX_WAIT)
-    addressed, pos, more = store().addressed_events(after, HUB_BATCH, wait)
+    asked = validation.query(request, FeedQuery)
+    addressed, pos, more = store().addressed_events(asked.after, HUB_BATCH, asked.wait)
     items = [b'{"event":%s,"users":%s}' % (line, orjson.dumps(users)) for line, users in addressed]
     return feed(items, pos, more)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from common.schemas import HistoryQuery, NewMessage
+
 from . import validation
 from .auth import limit, require_user, store
 
@@ -14,13 +16,8 @@ bp = Blueprint("messages", __name__)
 def history(room_id: str):
     """One page of history, oldest first: after SEQ, just before SEQ, or the latest."""
     username = require_user()
-    store().room(username, room_id)
-    after = validation.int_arg(request.args, "after", 0)
-    before = validation.int_arg(request.args, "before", 0)
-    if after is not None and before is not None:
-        raise validation.invalid("Give 'after' or 'before', not both.")
-    page_size = validation.int_arg(request.args, "limit", 1, 200, default=50)
-    messages, last_seq = store().messages(username, room_id, after, before, page_size)
+    page = validation.query(request, HistoryQuery)
+    messages, last_seq = store().messages(username, room_id, page.after, page.before, page.limit)
     return jsonify(messages=messages, last_seq=last_seq)
 
 
@@ -28,13 +25,8 @@ def history(room_id: str):
 def post(room_id: str):
     """Store a message; a repeated ``client_id`` answers the first message and stores nothing."""
     username = require_user()
-    store().room(username, room_id)
-    body = validation.json_body(request)
-    text = validation.text_field(body, "text", 1, 4000)
-    client_id = validation.client_id(body)
-    earlier = store().find_message(username, room_id, client_id)
-    if earlier is not None:  # a retry: answered without spending the sender's rate limit
-        return jsonify(message=earlier), 200
-    limit("messages", username)
-    message, created = store().post_message(username, room_id, text, client_id)
+    body = validation.body(request, NewMessage)
+    message, created = store().post_message(
+        username, room_id, body.text, body.client_id, admit=lambda: limit("messages", username)
+    )
     return jsonify(message=message), 201 if created else 200

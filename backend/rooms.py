@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from common.errors import ApiError
+from common.schemas import NewRoom, Person
 
 from . import validation
 from .auth import limit, require_user, store
-from .model import PRIVATE, PUBLIC
+from .refusals import Invalid
 
 bp = Blueprint("rooms", __name__)
 
 
-def known_user(value: object, field: str) -> str:
-    """The stored spelling of a registered username, or 422 naming it."""
-    name = validation.username(value, field)
+def known_user(name: str) -> str:
+    """The stored spelling of a registered username, or Invalid naming it."""
     found = store().accounts.find(name)
     if found is None:
-        raise validation.invalid(f"No user named '{name}'.")
+        raise Invalid(f"No user named '{name}'.")
     return found
 
 
@@ -32,15 +31,10 @@ def list_rooms():
 def create_room():
     """A new group room; the caller is its first member."""
     username = require_user()
-    body = validation.json_body(request)
-    name = validation.text_field(body, "name", 1, 64)
-    visibility = validation.choice(body, "visibility", (PUBLIC, PRIVATE), PUBLIC)
-    members = body.get("members", [])
-    if not isinstance(members, list) or len(members) > 1000:
-        raise validation.invalid("'members' must be a list of at most 1000 usernames.")
-    members = [known_user(member, "members") for member in members]
+    body = validation.body(request, NewRoom)
+    members = [known_user(member) for member in body.members]
     limit("rooms", username)
-    return jsonify(room=store().create_room(username, name, visibility, members)), 201
+    return jsonify(room=store().create_room(username, body.name, body.visibility, members)), 201
 
 
 @bp.get("/api/rooms/<room_id>")
@@ -55,20 +49,15 @@ def get_room(room_id: str):
 def add_member(room_id: str):
     """Join a public room yourself, or add someone to a room you are in."""
     username = require_user()
-    store().room(username, room_id)  # a hidden room stays hidden, whatever the body says
-    target = known_user(validation.json_body(request).get("username"), "username")
-    room, _ = store().add_member(username, room_id, target)
+    target = validation.body(request, Person).username
+    room, _ = store().add_member(username, room_id, target, known=known_user)
     return jsonify(room=room)
 
 
 @bp.delete("/api/rooms/<room_id>/members/<username>")
 def remove_member(room_id: str, username: str):
     """Leave a room; nobody can remove someone else."""
-    caller = require_user()
-    store().room(caller, room_id)
-    if store().accounts.find(username) != caller:
-        raise ApiError(403, "forbidden", "You can only remove yourself from a room.")
-    store().leave(caller, room_id)
+    store().leave(require_user(), room_id, username)
     return "", 204
 
 
@@ -76,8 +65,6 @@ def remove_member(room_id: str, username: str):
 def open_dm():
     """The caller's direct-message room with someone: created once, then the same room."""
     username = require_user()
-    other = known_user(validation.json_body(request).get("username"), "username")
-    if other == username:
-        raise validation.invalid("A direct message needs someone other than yourself.")
+    other = known_user(validation.body(request, Person).username)
     room, created = store().open_dm(username, other)
     return jsonify(room=room), 201 if created else 200

@@ -15,15 +15,15 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
-from common.errors import ApiError
-
-from .accounts import Accounts
+from .accounts import Accounts, canonical
 from .audience import Audience
 from .clock import now_iso
 from .datadir import lock_data_dir
 from .eventlog import EventLog
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
+from .refusals import Forbidden, Invalid, NotAMember, NotFound
 from .state import GENERAL, Rooms, room_id
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,6 @@ log = logging.getLogger(__name__)
 # Positions one feed call looks at most: a user outside a busy room is not kept waiting while the
 # room's events are skipped (the answer says ``more`` and the next call goes on from there).
 SCAN_LIMIT = 20_000
-
-
-def not_found() -> ApiError:
-    """What a private room or DM looks like to a non-member: the same as one that does not exist."""
-    return ApiError(404, "not_found", "No such room.")
 
 
 class Store:
@@ -66,10 +61,14 @@ class Store:
     # -- rooms -------------------------------------------------------------------------------
 
     def room(self, username: str, room_id: str) -> Room:
-        """The room ``room_id`` if ``username`` may see it, else 404."""
+        """The room ``room_id`` if ``username`` may see it, else NotFound.
+
+        A private room or DM looks to a non-member the same as one that does not exist. Every
+        method that takes a room id checks access here, once; routes do not check before.
+        """
         room = self._rooms.by_id.get(room_id)
         if room is None or not room.visible_to(username):
-            raise not_found()
+            raise NotFound("No such room.")
         return room
 
     def rooms_for(self, username: str) -> list[dict]:
@@ -87,31 +86,44 @@ class Store:
             everyone = _unique([creator, *members])
             return self._append_room_event(room, "created", creator, everyone)
 
-    def add_member(self, actor: str, room_id: str, username: str) -> tuple[dict, bool]:
-        """Join a public room yourself, or add someone to a room you are in; ``(room, changed)``."""
+    def add_member(
+        self, actor: str, room_id: str, username: str, known: Callable[[str], str] | None = None
+    ) -> tuple[dict, bool]:
+        """Join a public room yourself, or add someone to a room you are in; ``(room, changed)``.
+
+        ``known``, when given, turns the name as the caller typed it into a registered user's (or
+        raises Invalid); it runs once the room is found, so a hidden room stays hidden whatever
+        the name.
+        """
         with self._lock:
             room = self.room(actor, room_id)
+            if known is not None:
+                username = known(username)
             if username != actor and not room.has_member(actor):
-                raise ApiError(403, "not_a_member", "Join the room before adding others.")
+                raise NotAMember("Join the room before adding others.")
             if room.has_member(username):
                 return room.to_json(), False
             if room.kind == DM:
-                raise ApiError(403, "forbidden", "Nobody can be added to a direct message.")
+                raise Forbidden("Nobody can be added to a direct message.")
             action = "joined" if username == actor else "added"
             return self._append_room_event(room, action, username, [*room.members, username]), True
 
-    def leave(self, actor: str, room_id: str) -> None:
-        """Leave a group room."""
+    def leave(self, actor: str, room_id: str, username: str | None = None) -> None:
+        """Leave a group room; ``username`` (the name a request gave) must be ``actor``'s own."""
         with self._lock:
             room = self.room(actor, room_id)
+            if username is not None and canonical(username) != canonical(actor):
+                raise Forbidden("You can only remove yourself from a room.")
             if room.kind == DM:
-                raise ApiError(403, "forbidden", "A direct message cannot be left.")
+                raise Forbidden("A direct message cannot be left.")
             if not room.has_member(actor):
-                raise ApiError(403, "not_a_member", "You are not a member of this room.")
+                raise NotAMember("You are not a member of this room.")
             self._append_room_event(room, "left", actor, [m for m in room.members if m != actor])
 
     def open_dm(self, actor: str, other: str) -> tuple[dict, bool]:
         """The one DM room of the pair; ``(room, created)``."""
+        if canonical(other) == canonical(actor):
+            raise Invalid("A direct message needs someone other than yourself.")
         pair = frozenset((actor, other))
         with self._lock:
             room = self._rooms.dm(pair)
@@ -156,15 +168,23 @@ class Store:
         pos = room.client_ids.get(client_key(sender, client_id)) if room else None
         return self._log.event(pos)["message"] if pos else None
 
-    def post_message(self, sender: str, room_id: str, text: str, client_id: str) -> tuple[dict, bool]:
-        """Store a message; ``(message, created)``. A repeated ``client_id`` returns the first one."""
+    def post_message(
+        self, sender: str, room_id: str, text: str, client_id: str, admit: Callable[[], None] | None = None
+    ) -> tuple[dict, bool]:
+        """Store a message; ``(message, created)``. A repeated ``client_id`` returns the first one.
+
+        ``admit`` runs only for a message that will be stored (the sender's rate limit, which may
+        raise): a retry is answered without it, so retrying costs the sender nothing.
+        """
         with self._lock:
             room = self.room(sender, room_id)
-            if not room.has_member(sender):
-                raise ApiError(403, "not_a_member", "You are not a member of this room.")
             first = room.client_ids.get(client_key(sender, client_id))
             if first is not None:
                 return self._log.event(first)["message"], False
+            if not room.has_member(sender):
+                raise NotAMember("You are not a member of this room.")
+            if admit is not None:
+                admit()
             message = {
                 "id": "m" + secrets.token_hex(8),
                 "room": room.id,

@@ -1,115 +1,65 @@
-"""Checks for everything a caller sends, with the contract's limits (counted in code points).
+"""Reading what a caller sends: the JSON body, then one of the request models of :mod:`common.schemas`.
 
-Each function returns the clean value or raises ``ApiError(422, "validation_error", ...)`` whose
-message names the field, so routes read as a list of checks and no route builds an error by hand.
+The models hold every rule and limit; here they are applied, and what they refuse becomes
+:class:`~backend.refusals.Invalid` with a message naming the field, so routes read as "parse, then
+act" and no route builds an error by hand. Bodies are checked strictly (a JSON string is not a
+number), queries leniently (a query's values are strings, read as numbers where the model says so).
 """
 
 from __future__ import annotations
 
-import re
+from typing import TypeVar
 
 from flask import Request
+from pydantic import BaseModel, ValidationError
 
-from common import jsontext
-from common.errors import ApiError
+from common import jsontext, limits
 
-_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_USERNAME_EXTRA = set("_-.")
+from .refusals import Invalid, InvalidJson, TooLarge
 
-
-def invalid(message: str) -> ApiError:
-    """The error for a value out of range."""
-    return ApiError(422, "validation_error", message)
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def json_body(request: Request) -> dict:
-    """The request's JSON object, or 400 ``invalid_json`` (413 past MAX_CONTENT_LENGTH, chunked too)."""
+    """The request's JSON object, or InvalidJson (TooLarge past MAX_CONTENT_LENGTH, chunked too)."""
     data = request.get_data(cache=True)
     if request.content_length is None and len(data) >= (request.max_content_length or len(data) + 1):
         # A chunked body is cut at the limit without an error; treat reaching it as going over.
-        raise ApiError(413, "payload_too_large", "The request body is larger than 65,536 bytes.")
+        raise TooLarge(f"The request body is larger than {limits.MAX_BODY_BYTES:,} bytes.")
     try:
         body = jsontext.loads(data)
     except jsontext.NotUnicode as error:
-        raise invalid(str(error)) from None
+        raise Invalid(str(error)) from None
     except jsontext.NotJson:
         body = None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+        raise InvalidJson("The request body must be a JSON object.")
     return body
 
 
-def text_field(body: dict, name: str, low: int, high: int, *, blank_ok: bool = False) -> str:
-    """A required string of ``low`` to ``high`` code points."""
-    value = body.get(name)
-    if not isinstance(value, str):
-        raise invalid(f"'{name}' is required and must be a string.")
-    if not low <= len(value) <= high:
-        raise invalid(f"'{name}' must be {low} to {high} characters long.")
-    if not blank_ok and not value.strip():
-        raise invalid(f"'{name}' must not be only white space.")
-    return value
+def body(request: Request, model: type[Model]) -> Model:
+    """The request's JSON body as ``model``."""
+    return parse(model, json_body(request))
 
 
-def username(value: object, field: str = "username") -> str:
-    """2 to 32 letters, digits, ``_``, ``-`` or ``.``."""
-    if not isinstance(value, str):
-        raise invalid(f"'{field}' is required and must be a string.")
-    if not 2 <= len(value) <= 32 or not all(c.isalnum() or c in _USERNAME_EXTRA for c in value):
-        raise invalid(f"'{field}' must be 2 to 32 letters, digits, '_', '-' or '.'.")
-    return value
+def query(request: Request, model: type[Model]) -> Model:
+    """The request's query string as ``model`` (a repeated parameter counts once, the first)."""
+    return parse(model, request.args.to_dict())
 
 
-def password(body: dict) -> str:
-    """8 to 128 characters, any of them."""
-    return text_field(body, "password", 8, 128, blank_ok=True)
-
-
-def client_id(body: dict) -> str:
-    """1 to 64 letters, digits, ``_`` or ``-``; required so that retries are safe."""
-    value = body.get("client_id")
-    if not isinstance(value, str) or not _CLIENT_ID.fullmatch(value):
-        raise invalid("'client_id' is required: 1 to 64 letters, digits, '_' or '-'.")
-    return value
-
-
-def choice(body: dict, name: str, options: tuple[str, ...], default: str) -> str:
-    """One of ``options``; ``default`` when absent."""
-    value = body.get(name, default)
-    if value not in options:
-        raise invalid(f"'{name}' must be one of: {', '.join(options)}.")
-    return value
-
-
-def int_arg(
-    args: dict, name: str, low: int, high: int | None = None, default: int | None = None
-) -> int | None:
-    """An integer query parameter within ``low`` to ``high``."""
-    raw = args.get(name)
-    if raw is None:
-        return default
+def parse(model: type[Model], data: dict) -> Model:
+    """``data`` as ``model``, or Invalid naming the first field that is wrong."""
     try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(f"'{name}' must be an integer.") from None
-    if value < low or (high is not None and value > high):
-        raise invalid(
-            f"'{name}' must be between {low} and {high}."
-            if high is not None
-            else f"'{name}' must be at least {low}."
-        )
-    return value
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise Invalid(_message(error.errors(include_url=False, include_input=False)[0])) from None
 
 
-def number_arg(args: dict, name: str, low: float, high: float) -> float:
-    """A number of seconds within ``low`` to ``high``; ``low`` when absent."""
-    raw = args.get(name)
-    if raw is None:
-        return low
-    try:
-        value = float(raw)
-    except ValueError:
-        raise invalid(f"'{name}' must be a number.") from None
-    if not low <= value <= high:  # also refuses nan
-        raise invalid(f"'{name}' must be between {low:g} and {high:g}.")
-    return value
+def _message(error: dict) -> str:
+    location = error["loc"]
+    if not location:  # a rule across fields, such as after with before: its own sentence
+        return error["msg"]
+    field = str(location[0]) + "".join(f"[{part}]" for part in location[1:])
+    if error["type"] == "missing":
+        return f"'{field}' is required."
+    return f"'{field}': {error['msg']}."

@@ -1,1 +1,2 @@
-"""Code shared by the backend and the front server: the gunicorn runner and the JSON error shape."""
+"""Code shared by the backend and the front server: the API's schemas and limits, the error codes
+and the JSON error shape, and the gunicorn runner."""

@@ -1,5 +1,6 @@
-"""The contract's limits, written once: the backend validates with them, the OpenAPI document
-states them, and the browser app reads them from ``GET /api/limits`` instead of copying them.
+"""The contract's limits, written once: the request models of :mod:`common.schemas` are built on
+them, so the backend validates with them and the OpenAPI document generated from those models
+states them; the browser app reads them from ``GET /api/limits`` instead of copying them.
 
 Lengths count Unicode code points (Python's ``len``). No I/O and no Flask here.
 """
@@ -19,12 +20,21 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 128
 ROOM_NAME_MIN, ROOM_NAME_MAX = 1, 64
 MESSAGE_MIN, MESSAGE_MAX = 1, 4000
 CLIENT_ID_MAX = 64
+ROOM_MEMBERS_MAX = 1000  # ours: members named when a room is created
 
 HISTORY_DEFAULT, HISTORY_MAX = 50, 200  # messages per page of GET /api/rooms/{id}/messages
 EVENTS_BATCH = 500  # events per answer of GET /api/events
 LONG_POLL_MAX_WAIT = 30  # seconds a caller may ask GET /api/events to wait
 
 MAX_BODY_BYTES = 65_536  # a request body over this is 413 payload_too_large
+MAX_FRAME_BYTES = 65_536  # a WebSocket frame over this closes the connection with 1009
+
+SESSION_SECONDS = 30 * 24 * 3600  # a session, and the cookie that holds it, last 30 days
+
+# The rate limits' defaults (each a flag of backend.py; 0 turns one off).
+MESSAGE_BURST, MESSAGE_RATE = 300, 10  # messages per user: a burst, then so many per second
+LOGIN_FAILURES, LOGIN_WINDOW = 10, 300  # failed sign-ins per username within so many seconds
+ROOM_BURST, ROOM_RATE = 20, 0.1  # rooms per user: a burst, then one every 10 s
 
 
 def for_app() -> dict[str, Any]:

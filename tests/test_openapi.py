@@ -18,9 +18,11 @@ import schemathesis
 import backend
 import webserver
 from backend import validation
-from common.errors import ApiError
+from backend.refusals import Invalid
+from common import limits
+from common.schemas import NewMessage, SignIn
 from webserver import openapi
-from webserver.openapi_schemas import ERROR_CODES, USERNAME_IN
+from webserver.openapi_schemas import ERROR_CODES
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 RELAY_ENDPOINT = "api_relay.relay"
@@ -265,25 +267,52 @@ USERNAME_SAMPLES = [
 TEXT_SAMPLES = ["x", " x ", " ", "\t\n", "\x1d", "\u3000\xa0", "\ufeff", "\u200b", "a" * 4000, "a" * 4001, ""]
 
 
-def _backend_accepts(check, value) -> bool:
+def _backend_accepts(model, body: dict) -> bool:
+    """Whether the backend's check of a request body (the model, as the routes apply it) passes."""
     try:
-        check(value)
-    except ApiError:
+        validation.parse(model, body)
+    except Invalid:
         return False
     return True
 
 
+def _request_schema(path: str, method: str) -> dict:
+    """The schema of an operation's request body, as the document states it."""
+    document = openapi.document()
+    body = document["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    return document["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+
+
 @pytest.mark.parametrize("value", USERNAME_SAMPLES)
 def test_username_schema_agrees_with_the_backend(value):
-    schema_says = jsonschema_rs.validator_for(USERNAME_IN).is_valid(value)
-    assert schema_says == _backend_accepts(validation.username, value)
+    """The pattern given to clients (\\p{L}\\p{N}) accepts exactly what str.isalnum() does."""
+    schema = _request_schema("/api/session", "post")["properties"]["username"]
+    schema_says = jsonschema_rs.validator_for(schema).is_valid(value)
+    assert schema_says == _backend_accepts(SignIn, {"username": value, "password": "password-1"})
 
 
 @pytest.mark.parametrize("value", TEXT_SAMPLES)
 def test_message_text_schema_agrees_with_the_backend(value):
-    text = openapi.document()["paths"]["/api/rooms/{id}/messages"]["post"]["requestBody"]
-    schema = text["content"]["application/json"]["schema"]["properties"]["text"]
+    schema = _request_schema("/api/rooms/{id}/messages", "post")["properties"]["text"]
     schema_says = jsonschema_rs.validator_for(schema).is_valid(value)
-    assert schema_says == _backend_accepts(
-        lambda v: validation.text_field({"text": v}, "text", 1, 4000), value
+    assert schema_says == _backend_accepts(NewMessage, {"text": value, "client_id": "c-1"})
+
+
+def test_the_document_states_the_limits_of_the_one_table():
+    """The numbers a client reads in the document are those of common/limits.py (and /api/limits)."""
+    app = limits.for_app()
+    sign_in = _request_schema("/api/session", "post")["properties"]
+    room = _request_schema("/api/rooms", "post")["properties"]
+    text = _request_schema("/api/rooms/{id}/messages", "post")["properties"]["text"]
+    for name, schema in (("username", sign_in["username"]), ("password", sign_in["password"])):
+        assert (schema["minLength"], schema["maxLength"]) == (app[name]["min"], app[name]["max"])
+    assert sign_in["username"]["pattern"] == app["username"]["pattern"]
+    assert (room["name"]["minLength"], room["name"]["maxLength"]) == tuple(app["room_name"].values())
+    assert (text["minLength"], text["maxLength"]) == tuple(app["message"].values())
+    history = openapi.document()["paths"]["/api/rooms/{id}/messages"]["get"]["parameters"]
+    page_size = next(p for p in history if p["name"] == "limit")["schema"]
+    assert (page_size["default"], page_size["maximum"]) == tuple(app["history"].values())
+    wait = next(
+        p for p in openapi.document()["paths"]["/api/events"]["get"]["parameters"] if p["name"] == "wait"
     )
+    assert wait["schema"]["maximum"] == app["long_poll_max_wait"]

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backend.refusals import Refused
 from backend.store import Store
-from common.errors import ApiError
 
 FILES = ("events.jsonl", "users.jsonl", "sessions.jsonl")
 PEOPLE = ("alice", "bob", "carol")
@@ -52,12 +52,12 @@ class History:
     def step(self, action, *args):
         """Run one store call that makes at most one append; ``(result, append index or None)``.
 
-        A call the store refuses (ApiError) must leave every file as it was.
+        A call the store refuses (Refused) must leave every file as it was.
         """
         before = self.sizes()
         try:
             result = action(*args)
-        except ApiError:
+        except Refused:
             assert self.sizes() == before, "a refused call changed a data file"
             return None, None
         after = self.sizes()

@@ -1,9 +1,11 @@
 """The OpenAPI 3.0 document of the public HTTP API, served at ``GET /api/openapi.json``.
 
-Built as Python data, once, when first asked for: the operations come from
-:mod:`webserver.openapi_paths`, the object schemas from :mod:`webserver.openapi_schemas`. It
-describes what callers of the front server see (cookies, the origin rule's 403, the 503 when the
-backend is away); ``docs/api.md`` says the same in prose and the two are kept in step.
+Generated once, when first asked for: the operations come from :mod:`webserver.openapi_paths`,
+and every schema from the pydantic models of :mod:`common.schemas` and :mod:`common.objects` (the
+same models the backend validates requests with) through :mod:`webserver.openapi_schemas`; the
+components are exactly the models the operations name. It describes what callers of the front
+server see (cookies, the origin rule's 403, the 503 when the backend is away); ``docs/api.md`` says
+the same in prose and the two are kept in step.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from flask import Blueprint, Response, jsonify
 
 from common import limits
 from webserver.openapi_paths import paths
-from webserver.openapi_schemas import SCHEMAS
+from webserver.openapi_schemas import components, referenced
 
 bp = Blueprint("openapi", __name__)
 
@@ -23,6 +25,7 @@ bp = Blueprint("openapi", __name__)
 @functools.cache
 def document() -> dict:
     """The OpenAPI document as a dict (built once; callers must not change it)."""
+    operations = paths()
     return {
         "openapi": "3.0.3",
         "info": {
@@ -31,9 +34,9 @@ def document() -> dict:
             "description": "The chat's public HTTP API, served by the front server. JSON in and out; "
             'errors are {"error": {"code", "message"}}. See docs/api.md.',
         },
-        "paths": paths(),
+        "paths": operations,
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": components(referenced(operations)),
             "securitySchemes": {
                 "session": {
                     "type": "apiKey",

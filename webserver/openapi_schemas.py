@@ -1,150 +1,77 @@
-"""The JSON schemas of the public API's objects, and builders for parameters and responses.
+"""The OpenAPI document's schemas, generated from the models, and builders for its operations.
 
-:mod:`webserver.openapi` assembles these into the OpenAPI document. Limits are the contract's,
-written as schema constraints, so a client generator or a fuzzer knows them without reading prose.
+Every object and request schema comes from the pydantic models of :mod:`common.schemas` (requests)
+and :mod:`common.objects` (answers), which hold the contract's limits (:mod:`common.limits`); the
+backend validates with the same models. This module turns them into OpenAPI 3.0 (pydantic writes
+JSON Schema 2020-12) and builds parameters, responses and operations around them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.json_schema import GenerateJsonSchema, models_json_schema
+
+from common import limits, objects, schemas
+from common.codes import STATUS
+
 Schema = dict[str, Any]
+Model = type[BaseModel]
 
-ERROR_CODES = (
-    "invalid_json",
-    "validation_error",
-    "unauthenticated",
-    "invalid_credentials",
-    "forbidden",
-    "not_a_member",
-    "not_found",
-    "payload_too_large",
-    "rate_limited",
-    "backend_unavailable",
-    # Ours, beyond the contract's list: the backend could not write to its disk (nothing was
-    # half-written; the same request may be retried).
-    "storage_unavailable",
-)
+REF = "#/components/schemas/{model}"
+ERROR_CODES = tuple(STATUS)
 
-# In requests, a username is 2 to 32 letters (any script), digits, "_", "-" or "." (code points).
-# \p{L}\p{N} is exactly what Python's str.isalnum() accepts, the backend's test. Answers carry
-# usernames without a pattern, since they are the server's own.
-USERNAME_IN: Schema = {
-    "type": "string",
-    "minLength": 2,
-    "maxLength": 32,
-    "pattern": r"^[\p{L}\p{N}_.-]+$",
-    "description": "2 to 32 letters (any script), digits, '_', '-' or '.'; unique ignoring case.",
+# Every model a document may name, by name: the operations refer to them with ref().
+MODELS: dict[str, Model] = {
+    name: value
+    for module in (schemas, objects)
+    for name, value in vars(module).items()
+    if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__
 }
-# Not only white space: at least one character outside the set Python's str.isspace() accepts.
-# Spelled out, because the \s of JSON Schema's regular expressions is a slightly different set.
-NOT_BLANK = r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-TIMESTAMP: Schema = {
-    "type": "string",
-    "format": "date-time",
-    "description": "ISO 8601 in UTC with milliseconds and a Z, e.g. 2026-11-26T13:45:51.123Z.",
-}
-CURSOR: Schema = {"type": "integer", "minimum": 0}
 
-SCHEMAS: dict[str, Schema] = {
-    "User": {
-        "type": "object",
-        "required": ["username"],
-        "properties": {
-            "username": {"type": "string"},
-            "online": {"type": "boolean", "description": "Only in GET /api/users."},
-        },
-    },
-    "ListedUser": {
-        "allOf": [{"$ref": "#/components/schemas/User"}, {"type": "object", "required": ["online"]}],
-    },
-    "Room": {
-        "type": "object",
-        "required": ["id", "name", "kind", "visibility", "members", "last_seq", "created_by", "created_at"],
-        "properties": {
-            "id": {"type": "string", "description": "Opaque, made by the server."},
-            "name": {
-                "type": "string",
-                "description": "A DM's name is its two usernames, sorted, joined by ', '.",
-            },
-            "kind": {"type": "string", "enum": ["group", "dm"]},
-            "visibility": {"type": "string", "enum": ["public", "private"]},
-            "members": {"type": "array", "items": {"type": "string"}},
-            "last_seq": {"type": "integer", "minimum": 0},
-            "created_by": {"type": "string", "nullable": True, "description": "null for 'general'."},
-            "created_at": TIMESTAMP,
-            "member": {
-                "type": "boolean",
-                "description": "Whether the caller is a member: in GET /api/rooms and GET /api/rooms/{id}.",
-            },
-        },
-    },
-    "ListedRoom": {
-        "allOf": [{"$ref": "#/components/schemas/Room"}, {"type": "object", "required": ["member"]}],
-    },
-    "Message": {
-        "type": "object",
-        "required": ["id", "room", "seq", "pos", "sender", "text", "ts", "client_id"],
-        "properties": {
-            "id": {"type": "string"},
-            "room": {"type": "string", "description": "The room's id."},
-            "seq": {"type": "integer", "minimum": 1, "description": "1, 2, 3 ... within the room."},
-            "pos": {"type": "integer", "minimum": 1, "description": "The event's place in the feed."},
-            "sender": {"type": "string"},
-            "text": {"type": "string"},
-            "ts": TIMESTAMP,
-            "client_id": {"type": "string"},
-        },
-    },
-    "MessageEvent": {
-        "type": "object",
-        "required": ["type", "pos", "message"],
-        "properties": {
-            "type": {"type": "string", "enum": ["message"]},
-            "pos": {"type": "integer", "minimum": 1},
-            "message": {"$ref": "#/components/schemas/Message"},
-        },
-    },
-    "RoomEvent": {
-        "type": "object",
-        "required": ["type", "pos", "room", "action", "user"],
-        "properties": {
-            "type": {"type": "string", "enum": ["room"]},
-            "pos": {"type": "integer", "minimum": 1},
-            "room": {"$ref": "#/components/schemas/Room"},
-            "action": {"type": "string", "enum": ["created", "joined", "added", "left"]},
-            "user": {
-                "type": "string",
-                "nullable": True,
-                "description": "Who joined, was added or left; the creator for 'created' (null: 'general').",
-            },
-        },
-    },
-    "Event": {
-        "oneOf": [{"$ref": "#/components/schemas/MessageEvent"}, {"$ref": "#/components/schemas/RoomEvent"}],
-        "discriminator": {
-            "propertyName": "type",
-            "mapping": {
-                "message": "#/components/schemas/MessageEvent",
-                "room": "#/components/schemas/RoomEvent",
-            },
-        },
-    },
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string", "enum": list(ERROR_CODES)},
-                    "message": {"type": "string", "description": "A sentence for people, not for code."},
-                },
-            }
-        },
-    },
-}
+
+class OpenApi30(GenerateJsonSchema):
+    """pydantic's JSON Schema in OpenAPI 3.0's dialect: ``nullable`` rather than a null type,
+    ``enum`` rather than ``const``, and no generated titles."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        """Property titles only repeat the property's name."""
+        return False
+
+    def nullable_schema(self, schema: Any) -> Schema:
+        """``X | None`` as X with ``nullable`` (3.0 ignores a ``$ref``'s siblings, hence the allOf)."""
+        inner = self.generate_inner(schema["schema"])
+        return {"allOf": [inner], "nullable": True} if "$ref" in inner else {**inner, "nullable": True}
+
+    def literal_schema(self, schema: Any) -> Schema:
+        """A one-value Literal as a one-value enum: ``const`` is not OpenAPI 3.0."""
+        result = super().literal_schema(schema)
+        if "const" in result:
+            result = {key: value for key, value in result.items() if key != "const"}
+            result["enum"] = [schema["expected"][0]]
+        return result
+
+
+def components(names: set[str]) -> dict[str, Schema]:
+    """The component schemas of the models ``names`` and of every model they contain."""
+    chosen = [(MODELS[name], "validation") for name in sorted(names)]
+    _, top = models_json_schema(chosen, ref_template=REF, schema_generator=OpenApi30)
+    found = top.get("$defs", {})
+    for schema in found.values():
+        schema.pop("title", None)
+    return dict(sorted(found.items()))
+
+
+def referenced(node: Any) -> set[str]:
+    """The component names that ``$ref``s anywhere in ``node`` point to."""
+    if isinstance(node, dict):
+        names = {node["$ref"].rsplit("/", 1)[1]} if isinstance(node.get("$ref"), str) else set()
+        return names.union(*(referenced(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(referenced(value) for value in node))
+    return set()
+
 
 # What each error code means, for the responses' descriptions.
 STATUS_TEXT = {
@@ -152,7 +79,7 @@ STATUS_TEXT = {
     401: "Not signed in, or the session ended.",
     403: "Not allowed.",
     404: "No such room, or a private room or DM the caller is not in (not_found).",
-    413: "The body is over 65,536 bytes (payload_too_large).",
+    413: f"The body is over {limits.MAX_BODY_BYTES:,} bytes (payload_too_large).",
     422: "A value is out of range; the message names the field (validation_error).",
     429: "Too many requests; wait the seconds in Retry-After (rate_limited).",
     503: "The backend cannot be reached or is too slow (backend_unavailable), or could not write "
@@ -160,14 +87,12 @@ STATUS_TEXT = {
 }
 
 
-def ref(name: str) -> Schema:
-    """A reference to a component schema."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def obj(required: list[str], **properties: Schema) -> Schema:
-    """An object schema with these properties, ``required`` among them."""
-    return {"type": "object", "required": required, "properties": properties}
+def ref(model: Model | str) -> Schema:
+    """A reference to the component schema of a model (given as the class, or its name)."""
+    name = model if isinstance(model, str) else model.__name__
+    if MODELS.get(name) is None:
+        raise KeyError(f"{name} is not a model of common.schemas or common.objects")
+    return {"$ref": REF.format(model=name)}
 
 
 def json_content(schema: Schema) -> dict:
@@ -176,12 +101,15 @@ def json_content(schema: Schema) -> dict:
 
 
 def answer(
-    description: str, schema: Schema | None = None, headers: dict | None = None, links: dict | None = None
+    description: str,
+    body: Model | Schema | None = None,
+    headers: dict | None = None,
+    links: dict | None = None,
 ) -> dict:
-    """A response object; no ``schema`` means an empty body."""
+    """A response object whose body is a model (or a schema); none means an empty body."""
     response: dict[str, Any] = {"description": description}
-    if schema is not None:
-        response["content"] = json_content(schema)
+    if body is not None:
+        response["content"] = json_content(body if isinstance(body, dict) else ref(body))
     if headers:
         response["headers"] = headers
     if links:
@@ -194,7 +122,7 @@ def error(status: int, *codes: str, description: str | None = None) -> dict:
     code_enum = {"type": "string", "enum": list(codes)}
     schema = {
         "allOf": [
-            ref("Error"),
+            ref(objects.Error),
             {
                 "type": "object",
                 "properties": {"error": {"type": "object", "properties": {"code": code_enum}}},
@@ -213,9 +141,20 @@ def error(status: int, *codes: str, description: str | None = None) -> dict:
     return answer(description or STATUS_TEXT[status], schema, headers)
 
 
-def query(name: str, schema: Schema, description: str) -> dict:
-    """An optional query parameter."""
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+def query(model: Model) -> list[dict]:
+    """The query parameters of a query model, all optional, with their fields' descriptions."""
+    schema = model.model_json_schema(ref_template=REF, schema_generator=OpenApi30)
+    params = []
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        description = prop.pop("description", "")
+        prop.pop("nullable", None)  # a parameter is absent, never null
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+        params.append(
+            {"name": name, "in": "query", "required": False, "schema": prop, "description": description}
+        )
+    return params
 
 
 def path_param(name: str, description: str) -> dict:
@@ -234,21 +173,22 @@ def operation(
     summary: str,
     responses: dict[int, dict],
     *,
-    body: dict | None = None,
+    body: Model | None = None,
     params: list | None = None,
     cookie: str = "required",
     changes: bool = False,
 ) -> dict:
     """One operation, with the error answers every such operation can give added to ``responses``.
 
-    ``cookie`` is ``"required"`` (a 401 without it), ``"optional"`` (used when sent, never a 401)
-    or ``"none"`` (not looked at); ``changes`` marks a state-changing method, which the origin
-    rule may refuse with 403 forbidden.
+    ``body`` is the request model; ``cookie`` is ``"required"`` (a 401 without it), ``"optional"``
+    (used when sent, never a 401) or ``"none"`` (not looked at); ``changes`` marks a
+    state-changing method, which the origin rule may refuse with 403 forbidden.
     """
     answers = dict(responses)
     if body is not None:
         answers.setdefault(400, error(400, "invalid_json"))
         answers.setdefault(413, error(413, "payload_too_large"))
+        answers.setdefault(422, error(422, "validation_error"))
     if cookie == "required":
         answers.setdefault(401, error(401, "unauthenticated"))
     if changes:
@@ -263,7 +203,7 @@ def operation(
     if params:
         result["parameters"] = params
     if body is not None:
-        result["requestBody"] = {"required": True, "content": json_content(body)}
+        result["requestBody"] = {"required": True, "content": json_content(ref(body))}
     if cookie == "none":
         result["security"] = []
     elif cookie == "optional":

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 
 from flask import Request, Response
 
+from common import limits
 from webserver.backend_client import BackendClient
 
 COOKIE_NAME = "chat_session"
 
 # The contract's 30 days: a returning visitor is signed in without typing anything.
-COOKIE_MAX_AGE = 30 * 24 * 3600
+COOKIE_MAX_AGE = limits.SESSION_SECONDS
 
 # Seconds a positive answer of the backend is trusted. Short, because a session revoked through
 # another front server (or expired) must stop working soon; a sign-out through this one is

@@ -22,6 +22,7 @@ from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from common import limits
 from common.errors import ApiError
 from webserver import security, sessions
 from webserver.backend_client import BackendClient
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 # The contract's largest frame, in bytes. simple-websocket enforces it on the characters of a text
 # frame (closing with 1009 past it); a text frame within it may still be up to 4 bytes a character,
 # which :func:`_too_big` catches.
-MAX_FRAME_BYTES = 65_536
+MAX_FRAME_BYTES = limits.MAX_FRAME_BYTES
 CLOSE_TOO_BIG = 1009
 
 # Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.

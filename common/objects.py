@@ -1,0 +1,183 @@
+"""The API's objects as its answers carry them, as pydantic models: what the OpenAPI document
+says the answers are.
+
+The backend builds these answers as plain dicts on its hot paths (:mod:`backend.model`) rather than
+through the models; ``tests/test_openapi.py`` and the schemathesis run check real answers against
+the document made from here. No Flask, no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, RootModel
+
+from common import limits as L
+from common.codes import STATUS
+from common.schemas import Timestamp, Visibility
+
+
+class User(BaseModel):
+    """Someone registered."""
+
+    username: str
+
+
+class ListedUser(User):
+    """Someone registered, in the user list."""
+
+    online: bool
+
+
+class Room(BaseModel):
+    """A room: group (public or private) or direct message."""
+
+    id: str = Field(description="Opaque, made by the server.")
+    name: str = Field(description="A DM's name is its two usernames, sorted, joined by ', '.")
+    kind: Literal["group", "dm"]
+    visibility: Visibility
+    members: list[str]
+    last_seq: int = Field(ge=0)
+    created_by: str | None = Field(description="null for 'general'.")
+    created_at: Timestamp
+
+
+class ListedRoom(Room):
+    """A room as the caller sees it in lists and on its own."""
+
+    member: bool = Field(description="Whether the caller is a member.")
+
+
+class Message(BaseModel):
+    """A stored message."""
+
+    id: str
+    room: str = Field(description="The room's id.")
+    seq: int = Field(ge=1, description="1, 2, 3 ... within the room.")
+    pos: int = Field(ge=1, description="The event's place in the feed.")
+    sender: str
+    text: str
+    ts: Timestamp
+    client_id: str
+
+
+class MessageEvent(BaseModel):
+    """A message was stored."""
+
+    type: Literal["message"]
+    pos: int = Field(ge=1)
+    message: Message
+
+
+class RoomEvent(BaseModel):
+    """A room was created, or someone joined, was added or left."""
+
+    type: Literal["room"]
+    pos: int = Field(ge=1)
+    room: Room = Field(description="The room right after the change.")
+    action: Literal["created", "joined", "added", "left"]
+    user: str | None = Field(
+        description="Who joined, was added or left; the creator for 'created' (null: 'general')."
+    )
+
+
+class Event(RootModel[Annotated[MessageEvent | RoomEvent, Field(discriminator="type")]]):
+    """One event of the feed, told apart by its type."""
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    code: Literal[tuple(STATUS)] = Field(description="For programs; see docs/api.md.")  # type: ignore[valid-type]
+    message: str = Field(description="A sentence for people, not for code.")
+
+
+class Error(BaseModel):
+    """Every error answer."""
+
+    error: ErrorDetail
+
+
+# -- the answers' bodies ----------------------------------------------------------------------
+
+
+class OneUser(BaseModel):
+    """The user."""
+
+    user: User
+
+
+class UserList(BaseModel):
+    """Everyone registered."""
+
+    users: list[ListedUser]
+
+
+class OneRoom(BaseModel):
+    """The room."""
+
+    room: Room
+
+
+class OneListedRoom(BaseModel):
+    """The room, with whether the caller is a member."""
+
+    room: ListedRoom
+
+
+class RoomList(BaseModel):
+    """The caller's rooms and every public room."""
+
+    rooms: list[ListedRoom]
+
+
+class OneMessage(BaseModel):
+    """The message."""
+
+    message: Message
+
+
+class HistoryPage(BaseModel):
+    """A page of history, oldest first."""
+
+    messages: list[Message] = Field(max_length=L.HISTORY_MAX)
+    last_seq: int = Field(ge=0)
+
+
+class EventBatch(BaseModel):
+    """Events after the cursor, oldest first; pos is the next cursor."""
+
+    events: list[Event] = Field(max_length=L.EVENTS_BATCH)
+    pos: int = Field(ge=0)
+    more: bool
+
+
+class Span(BaseModel):
+    """Lengths in code points, both ends included."""
+
+    min: int
+    max: int
+
+
+class UsernameLimits(Span):
+    """A username's lengths, and its characters as a regular expression (use the u flag)."""
+
+    pattern: str
+
+
+class HistoryLimits(BaseModel):
+    """Messages per page of history."""
+
+    default: int
+    max: int
+
+
+class AppLimits(BaseModel):
+    """The limits the app checks before it sends (common/limits.py)."""
+
+    username: UsernameLimits
+    password: Span
+    room_name: Span
+    message: Span
+    history: HistoryLimits
+    long_poll_max_wait: int
