@@ -286,22 +286,28 @@ export class MessagesView {
       }
       return;
     }
+    // A day separator on top stays while its day still has messages in the window, so that a
+    // new message at the end costs one node in and one out.
+    const top = this.list.firstElementChild;
+    const topDay = top && top.classList.contains('day') ? top : null;
+    const afterTopDay = () => (topDay ? topDay.nextElementSibling : this.list.firstElementChild);
     while (excess > 0) {
       const node = this.firstMessageNode();
       this.shown.delete(Number(node.dataset.seq));
-      // Everything above the removed message goes with it (its day separator, a divider).
-      while (this.list.firstElementChild !== node) this.list.firstElementChild.remove();
+      // The separators above the removed message (its own) go with it.
+      for (let lead = afterTopDay(); lead !== node; lead = afterTopDay()) lead.remove();
       node.remove();
       excess -= 1;
     }
-    // What is left above the new first message are its own separators; it needs a day one.
+    // What is left above the new first message are its own separators, if any.
     const first = this.firstMessageNode();
     if (first) {
-      let day = false;
-      for (let node = this.list.firstElementChild; node !== first; node = node.nextElementSibling) {
-        if (node.classList.contains('day')) day = true;
+      let ownDay = false;
+      for (let node = afterTopDay(); node !== first; node = node.nextElementSibling) {
+        if (node.classList.contains('day')) ownDay = true;
       }
-      if (!day) this.list.prepend(el('li', 'day', dayLabel(this.shown.get(Number(first.dataset.seq)).message.ts)));
+      if (ownDay && topDay) topDay.remove();
+      if (!ownDay && !topDay) this.list.prepend(el('li', 'day', dayLabel(this.shown.get(Number(first.dataset.seq)).message.ts)));
       this.ungroup(first);
     }
     this.setOlderState(''); // older messages exist again above the window
@@ -310,9 +316,10 @@ export class MessagesView {
   /** Run `fn`, then scroll so that the message the reader was looking at stays where it was. */
   keepPlace(fn) {
     const top = this.scroller.getBoundingClientRect().top;
+    // The first message at least partly in view, in page order.
     let anchor = null;
-    for (const { node } of this.shown.values()) {
-      if (node.getBoundingClientRect().bottom > top) {
+    for (let node = this.list.firstElementChild; node; node = node.nextElementSibling) {
+      if (node.dataset.seq && node.getBoundingClientRect().bottom > top) {
         anchor = node;
         break;
       }
