@@ -8,6 +8,7 @@ import * as actions from './actions.js';
 import { Controller } from './controller.js';
 import { Dialogs } from './dialogs.js';
 import { MessagesView } from './messages_view.js';
+import * as paging from './paging.js';
 import { View } from './view.js';
 
 const forcePolling = new URLSearchParams(location.search).get('transport') === 'polling';
@@ -29,8 +30,8 @@ const view = new View(document, {
 
 const messagesView = new MessagesView(document, {
   // Deferred: the view asks while it renders, and loading renders again.
-  onNeedOlder: () => setTimeout(() => controller.loadOlder(), 0),
-  onNeedNewer: () => setTimeout(() => controller.showNewer(), 0),
+  onNeedOlder: () => setTimeout(() => paging.loadOlder(controller), 0),
+  onNeedNewer: () => setTimeout(() => paging.showNewer(controller), 0),
   onReachBottom: () => controller.markReadIfSeen(),
   onJump: () => controller.jumpToEnd(),
   onRetry: (clientId) => controller.connection && controller.connection.delivery.retry(clientId),

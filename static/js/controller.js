@@ -1,13 +1,15 @@
 /**
  * The controller, the one owner of the page's state (TodoMVC's shape): it holds the store, changes
  * it, and tells the views exactly what changed: one message node appended or replaced, one outbox
- * entry, the sidebar rows that differ. Signing in and out, the start-up load, opening rooms,
- * history pages and gap filling are here; what each kind of live event means is its event table
- * (renderers.js); the user's actions are actions.js. It talks to the server only through api.js
- * and socket.js, to localStorage only through persist.js, and to the page only through the views.
+ * entry, the sidebar rows that differ. Signing in and out, the start-up load and opening rooms
+ * are here; what each kind of live event means is its event table (renderers.js); history pages
+ * and gaps are paging.js; the user's actions are actions.js. All of them work on this object's
+ * state. It talks to the server only through api.js and socket.js, to localStorage only through
+ * persist.js, and to the page only through the views.
  */
 
 import { ApiError, api, loadLimits, withRetry } from './api.js';
+import { fillGap, olderState } from './paging.js';
 import { Saved } from './persist.js';
 import { EVENTS, FRAMES } from './renderers.js';
 import {
@@ -16,7 +18,6 @@ import {
   KEPT_WHEN_LEFT,
   TYPING_SHOWN_MS,
   USERS_REFRESH_MS,
-  pageMax,
   pageSize,
   passwordProblem,
   usernameProblem,
@@ -216,7 +217,7 @@ export class Controller {
       store.addMessages(roomId, answer.messages);
       // A message that arrived while the page was on its way is fetched, not lost.
       const latest = store.rooms.get(roomId);
-      if (latest && (latest.last_seq || 0) > history.last) this.fillGap(roomId);
+      if (latest && (latest.last_seq || 0) > history.last) fillGap(this, roomId);
       if (store.current !== roomId) return;
     }
     this.renderRoom();
@@ -237,14 +238,6 @@ export class Controller {
     this.view.setTitle(this.store.totalUnread(), room ? this.store.title(room) : '');
   }
 
-  /** What the line above the messages says, for a window starting at seq `first`. */
-  olderState(first) {
-    const history = this.store.history(this.store.current);
-    if (this.loadingOlder) return 'Loading older messages…';
-    if (first !== history.first || history.hasOlder) return '';
-    return 'This is the start of the conversation.';
-  }
-
   /** Show the open room from scratch: its newest loaded messages (from the divider, if near). */
   renderRoom() {
     const store = this.store;
@@ -261,7 +254,7 @@ export class Controller {
     this.messagesView.show(roomId, shown, entries, {
       me: store.me,
       dividerAfter: after,
-      olderState: this.olderState(shown.length ? shown[0].seq : null),
+      olderState: olderState(this, shown.length ? shown[0].seq : null),
       waiting: !['live', 'polling'].includes(this.lastStatus.state),
     });
   }
@@ -296,7 +289,7 @@ export class Controller {
     const gap = history.loaded && messages.length && messages[0].seq > history.last + 1;
     if (!history.loaded || gap) {
       for (const m of messages) if (room && m.seq > (room.last_seq || 0)) room.last_seq = m.seq;
-      if (gap) this.fillGap(roomId);
+      if (gap) fillGap(this, roomId);
     } else {
       this.takeMessages(roomId, messages);
     }
@@ -317,67 +310,6 @@ export class Controller {
   replaceMessage(message) {
     if (!this.store.history(message.room).replace(message)) return;
     if (message.room === this.store.current) this.messagesView.replace(message);
-  }
-
-  /** Fetch every message after the last loaded one, up to the room's newest. */
-  async fillGap(roomId) {
-    if (this.gapLoading.has(roomId)) return;
-    this.gapLoading.add(roomId);
-    const store = this.store;
-    try {
-      for (;;) {
-        const history = store.history(roomId);
-        const answer = await withRetry(() => api.messages(roomId, { after: history.last, limit: pageMax() }), this.retryHooks());
-        if (store !== this.store || !answer.messages.length) break;
-        this.takeMessages(roomId, answer.messages);
-        if (answer.messages.length < pageMax()) break;
-      }
-    } catch (error) {
-      if (error.status === 401) this.sessionEnded();
-    } finally {
-      this.gapLoading.delete(roomId);
-    }
-    if (store === this.store) this.addMessages(roomId, []);
-  }
-
-  /** Scrolled near the top: the loaded messages above the window, or the page before them. */
-  async loadOlder() {
-    const store = this.store;
-    if (!store || !store.current || this.loadingOlder) return;
-    const roomId = store.current;
-    const history = store.history(roomId);
-    const view = this.messagesView;
-    if (!history.loaded || view.roomId !== roomId || view.first === null) return;
-    if (view.first > history.first) {
-      view.prepend(history.around(view.first, pageSize()));
-      view.setOlderState(this.olderState(view.first));
-      return;
-    }
-    if (!history.hasOlder) return;
-    this.loadingOlder = true;
-    view.setOlderState(this.olderState(view.first));
-    try {
-      const answer = await withRetry(() => api.messages(roomId, { before: history.first, limit: pageSize() }), this.retryHooks());
-      if (store !== this.store) return;
-      history.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1;
-      store.addMessages(roomId, answer.messages);
-    } finally {
-      this.loadingOlder = false;
-    }
-    if (store.current !== roomId || view.roomId !== roomId) return;
-    view.prepend(history.around(view.first, pageSize()));
-    view.setOlderState(this.olderState(view.first));
-    view.fillIfShort();
-  }
-
-  /** Scrolled near the end of a window that stops short of the newest: the next loaded page. */
-  showNewer() {
-    const store = this.store;
-    const view = this.messagesView;
-    if (!store || view.roomId !== store.current || view.atEnd || view.last === null) return;
-    const history = store.history(store.current);
-    const next = history.around(view.last, pageSize(), true);
-    view.extend(next, !next.length || next[next.length - 1].seq === history.last);
   }
 
   /** The "new messages below" button, or sending: to the newest message, rendered if trimmed. */

@@ -8,22 +8,12 @@
  * window grows or shrinks).
  */
 
-import { clockTime, dayKey, dayLabel, el, renderText } from './format.js';
+import { dayKey, el } from './format.js';
+import { dayNode, groupedWith, messageNode, pendingNode, setGrouped, setWaiting } from './message_nodes.js';
 import { DOM_MESSAGES_MAX } from './rules.js';
 
-const GROUP_GAP_MS = 5 * 60 * 1000; // consecutive messages closer than this share one header
 const BOTTOM_SLACK_PX = 48; // this close to the end still counts as "at the bottom"
 const EDGE_LOAD_PX = 120; // this close to the top (or bottom) grows the window that way
-
-/** True when `message` follows `prev` closely enough to share its header. */
-function groupedWith(prev, message) {
-  return Boolean(
-    prev &&
-      prev.sender === message.sender &&
-      dayKey(prev.ts) === dayKey(message.ts) &&
-      Date.parse(message.ts) - Date.parse(prev.ts) < GROUP_GAP_MS,
-  );
-}
 
 export class MessagesView {
   /**
@@ -123,7 +113,7 @@ export class MessagesView {
     this.top.textContent = olderState;
     const fragment = document.createDocumentFragment();
     this.run(fragment, messages, null);
-    for (const entry of entries) fragment.append(this.pendingNode(entry));
+    for (const entry of entries) fragment.append(this.pendingItem(entry));
     this.list.replaceChildren(fragment);
     this.jump.hidden = true;
     if (this.dividerNode) this.dividerNode.scrollIntoView({ block: 'center' });
@@ -161,7 +151,7 @@ export class MessagesView {
     for (const message of messages) {
       if (!prev || dayKey(prev.ts) !== dayKey(message.ts)) {
         // Plain list items, so screen readers read "Today" and "New messages" in their place.
-        parent.append(el('li', 'day', dayLabel(message.ts)));
+        parent.append(dayNode(message.ts));
         prev = null;
       }
       if (!older && after !== null && !this.dividerNode && message.seq > after && message.sender !== this.me) {
@@ -169,7 +159,7 @@ export class MessagesView {
         parent.append(this.dividerNode);
         prev = null;
       }
-      const node = this.messageNode(message, groupedWith(prev, message));
+      const node = messageNode(message, this.me, groupedWith(prev, message));
       this.shown.set(message.seq, { message, node });
       parent.append(node);
       prev = message;
@@ -204,7 +194,7 @@ export class MessagesView {
   replace(message) {
     const shown = this.shown.get(message.seq);
     if (!shown) return;
-    const node = this.messageNode(message, shown.node.classList.contains('grouped'));
+    const node = messageNode(message, this.me, shown.node.classList.contains('grouped'));
     shown.node.replaceWith(node);
     this.shown.set(message.seq, { message, node });
   }
@@ -221,8 +211,7 @@ export class MessagesView {
       // The next message keeps its header unless it continues the one before.
       const prev = before && before.dataset.seq ? this.shown.get(Number(before.dataset.seq)).message : null;
       const next = this.shown.get(Number(after.dataset.seq));
-      if (groupedWith(prev, next.message)) this.group(after);
-      else this.ungroup(after);
+      setGrouped(after, groupedWith(prev, next.message));
     } else if (!(after && after.classList.contains('divider'))) {
       // A day separator (and a divider) of this message alone go with it.
       while (before && (before.classList.contains('day') || before.classList.contains('divider'))) {
@@ -252,7 +241,7 @@ export class MessagesView {
         }
         if (day && dayKey(last.ts) === dayKey(first.ts)) {
           day.remove();
-          if (!divider && groupedWith(last, first)) this.group(oldFirst);
+          if (!divider && groupedWith(last, first)) setGrouped(oldFirst, true);
         }
       }
       this.list.prepend(fragment);
@@ -307,8 +296,8 @@ export class MessagesView {
         if (node.classList.contains('day')) ownDay = true;
       }
       if (ownDay && topDay) topDay.remove();
-      if (!ownDay && !topDay) this.list.prepend(el('li', 'day', dayLabel(this.shown.get(Number(first.dataset.seq)).message.ts)));
-      this.ungroup(first);
+      if (!ownDay && !topDay) this.list.prepend(dayNode(this.shown.get(Number(first.dataset.seq)).message.ts));
+      setGrouped(first, false);
     }
     this.setOlderState(''); // older messages exist again above the window
   }
@@ -334,41 +323,13 @@ export class MessagesView {
     if (this.scroller.scrollHeight <= this.scroller.clientHeight + EDGE_LOAD_PX) this.on.onNeedOlder();
   }
 
-  group(node) {
-    node.classList.add('grouped');
-    node.querySelector('.meta').classList.add('visually-hidden');
-  }
-
-  ungroup(node) {
-    node.classList.remove('grouped');
-    node.querySelector('.meta').classList.remove('visually-hidden');
-  }
-
-  messageNode(message, grouped) {
-    const item = el('li', grouped ? 'message grouped' : 'message');
-    if (message.sender === this.me) item.classList.add('mine');
-    item.dataset.seq = String(message.seq);
-    const head = el('div', 'meta');
-    head.append(el('span', 'sender', message.sender));
-    const time = el('time', 'time', clockTime(message.ts));
-    time.dateTime = message.ts;
-    time.title = new Date(message.ts).toLocaleString();
-    head.append(time);
-    if (grouped) head.classList.add('visually-hidden');
-    const body = el('div', 'text');
-    body.append(renderText(message.text, this.me));
-    item.append(head, body);
-    return item;
-  }
-
   /* ---- the outbox's entries, keyed by client_id ---- */
 
   /** A new outbox entry of the open room goes last. */
   addPending(entry) {
     if (this.pending.has(entry.client_id)) return this.updatePending(entry);
-    const node = this.pendingNode(entry);
+    const node = this.pendingItem(entry);
     this.list.append(node);
-    this.pending.set(entry.client_id, node);
     return node;
   }
 
@@ -376,9 +337,8 @@ export class MessagesView {
   updatePending(entry) {
     const old = this.pending.get(entry.client_id);
     if (!old) return this.addPending(entry);
-    const node = this.pendingNode(entry);
+    const node = this.pendingItem(entry);
     old.replaceWith(node);
-    this.pending.set(entry.client_id, node);
     return node;
   }
 
@@ -392,38 +352,13 @@ export class MessagesView {
   /** No connection now (or again one): only the pending entries' state words change. */
   setWaiting(waiting) {
     this.waiting = waiting;
-    for (const node of this.pending.values()) {
-      if (node.classList.contains('failed')) continue;
-      node.querySelector('.state').textContent = waiting ? 'Waiting for the connection…' : 'Sending…';
-    }
+    for (const node of this.pending.values()) setWaiting(node, waiting);
   }
 
-  /** An outbox entry: "Sending…", or "Waiting for the connection…" while there is none. */
-  pendingNode(entry) {
-    const item = el('li', entry.failed ? 'message mine failed' : 'message mine pending');
-    item.dataset.clientId = entry.client_id;
-    this.pending.set(entry.client_id, item);
-    const head = el('div', 'meta');
-    head.append(el('span', 'sender', this.me));
-    const state = entry.failed ? 'Not sent' : this.waiting ? 'Waiting for the connection…' : 'Sending…';
-    head.append(el('span', 'state', state));
-    const body = el('div', 'text');
-    body.append(renderText(entry.text, this.me));
-    item.append(head, body);
-    if (entry.failed) {
-      const why = el('p', 'why', entry.failed.message || entry.failed.code);
-      const retry = el('button', 'small', 'Retry');
-      retry.type = 'button';
-      retry.dataset.clientId = entry.client_id;
-      retry.dataset.action = 'retry';
-      const discard = el('button', 'small', 'Discard');
-      discard.type = 'button';
-      discard.dataset.clientId = entry.client_id;
-      discard.dataset.action = 'discard';
-      const actions = el('div', 'actions');
-      actions.append(retry, discard);
-      item.append(why, actions);
-    }
-    return item;
+  /** The node of an outbox entry, remembered by its client id. */
+  pendingItem(entry) {
+    const node = pendingNode(entry, this.me, this.waiting);
+    this.pending.set(entry.client_id, node);
+    return node;
   }
 }
