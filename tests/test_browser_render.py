@@ -285,3 +285,88 @@ def test_a_username_in_any_script_signs_in_and_is_mentioned_whole(live_module, p
     other.page.fill("#signin-password", "long enough password")
     other.page.click("#signin-submit")
     expect(other.page.locator("#signin-error")).to_have_text(re.compile("^A username is 2 to 32 "))
+
+
+# The message list on its own, in the app's page but on nodes of its own: 450 messages over three
+# days, scrolled through by its own calls (show, prepend, extend, append, remove, replace). After
+# every step the list must read exactly as if built from scratch: a day separator before the first
+# message of each day and nowhere else, grouping only within a day, no more than the cap, and a
+# contiguous run of seqs.
+WINDOW_STEPS = """async (cap) => {
+  const { MessagesView } = await import('/js/messages_view.js');
+  const { dayKey, dayLabel } = await import('/js/format.js');
+  const { groupedWith } = await import('/js/message_nodes.js');
+  const root = document.createElement('section');
+  const scroller = document.createElement('div');
+  scroller.id = 'messages';
+  scroller.className = 'messages';
+  scroller.style.height = '400px';
+  const top = document.createElement('p');
+  top.id = 'history-status';
+  const list = document.createElement('ol');
+  list.id = 'message-list';
+  const jump = document.createElement('button');
+  jump.id = 'jump';
+  scroller.append(top, list);
+  root.append(scroller, jump);
+  document.body.append(root);
+  const none = () => {};
+  const view = new MessagesView(root, { onNeedOlder: none, onNeedNewer: none, onReachBottom: none,
+    onJump: none, onRetry: none, onDiscard: none });
+  const messages = [];
+  for (let seq = 1; seq <= 451; seq += 1) {
+    const day = Math.min(3, Math.floor((seq - 1) / 150));
+    const ts = new Date(Date.UTC(2026, 9, 1 + day, 9, 0) + ((seq - 1) % 150) * 60000).toISOString();
+    messages.push({ seq, room: 'r', sender: Math.floor(seq / 3) % 2 ? 'ann' : 'bo', text: `m${seq}`, ts });
+  }
+  const problems = [];
+  const check = (step) => {
+    const actual = [...list.children].map((node) => node.classList.contains('day') ? `day ${node.textContent}`
+      : `${node.dataset.seq}${node.classList.contains('grouped') ? ' grouped' : ''}`);
+    const seqs = [...list.querySelectorAll('li[data-seq]')].map((node) => Number(node.dataset.seq));
+    const expected = [];
+    let prev = null;
+    for (const seq of seqs) {
+      const message = messages[seq - 1];
+      if (!prev || dayKey(prev.ts) !== dayKey(message.ts)) expected.push(`day ${dayLabel(message.ts)}`);
+      const grouped = Boolean(prev && dayKey(prev.ts) === dayKey(message.ts) && groupedWith(prev, message));
+      expected.push(`${seq}${grouped ? ' grouped' : ''}`);
+      prev = message;
+    }
+    if (JSON.stringify(actual) !== JSON.stringify(expected)) problems.push(`${step}: list differs`);
+    if (seqs.length > cap) problems.push(`${step}: ${seqs.length} nodes`);
+    if (seqs.some((seq, i) => i && seq !== seqs[i - 1] + 1)) problems.push(`${step}: not contiguous`);
+    if (view.shown.size !== seqs.length) problems.push(`${step}: ${view.shown.size} remembered`);
+  };
+  const options = { me: 'bo', dividerAfter: null, olderState: '', waiting: false };
+  view.show('r', messages.slice(350, 450), [], options);
+  check('show');
+  while (view.first > 1) {
+    view.prepend(messages.slice(Math.max(0, view.first - 51), view.first - 1));
+    check(`prepend to ${view.first}`);
+  }
+  while (view.last < 450) {
+    const next = messages.slice(view.last, view.last + 50);
+    view.extend(next, next[next.length - 1].seq === 450);
+    check(`extend to ${view.last}`);
+  }
+  view.scrollToBottom();
+  view.append(messages[450]);
+  check('append on a new day');
+  // Removing messages (as a deletion would) leaves a list that reads right around the gap.
+  const removed = view.first;
+  view.remove(removed + 1);
+  view.remove(removed);
+  const after = [...list.querySelectorAll('li[data-seq]')].map((node) => Number(node.dataset.seq));
+  if (after[0] !== removed + 2 || list.firstElementChild.className !== 'day') problems.push('remove');
+  view.replace({ ...messages[449], text: 'changed' });
+  const changed = list.querySelector('li[data-seq="450"] .text').textContent;
+  root.remove();
+  return { problems, changed, atEnd: view.atEnd };
+}"""
+
+
+def test_the_message_window_reads_as_if_built_from_scratch_after_every_step(live_module, people):
+    alice = people(live_module.url, unique("alice"))
+    result = alice.page.evaluate(WINDOW_STEPS, DOM_MESSAGES_MAX)
+    assert result == {"problems": [], "changed": "changed", "atEnd": True}
