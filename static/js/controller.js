@@ -186,6 +186,7 @@ export class Controller {
 
   /** Take a room as an answer or an event shows it; the sidebar, header and browse list follow. */
   putRoom(room) {
+    if (!this.store) return null; // an answer that arrived after signing out
     const stored = this.store.putRoom(room);
     if (stored && room.id === this.store.current) this.view.renderHeader(this.store, stored);
     this.view.renderSidebar(this.store);

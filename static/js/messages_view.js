@@ -58,16 +58,15 @@ export class MessagesView {
   }
 
   onScroll() {
-    if (this.atBottom()) {
-      if (!this.atEnd) this.on.onNeedNewer();
-      else {
-        this.jump.hidden = true;
-        this.on.onReachBottom();
-      }
-    } else if (!this.atEnd && this.scroller.scrollHeight - this.scroller.scrollTop - this.scroller.clientHeight < EDGE_LOAD_PX) {
-      this.on.onNeedNewer();
+    const s = this.scroller;
+    const fromEnd = s.scrollHeight - s.scrollTop - s.clientHeight;
+    if (!this.atEnd && fromEnd < EDGE_LOAD_PX) {
+      this.on.onNeedNewer(); // the window was trimmed at the bottom: render the next part
+    } else if (fromEnd <= BOTTOM_SLACK_PX) {
+      this.jump.hidden = true;
+      this.on.onReachBottom();
     }
-    if (this.scroller.scrollTop < EDGE_LOAD_PX) this.on.onNeedOlder();
+    if (s.scrollTop < EDGE_LOAD_PX) this.on.onNeedOlder();
   }
 
   /** The seq of the first and last message in the window (null when empty). */
@@ -129,6 +128,7 @@ export class MessagesView {
   /** Clear the list (no room, or a room whose history is on its way). */
   clear(olderState = '') {
     this.roomId = null;
+    this.atEnd = true;
     this.dividerNode = null;
     this.shown.clear();
     this.pending.clear();
