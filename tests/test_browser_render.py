@@ -259,8 +259,25 @@ def test_focus_and_selection_survive_new_messages_and_sidebar_changes(live_modul
     # DM row with its unread badge, someone coming online.
     alice.room_button("general").focus()
     bob.page.locator("#people-list button", has_text=alice.username).click(timeout=10_000)
+    expect(bob.page.locator("#room-name")).to_have_text(alice.username)
     bob.send("a direct word")
     expect(alice.room_button(bob.username).locator(".badge")).to_have_text("1", timeout=5_000)
+    # Another message there changes that one row of the sidebar and nothing else.
+    page.evaluate(
+        """() => {
+          window.__rows = new Set();
+          window.__sidebar = new MutationObserver((records) => {
+            for (const record of records) {
+              const row = record.target.closest('li[data-key]');
+              window.__rows.add(row ? row.dataset.key : record.target.id);
+            }
+          });
+          window.__sidebar.observe(document.querySelector('#sidebar'), { childList: true, subtree: true });
+        }"""
+    )
+    bob.send("and another")
+    expect(alice.room_button(bob.username).locator(".badge")).to_have_text("2", timeout=5_000)
+    assert page.evaluate("[...window.__rows]") == [alice.room_id(bob.username)]
     carol = people(live_module.url, unique("carol"))
     expect(page.locator("#people-list")).to_contain_text(carol.username, timeout=10_000)
     expect(alice.room_button("general")).to_be_focused()
