@@ -58,9 +58,9 @@ import pytest
 import requests
 from live_procs import REPO, Launcher, Live, Proc, clean_env
 
-# The in-process fixtures of the backend's API tests, the store's tests and the browser tests live
-# beside their helpers; naming them here makes them visible to every test module.
-pytest_plugins = ("tests.backend_fixtures", "tests.store_helpers", "browser_helpers")
+# The in-process fixtures of the backend's API tests, the store's tests, the unit tests' clock and
+# the browser tests live beside their helpers; naming them here makes them visible to every test module.
+pytest_plugins = ("tests.backend_fixtures", "tests.store_helpers", "tests.fake_clock", "browser_helpers")
 
 
 @pytest.fixture

@@ -11,20 +11,12 @@ import threading
 import orjson
 import pytest
 
+from tests.fake_clock import Clock
+from tests.hub_helpers import drain, positions
 from webserver import polling
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.hub import Hub
 from webserver.presence import OFFLINE_GRACE
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def room(rid: str, members: list[str], visibility: str = "private") -> dict:
@@ -47,24 +39,6 @@ def room_event(pos: int, rid: str, members: list[str], action: str, user: str, v
         "action": action,
         "user": user,
     }
-
-
-def drain(conn: Connection) -> list[dict]:
-    """Everything queued on a connection, decoded, as its writer would send it."""
-    frames = []
-    while (frame := conn.next_frame(timeout=0)) is not None:
-        frames.append(orjson.loads(frame))
-    return frames
-
-
-def events(conn: Connection) -> list[int]:
-    """The positions of the log events queued on a connection (hello, presence, typing left out)."""
-    return [f["pos"] for f in drain(conn) if f["type"] in ("message", "room")]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -93,15 +67,15 @@ def test_messages_go_to_every_connection_of_every_member_and_no_one_else(hub: Hu
         connect(hub, "carol"),
     )
     assert hub.apply(message(11, "r1")) == 3
-    assert [events(c) for c in (a1, a2, b, carol)] == [[11], [11], [11], []]
+    assert [positions(c) for c in (a1, a2, b, carol)] == [[11], [11], [11], []]
 
 
 def test_public_creation_reaches_everyone_private_creation_only_members(hub: Hub) -> None:
     alice, carol = connect(hub, "alice"), connect(hub, "carol")
     hub.apply(room_event(11, "new-pub", ["alice"], "created", "alice", "public"))
     hub.apply(room_event(12, "new-priv", ["alice"], "created", "alice"))
-    assert events(alice) == [11, 12]
-    assert events(carol) == [11]
+    assert positions(alice) == [11, 12]
+    assert positions(carol) == [11]
 
 
 def test_membership_follows_the_log_in_pos_order(hub: Hub) -> None:
@@ -112,7 +86,7 @@ def test_membership_follows_the_log_in_pos_order(hub: Hub) -> None:
     hub.apply(room_event(14, "r1", ["alice", "bob"], "left", "carol"))
     hub.apply(message(15, "r1"))
     # She sees her addition, the room's messages while in it, and the event that removes her.
-    assert events(carol) == [12, 13, 14]
+    assert positions(carol) == [12, 13, 14]
     assert hub.room("r1") == (False, {"alice", "bob"})
 
 
@@ -120,7 +94,7 @@ def test_old_and_repeated_positions_are_dropped(hub: Hub) -> None:
     alice = connect(hub, "alice")
     for pos in (11, 11, 9, 12, 12, 10):
         hub.apply(message(pos, "r1"))
-    assert events(alice) == [11, 12]
+    assert positions(alice) == [11, 12]
     assert hub.pos == 12
 
 
@@ -144,7 +118,7 @@ def test_a_slow_consumer_is_closed_and_the_others_carry_on(hub: Hub) -> None:
     assert aborted == [True]
     assert slow.pending() == 0  # its queue is dropped, so memory is given back
     hub.apply(message(31, "r1"))
-    assert events(fast) == [31]
+    assert positions(fast) == [31]
 
 
 def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
@@ -159,8 +133,8 @@ def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
         hub.apply(message(pos, "r1"))
     hub.close_session("t-alice")
     writer.join(timeout=5)
-    positions = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
-    assert positions == [10, 11, 12, 13, 14, 15]  # hello, then the events in order
+    order = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
+    assert order == [10, 11, 12, 13, 14, 15]  # hello, then the events in order
     assert closed == [(1000, "signed out")]
 
 
@@ -193,7 +167,7 @@ def test_catch_up_seam_has_no_gap_and_no_repeat(hub: Hub) -> None:
         conn.put(orjson.dumps(message(pos, "r1")).decode())
     hub.finish_catch_up(conn, 11)
     hub.apply(message(13, "r1"))
-    assert events(conn) == [7, 9, 11, 12, 13]
+    assert positions(conn) == [7, 9, 11, 12, 13]
 
 
 def test_catch_up_put_waits_for_room_in_the_queue() -> None:
@@ -291,7 +265,7 @@ def test_several_polls_of_one_user_and_of_others_each_get_the_event(hub: Hub) ->
     conn = connect(hub, "alice")
     assert hub.apply(message(11, "r1")) == 4
     assert [answer(hub, w)["events"] for w in (a1, a2, b)] == [[message(11, "r1")]] * 3
-    assert events(conn) == [11]
+    assert positions(conn) == [11]
 
 
 def test_a_parked_poll_wakes_a_waiting_thread_and_keeps_the_batch(hub: Hub) -> None:
