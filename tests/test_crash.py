@@ -15,13 +15,13 @@ import threading
 import time
 import traceback
 from contextlib import ExitStack
-from pathlib import Path
 
-import orjson
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 from websockets.sync.client import connect
+
+from tests.store_helpers import assert_whole_lines
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -97,18 +97,6 @@ def history(user: requests.Session, room: str) -> list[dict]:
         if not page["messages"]:
             assert page["last_seq"] == len(messages), "last_seq does not match the history"
             return messages
-
-
-def assert_whole_lines(data_dir: Path) -> None:
-    """Every line of every data file parses, and ``pos`` only grows in ``events.jsonl``."""
-    for path in sorted(data_dir.glob("*.jsonl")):
-        content = path.read_bytes()
-        assert not content or content.endswith(b"\n"), f"{path.name} ends in a partial line"
-        records = [orjson.loads(line) for line in content.splitlines()]
-        assert all(isinstance(record, dict) for record in records), path.name
-        if path.name == "events.jsonl":
-            positions = [record["pos"] for record in records]
-            assert positions == sorted(set(positions)), "pos not strictly increasing in events.jsonl"
 
 
 def assert_exactly_once(storm: Storm, user: requests.Session, rooms: list[str]) -> None:
