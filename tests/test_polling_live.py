@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from tests.ws_client import make_room, post
+from tests.live_http import general_room, make_room, post
 
 pytestmark = pytest.mark.live
 
@@ -202,11 +202,7 @@ def test_polls_behind_the_hub_wait_in_memory_not_on_backend_threads(
     busy = make_room(carol, [])  # a private room none of the pollers is in
     for n in range(5):
         post(carol, busy, f"busy {n}")
-    general = next(
-        r["id"]
-        for r in carol.get(f"{front.url}/api/rooms", timeout=10).json()["rooms"]
-        if r["name"] == "general"
-    )
+    general = general_room(carol)
     waiting = [poll_in_background(user, start) for user in pollers]
     message = post(carol, general, "everyone still there?")  # fails with 503 if threads are held
     for thread, result in waiting:
