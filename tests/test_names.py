@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.live_http import general_room, make_room, sign_in
+from tests.live_http import general_room, make_room, sign_in, unique
 from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
@@ -69,8 +69,8 @@ class Checker:
         self.url = live.url
         self.data_dir = Path(live.backend.argv[live.backend.argv.index("--data-dir") + 1])
         self.started = time.time() - 1
-        self.owner = self.sign_in(f"owner-{uuid.uuid4().hex[:6]}")[1]
-        self.reader = self.sign_in(f"reader-{uuid.uuid4().hex[:6]}")[1]
+        self.owner = self.sign_in(unique("owner"))[1]
+        self.reader = self.sign_in(unique("reader"))[1]
         self.room = make_room(self.owner, [self.reader], name="names")
 
     def sign_in(
@@ -204,7 +204,7 @@ ROOM_NAMES_BAD = ["", " ", "\t\n", "\u3000", "x" * 65, "\U0001f600" * 65, "e" + 
 @pytest.mark.parametrize("name", ROOM_NAMES_OK, ids=repr)
 def test_a_room_name_is_shown_exactly_as_created(check, name):
     """An accepted room name comes back the same in the answer, the room, the list and the WebSocket."""
-    owner = check.sign_in(f"maker-{uuid.uuid4().hex[:8]}")[1]  # its own room-creation allowance
+    owner = check.sign_in(unique("maker"))[1]  # its own room-creation allowance
     with ExitStack() as stack:
         ws = Client(stack, check.reader)
         answer = owner.post(
