@@ -1,4 +1,4 @@
-"""The live tests' HTTP calls to the front server: signing in, making rooms, posting, finding ``general``.
+"""The live tests' HTTP calls to the front server: signing in, rooms, DMs, posting, finding ``general``.
 
 Plain functions on ``requests.Session`` objects, imported by name. A session made by
 :func:`sign_in` (or the ``http_user`` fixture, which uses it) carries ``.username``,
@@ -64,6 +64,13 @@ def make_room(
         timeout=TIMEOUT,
     )
     assert answer.status_code == 201, answer.text
+    return answer.json()["room"]["id"]
+
+
+def open_dm(user: requests.Session, other: requests.Session, status: tuple[int, ...] = (200, 201)) -> str:
+    """Open (201) or find again (200) the DM of ``user`` and ``other``, its status in ``status``; its id."""
+    answer = user.post(f"{user.base_url}/api/dms", json={"username": other.username}, timeout=TIMEOUT)
+    assert answer.status_code in status, answer.text
     return answer.json()["room"]["id"]
 
 

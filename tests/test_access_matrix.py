@@ -22,7 +22,7 @@ import pytest
 import requests
 from websockets.exceptions import InvalidStatus
 
-from tests.live_http import make_room, post, sign_in, unique
+from tests.live_http import make_room, open_dm, post, sign_in, unique
 from tests.ws_client import Client, ws_connect
 
 pytestmark = pytest.mark.live
@@ -48,11 +48,7 @@ class World:
     def room(self, kind: str) -> str:
         """A new room of ``kind`` made by the owner with the member in it (a DM: the pair's one)."""
         if kind == "dm":
-            answer = self.owner.post(
-                f"{self.url}/api/dms", json={"username": self.member.username}, timeout=10
-            )
-            assert answer.status_code in (200, 201), answer.text
-            return answer.json()["room"]["id"]
+            return open_dm(self.owner, self.member)
         return make_room(self.owner, [self.member], kind, f"{kind} room")
 
     def actor(self, name: str) -> requests.Session:

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.live_http import general_room, make_room, sign_in, unique
+from tests.live_http import general_room, make_room, open_dm, sign_in, unique
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -60,18 +60,13 @@ class Target:
             make_room(self.user, visibility="public", name="fuzz"),
             make_room(self.user, visibility="private", name="fuzz"),
             make_room(self.peer, visibility="private", name="fuzz"),  # one the fuzzer cannot see
-            self._dm(),
+            open_dm(self.user, self.peer, status=(201,)),
             general_room(self.user),
         ]
 
     def new_user(self, name: str) -> requests.Session:
         """A new user with its own session."""
         return sign_in(self.url, unique(name), status=(201,))
-
-    def _dm(self) -> str:
-        answer = self.user.post(f"{self.url}/api/dms", json={"username": self.peer.username}, timeout=10)
-        assert answer.status_code == 201, answer.text
-        return answer.json()["room"]["id"]
 
     def session(self) -> requests.Session:
         """The fuzzing user's session, signed in again if a fuzzed sign-out ended it."""
