@@ -39,14 +39,14 @@ Fixtures (names and behaviour are stable; other test modules build on them):
     Registers (or signs in) through the front server with ``POST /api/session`` and returns a
     ``requests.Session`` carrying the session cookie, with ``.username``, ``.password``,
     ``.base_url``, ``.token``, ``.answer`` and ``.status`` (201 registered, 200 signed in): the
-    session ``live_http.sign_in`` makes. The name gets a random suffix
-    unless ``unique=False``. ``url`` defaults to ``live_module`` when the test uses it, else to
-    ``live``. A refused sign-in raises ``RuntimeError`` with the answer. Sessions are closed in
-    teardown.
+    session ``live_http.sign_in`` makes. The name gets a random suffix unless ``unique=False``.
+    ``url`` defaults to ``live_module`` when the test uses it, else to ``live``. A refused sign-in
+    raises ``RuntimeError`` with the answer. Sessions are closed in teardown.
 
 Mark tests that use the processes with ``@pytest.mark.live``. ``Proc`` and ``Launcher`` live in
-``tests/live_procs.py``; the plain helpers for HTTP calls (``sign_in``, ``make_room``, ``post``,
-``general_room``) in ``tests/live_http.py``, and the WebSocket client in ``tests/ws_client.py``.
+``tests/live_procs.py``; the plain helpers for HTTP calls (``sign_in``, ``unique``, ``make_room``,
+``open_dm``, ``post``, ``general_room``, ``cookie_attributes``) in ``tests/live_http.py``; the
+WebSocket client (``ws_connect``, ``Client`` and the ``stack`` fixture) in ``tests/ws_client.py``.
 """
 
 from __future__ import annotations
