@@ -69,7 +69,7 @@ pytest_plugins = (
     "tests.backend_fixtures",
     "tests.store_helpers",
     "tests.ws_client",
-    "tests.fake_clock",
+    "tests.timing",
     "browser_helpers",
 )
 

@@ -11,8 +11,8 @@ import threading
 import orjson
 import pytest
 
-from tests.fake_clock import Clock
 from tests.hub_helpers import drain, positions
+from tests.timing import Clock
 from webserver import polling
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.hub import Hub

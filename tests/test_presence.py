@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.fake_clock import Clock
+from tests.timing import Clock
 from webserver.presence import OFFLINE_GRACE, POLL_WINDOW, Presence, RateGate
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from tests import backend_fixtures as fx
 from tests.hub_helpers import drain, positions
+from tests.timing import wait_for
 from webserver.connection import Connection
 from webserver.hub import Hub
 from webserver.relay import BackendResponse, BackendUnavailable
@@ -81,9 +82,7 @@ def test_the_stream_loop_retries_until_the_backend_answers(backend, users, gener
         backend.down = False
         assert hub.ready.wait(5)
         pos = say(users.bob, general, "after the outage")
-        deadline = time.monotonic() + 5
-        while hub.pos < pos and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: hub.pos >= pos, 5, every=0.05)
         assert hub.pos == pos
     finally:
         stream.stop(timeout=5)
