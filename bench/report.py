@@ -98,6 +98,7 @@ def _row5(r):
     got = (
         f"latest 50: {_lat(r, 'latest_50')} (middle page p50 {r['middle_50']['p50_ms']} ms); "
         f"backend start {s['healthy_s']} s, RSS {s['backend_rss_mib']} MiB on {r['messages']:,} messages "
+        f"({r.get('changed_share', 0):.0%} of them edited or deleted) "
         f"({r['events_file_mib']} MiB)"
     )
     return got, "p50 <= 5 ms, start <= 5 s", ok
