@@ -147,9 +147,9 @@ class Changes:
     def commit(self, room: Room, seq: int, change: Change, pos: int) -> None:
         """Make ``change`` (from :meth:`prepare`) the message's state as of change line ``pos``."""
         key = (room.number, seq)
+        self._by_key[key] = change  # first: a reader that finds a pos in ``rebuilt`` finds this
         self.rebuilt[pos] = key
         self.rebuilt[change.pos] = key
-        self._by_key[key] = change
 
 
 def _react(

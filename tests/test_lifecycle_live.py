@@ -101,6 +101,14 @@ def test_changes_reach_members_live_and_on_catch_up(live, http_user, stack):
     assert history == [tombstone]
     assert carol.get(f"{base(carol)}/{room}/messages/1", timeout=10).status_code == 404
 
+    # A reply over the WebSocket: the send frame takes reply_to, which the backend judges.
+    b.send({"type": "send", "room": room, "text": "replying", "client_id": "re-1", "reply_to": 1})
+    frames = {f["type"]: f for f in (b.recv(), b.recv())}
+    assert frames["ack"]["message"]["reply_to"] == 1 == frames["message"]["message"]["reply_to"]
+    b.send({"type": "send", "room": room, "text": "replying", "client_id": "re-2", "reply_to": 7})
+    error = b.expect("error")
+    assert error["client_id"] == "re-2" and error["error"]["code"] == "validation_error"
+
 
 def test_a_change_that_was_answered_survives_kill_9(live, http_user, data_dir):
     alice, bob = http_user("alice"), http_user("bob")
