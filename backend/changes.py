@@ -56,8 +56,8 @@ class Change:
         return Change(self.pos, text, at, self.deleted, self.reactions)
 
     def removed(self) -> Change:
-        """A copy that is deleted."""
-        return Change(self.pos, self.text, self.edited_at, True, self.reactions)
+        """Deleted: nothing of the content is kept, not even in memory."""
+        return Change(self.pos, None, None, True, ())
 
     def reacted(self, reactions: tuple[tuple[str, tuple[str, ...]], ...]) -> Change:
         """A copy with these reactions."""
