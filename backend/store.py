@@ -27,6 +27,7 @@ from .datadir import lock_data_dir
 from .eventlog import EventLog
 from .lifecycle import Lifecycle
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
+from .reading import Reading
 from .refusals import Forbidden, Invalid, NotAMember, NotFound
 from .state import GENERAL, Rooms, room_id
 
@@ -37,10 +38,11 @@ log = logging.getLogger(__name__)
 SCAN_LIMIT = 20_000
 
 
-class Store(Lifecycle):
+class Store(Lifecycle, Reading):
     """Rooms, memberships and messages over an append-only event log.
 
-    Reading, editing, deleting and reacting to one message: :class:`backend.lifecycle.Lifecycle`.
+    Reading, editing, deleting and reacting to one message: :class:`backend.lifecycle.Lifecycle`;
+    read positions: :class:`backend.reading.Reading`.
     """
 
     def __init__(self, data_dir: str):
@@ -80,12 +82,19 @@ class Store(Lifecycle):
         return room
 
     def rooms_for(self, username: str) -> list[dict]:
-        """The user's rooms and every public room, oldest first, each with ``member``."""
-        return [
-            dict(room.to_json(), member=room.has_member(username))
-            for room in self._rooms.in_order
-            if room.visible_to(username)
-        ]
+        """The user's rooms and every public room, oldest first, each with ``member``; the user's
+        own rooms also with ``read_seq``, their read position (backend/reading.py)."""
+        listed = []
+        for room in self._rooms.in_order:
+            if room.visible_to(username):
+                member = room.has_member(username)
+                extra = (
+                    {"member": True, "read_seq": room.read_seq.get(username, 0)}
+                    if member
+                    else {"member": False}
+                )
+                listed.append(room.to_json() | extra)
+        return listed
 
     def create_room(self, creator: str, name: str, visibility: str, members: list[str]) -> dict:
         """Create a group room with ``creator`` and ``members`` (already validated usernames)."""

@@ -46,6 +46,13 @@ class ListedRoom(Room):
     """A room as the caller sees it in lists and on its own."""
 
     member: bool = Field(description="Whether the caller is a member.")
+    read_seq: int = Field(
+        None,
+        ge=0,
+        description="In GET /api/rooms, for the caller's own rooms only: the seq they have read "
+        "up to (0 when nothing was read).",
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
 
 
 def _absent(description: str, *, timestamp: bool = False, **constraints: Any) -> Any:
@@ -114,7 +121,19 @@ class RoomEvent(BaseModel):
     )
 
 
-class Event(RootModel[Annotated[MessageEvent | UpdateEvent | RoomEvent, Field(discriminator="type")]]):
+class ReadEvent(BaseModel):
+    """The caller's read position in a room moved (on another tab or device too); only for them."""
+
+    type: Literal["read"]
+    pos: int = Field(ge=1)
+    room: str = Field(description="The room's id.")
+    seq: int = Field(ge=0, description="The seq read up to.")
+    user: str = Field(description="The reader: always the caller.")
+
+
+class Event(
+    RootModel[Annotated[MessageEvent | UpdateEvent | RoomEvent | ReadEvent, Field(discriminator="type")]]
+):
     """One event of the feed, told apart by its type."""
 
 

@@ -124,6 +124,12 @@ class NewMessage(Body):
     )
 
 
+class ReadPosition(Body):
+    """How far the caller has read a room."""
+
+    seq: Cursor = Field(description="The seq read up to; past the room's last_seq counts as last_seq.")
+
+
 # -- messages after they are sent (edit, delete, react) -----------------------------------------
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from backend import create_app
-from tests.backend_fixtures import ISO_MS_Z, callers, check_error, current_pos, new_room, say
+from tests.backend_fixtures import ISO_MS_Z, callers, check_error, current_pos, new_room, restart, say
 
 
 def url(room: str, seq: int | str = "", emoji: str | None = None) -> str:
@@ -325,12 +324,7 @@ def test_changes_survive_a_restart(make_backend_app):
     people.alice.delete(url(room, 3))
     page = people.bob.get(url(room)).get_json()
     feed = people.bob.get("/api/events?after=0").get_data()
-    store = app.extensions["chat.store"]
-    store.close()
-    again = create_app({"DATA_DIR": app.config["DATA_DIR"]})
-    app.extensions["chat.store"] = again.extensions["chat.store"]  # closed at teardown
-    again.extensions["test.tokens"] = app.extensions["test.tokens"]
-    bob = callers(again).bob
+    bob = callers(restart(app)).bob
     assert bob.get(url(room)).get_json() == page
     assert bob.get("/api/events?after=0").get_data() == feed
     assert b"message 3" not in feed

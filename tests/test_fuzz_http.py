@@ -106,6 +106,7 @@ OPERATIONS = [
     ("GET", "/api/rooms/{id}"),
     ("POST", "/api/rooms/{id}/members"),
     ("DELETE", "/api/rooms/{id}/members/{username}"),
+    ("PUT", "/api/rooms/{id}/read"),
     ("POST", "/api/dms"),
     ("GET", "/api/rooms/{id}/messages"),
     ("POST", "/api/rooms/{id}/messages"),

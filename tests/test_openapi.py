@@ -248,6 +248,11 @@ def test_real_answers_match_the_document(live_module, http_user, loaded):
         "/api/rooms/{id}/members/{username}",
         bob.delete(f"{url}/api/rooms/{rid}/members/{bob.username}", timeout=5),
     )
+    read = "/api/rooms/{id}/read"
+    check(read, alice.put(f"{url}/api/rooms/{rid}/read", json={"seq": 1}, timeout=5))
+    check(read, alice.put(f"{url}/api/rooms/{rid}/read", json={"seq": -1}, timeout=5))
+    check(read, alice.put(f"{url}/api/rooms/nope/read", json={"seq": 1}, timeout=5))
+    check("/api/rooms", alice.get(f"{url}/api/rooms", timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": alice.username}, timeout=5))

@@ -136,6 +136,19 @@ def paths() -> dict:
                 changes=True,
             ),
         },
+        "/api/rooms/{id}/read": {
+            "parameters": [ROOM_ID],
+            "put": operation(
+                "markRead",
+                "Move the caller's read position in a room forward",
+                {
+                    204: answer("Moved, or already there or further (nothing changes)."),
+                    404: error(404, "not_found"),
+                },
+                body=s.ReadPosition,
+                changes=True,
+            ),
+        },
         "/api/dms": {
             "post": operation(
                 "openDm",
