@@ -98,6 +98,7 @@ def _row5(r):
     got = (
         f"latest 50: {_lat(r, 'latest_50')} (middle page p50 {r['middle_50']['p50_ms']} ms); "
         f"backend start {s['healthy_s']} s, RSS {s['backend_rss_mib']} MiB on {r['messages']:,} messages "
+        f"({r.get('changed_share', 0):.0%} of them edited or deleted) "
         f"({r['events_file_mib']} MiB)"
     )
     return got, "p50 <= 5 ms, start <= 5 s", ok
@@ -130,6 +131,22 @@ def _row_soak(r):
     return got, "memory growth <= 10%, nothing lost", ok
 
 
+def _row8(r):
+    ours, upd = r["latency"]["p99_ms"], r["update_latency"]["p99_ms"]
+    ok = (
+        _le(upd, ours)
+        and _clean(r)
+        and r["update_lost"] == 0
+        and r["update_duplicates"] == 0
+        and not r["change_failures"]
+    )
+    got = (
+        f"{r['operations']}; messages {_lat(r)}; updates {_lat(r, 'update_latency')}; {_counts(r)}; "
+        f"updates lost {r['update_lost']}, dup {r['update_duplicates']}, failed {r['change_failures']}"
+    )
+    return got, "update delivery p99 <= message delivery p99, nothing lost", ok
+
+
 ROWS = {
     "1": ("1. Room fan-out: 100 clients, 50 msg/s, in rounds beside the floor", _row1),
     "2": ("2. Crowd: 1,000 clients, 20 msg/s", _row2),
@@ -138,6 +155,7 @@ ROWS = {
     "5": ("5. History: latest 50 of 1,000,000", _row5),
     "6": ("6. Polling: 100 clients, wait=25", _row6),
     "7": ("7. The floor of scenario 2", _row7),
+    "8": ("8. Edits and reactions: 100 clients, 50 op/s, 10% edits, 20% reactions", _row8),
     "soak": ("Soak: 200 clients, 10 min", _row_soak),
 }
 

@@ -47,3 +47,9 @@ def for_app() -> dict[str, Any]:
         "history": {"default": HISTORY_DEFAULT, "max": HISTORY_MAX},
         "long_poll_max_wait": LONG_POLL_MAX_WAIT,
     }
+
+
+# Messages after they are sent (edit, delete, react).
+EMOJI_MIN, EMOJI_MAX = 1, 32  # a reaction's emoji, in code points
+REACTIONS_MAX = 20  # distinct emoji on one message
+EDIT_WINDOW = 0  # seconds after sending that a message may be edited; 0 = no window (--edit-window)

@@ -119,6 +119,18 @@ class NewMessage(Body):
 
     text: Text
     client_id: ClientId
+    reply_to: int | None = Field(
+        None, ge=1, description="The seq of the message this one answers, in the same room."
+    )
+
+
+# -- messages after they are sent (edit, delete, react) -----------------------------------------
+
+
+class EditedMessage(Body):
+    """The new text of a message."""
+
+    text: Text
 
 
 class HistoryQuery(BaseModel):

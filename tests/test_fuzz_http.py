@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-# Examples per operation in the fuzzing phase: 14 operations, each example one request (a sign-in
+# Examples per operation in the fuzzing phase: 19 operations, each example one request (a sign-in
 # costs a scrypt hash), so this bounds the run to about half a minute. FUZZ_EXAMPLES=200 digs deeper.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 
@@ -62,6 +62,14 @@ class Target:
             self._dm(),
             self._general(),
         ]
+        for room in self.rooms[:2] + self.rooms[3:]:  # a few messages to edit, delete and react to
+            for n in range(3):
+                answer = self.user.post(
+                    f"{self.url}/api/rooms/{room}/messages",
+                    json={"text": f"fuzz {n}", "client_id": f"fuzz-{n}"},
+                    timeout=10,
+                )
+                assert answer.status_code == 201, answer.text
 
     def sign_in(self, name: str) -> requests.Session:
         """A new user with its own session."""
@@ -131,6 +139,11 @@ OPERATIONS = [
     ("POST", "/api/dms"),
     ("GET", "/api/rooms/{id}/messages"),
     ("POST", "/api/rooms/{id}/messages"),
+    ("GET", "/api/rooms/{id}/messages/{seq}"),
+    ("PATCH", "/api/rooms/{id}/messages/{seq}"),
+    ("DELETE", "/api/rooms/{id}/messages/{seq}"),
+    ("PUT", "/api/rooms/{id}/messages/{seq}/reactions/{emoji}"),
+    ("DELETE", "/api/rooms/{id}/messages/{seq}/reactions/{emoji}"),
     ("GET", "/api/events"),
     ("GET", "/api/limits"),
     ("GET", "/api/openapi.json"),
@@ -167,6 +180,8 @@ def test_every_answer_matches_the_document(method, path, target, api_schema):
     def fuzz(case, aim):
         if case.path_parameters and "id" in case.path_parameters and aim < len(target.rooms):
             case.path_parameters["id"] = target.rooms[aim]
+        if case.path_parameters and "seq" in case.path_parameters and aim % 4 != 3:
+            case.path_parameters["seq"] = 1 + aim % 3
         if case.path_parameters and "username" in case.path_parameters and aim % 2:
             case.path_parameters["username"] = target.user.username
         wait = (case.query or {}).get("wait")

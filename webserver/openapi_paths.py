@@ -11,6 +11,7 @@ from __future__ import annotations
 from common import limits
 from common import objects as o
 from common import schemas as s
+from webserver.openapi_messages import message_paths
 from webserver.openapi_schemas import answer, error, operation, path_param, query
 
 SET_COOKIE = {
@@ -22,6 +23,7 @@ SET_COOKIE = {
     }
 }
 ROOM_ID = path_param("id", "The room's id.")
+
 
 # Where an answer's room can be used next: lets a client generator or a stateful fuzzer chain calls.
 ROOM_LINKS = {
@@ -179,6 +181,7 @@ def paths() -> dict:
                 changes=True,
             ),
         },
+        **message_paths(),
         "/api/events": {
             "get": operation(
                 "getEvents",
