@@ -38,7 +38,7 @@ export class Dialogs {
   /** The reaction picker: a button per common emoji, the filter box narrowing them by name. */
   wireEmoji() {
     this.onEmoji = null;
-    this.emojiOpener = null;
+    this.onEmojiClosed = null;
     const list = this.$('emoji-list');
     for (const [emoji, name] of COMMON_EMOJI) {
       const item = el('li');
@@ -65,8 +65,9 @@ export class Dialogs {
       if (first) this.pickEmoji(first.dataset.emoji);
     });
     this.$('emoji-dialog').addEventListener('close', () => {
-      if (this.emojiOpener && this.emojiOpener.isConnected) this.emojiOpener.focus();
-      this.emojiOpener = null;
+      const closed = this.onEmojiClosed;
+      this.onEmojiClosed = null;
+      if (closed) closed();
     });
   }
 
@@ -82,10 +83,10 @@ export class Dialogs {
     this.$('emoji-none').hidden = shown > 0;
   }
 
-  /** Open the picker; `onPick(emoji)` gets the choice, and focus returns to `opener`. */
-  openEmoji(onPick, opener = null) {
+  /** Open the picker; `onPick(emoji)` gets the choice, `onClosed()` puts focus back. */
+  openEmoji(onPick, onClosed = null) {
     this.onEmoji = onPick;
-    this.emojiOpener = opener;
+    this.onEmojiClosed = onClosed;
     this.$('emoji-filter').value = '';
     this.filterEmoji();
     this.$('emoji-dialog').showModal();

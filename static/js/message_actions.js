@@ -46,9 +46,12 @@ export function react(controller, seq, emoji) {
   controller.connection.delivery.change(message.room, seq, { kind: 'react', emoji, added: true });
 }
 
-/** "Add reaction": the picker; focus goes back to `opener` when it closes. */
-export function openPicker(controller, seq, opener) {
-  controller.dialogs.openEmoji((emoji) => react(controller, seq, emoji), opener);
+/** "Add reaction": the picker; focus goes back to the message's menu button when it closes. */
+export function openPicker(controller, seq) {
+  controller.dialogs.openEmoji(
+    (emoji) => react(controller, seq, emoji),
+    () => controller.messagesView.focusActions(seq),
+  );
 }
 
 /** "Delete": asked first; then everyone sees "This message was deleted" (this page at once). */

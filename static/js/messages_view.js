@@ -99,7 +99,7 @@ export class MessagesView {
       this.closeMenus();
       if (data.act === 'edit') this.startEdit(seq);
       else if (data.act === 'reply') this.on.onReply(seq);
-      else if (data.act === 'react') this.on.onReact(seq, target.closest('li').querySelector('.more'));
+      else if (data.act === 'react') this.on.onReact(seq);
       else if (data.act === 'delete') this.on.onDelete(seq);
     }
   }
@@ -210,6 +210,13 @@ export class MessagesView {
       const quote = node.querySelector(`.quote[data-reply-to="${seq}"]`);
       if (quote) this.updatePending(this.pendingEntries.get(node.dataset.clientId));
     }
+  }
+
+  /** Focus the action-menu button of message `seq` (after a dialog it opened closes). */
+  focusActions(seq) {
+    const shown = this.shown.get(seq);
+    const more = shown && shown.node.querySelector('.more');
+    (more || this.scroller).focus();
   }
 
   /** Bring message `seq` (in the window) into view, focused and briefly marked. */
