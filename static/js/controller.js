@@ -381,6 +381,10 @@ export class Controller {
     this.updatedAt.set(key, Date.now());
     if (this.parents.has(key)) this.parents.set(key, message);
     const loaded = this.store.history(message.room).replace(message);
+    if (message.deleted && this.connection) {
+      // Nothing can change a deleted message any more: its waiting edits and reactions go.
+      for (const entry of this.changesTo(message.room, message.seq)) this.connection.delivery.discard(entry.client_id);
+    }
     if (message.room !== this.store.current) return;
     if (loaded) this.messagesView.replace(message);
     this.messagesView.refreshReplies(message.seq);
