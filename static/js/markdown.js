@@ -7,8 +7,8 @@
  * indented code and entities are switched off, because in a chat those marks are far more often
  * meant literally. Its HTML then goes through DOMPurify (vendored) with a strict allowlist of
  * elements and one attribute (`href`, only http(s) and mailto), returned as a DocumentFragment.
- * That fragment is the one exception to "user text only as textContent": no module writes
- * `innerHTML`. Finally every text node outside links and code gets format.js's address and
+ * That fragment is the one exception to "user text only as textContent": no app module parses
+ * markup into the page itself. Finally every text node outside links and code gets format.js's address and
  * @mention detection, as plain messages always had.
  */
 

@@ -50,7 +50,7 @@ export function react(controller, seq, emoji) {
 export function openPicker(controller, seq) {
   controller.dialogs.openEmoji(
     (emoji) => react(controller, seq, emoji),
-    () => controller.messagesView.focusActions(seq),
+    () => controller.messagesView.controls.focusActions(seq),
   );
 }
 
@@ -84,7 +84,7 @@ export function editLast(controller) {
   }
   if (!mine) return false;
   if (!controller.messagesView.shown.has(mine.seq)) controller.jumpToEnd();
-  return controller.messagesView.startEdit(mine.seq);
+  return controller.messagesView.controls.startEdit(mine.seq);
 }
 
 /** A reply's quote was clicked: to the message it answers, loading older history if needed. */

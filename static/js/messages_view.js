@@ -7,9 +7,9 @@
  * scroll rules (follow new messages only at the bottom, keep the reading position when the
  * window grows or shrinks).
  *
- * Each message's action menu (Reply, Add reaction, Edit, Delete), its reaction chips, its reply
- * quote and the edit box are handled here by delegation and handed to the handlers; a message
- * whose outbox changes, or whose parent changed, is one node replaced.
+ * Each message's action menu, reaction chips, reply quote and edit box are message_controls.js
+ * (`this.controls`); a message whose outbox changes, or whose parent changed, is one node
+ * replaced here.
  */
 
 import { dayKey, el } from './format.js';
@@ -23,6 +23,7 @@ import {
   setGrouped,
   setWaiting,
 } from './message_nodes.js';
+import { MessageControls } from './message_controls.js';
 import { DOM_MESSAGES_MAX } from './rules.js';
 
 const BOTTOM_SLACK_PX = 48; // this close to the end still counts as "at the bottom"
@@ -55,15 +56,7 @@ export class MessagesView {
     this.lookups = NO_CONTEXT; // what the controller tells about messages (see message_nodes.js)
     this.scroller.addEventListener('scroll', () => this.onScroll());
     this.jump.addEventListener('click', () => this.on.onJump());
-    this.list.addEventListener('click', (event) => this.onClick(event));
-    this.list.addEventListener('keydown', (event) => this.onKey(event));
-    this.list.addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.saveEdit(event.target);
-    });
-    this.list.addEventListener('input', (event) => {
-      if (this.editing && event.target.classList.contains('edit-text')) this.editing.draft = event.target.value;
-    });
+    this.controls = new MessageControls(this); // the menus, chips, quotes and edit box
   }
 
   /** What the controller tells about messages: changes(seq), parent(seq), canAct/canEdit/canDelete(m). */
@@ -73,128 +66,6 @@ export class MessagesView {
 
   context() {
     return { ...this.lookups, me: this.me, waiting: this.waiting, editing: this.editing };
-  }
-
-  onClick(event) {
-    const target = event.target.closest('button');
-    if (!target) return;
-    const data = target.dataset;
-    if (data.clientId) {
-      if (data.action === 'retry') this.on.onRetry(data.clientId);
-      else this.on.onDiscard(data.clientId);
-    } else if (target.classList.contains('more')) {
-      this.toggleMenu(target);
-    } else if (target.classList.contains('reaction')) {
-      this.on.onToggleReaction(Number(data.seq), data.emoji);
-    } else if (data.replyTo) {
-      this.on.onShowMessage(Number(data.replyTo));
-    } else if (data.act === 'retry-change') {
-      this.on.onRetryChange(data.changeId);
-    } else if (data.act === 'discard-change') {
-      this.on.onDiscardChange(data.changeId);
-    } else if (data.act === 'cancel-edit') {
-      this.cancelEdit(Number(data.seq));
-    } else if (data.act) {
-      const seq = Number(data.seq);
-      this.closeMenus();
-      if (data.act === 'edit') this.startEdit(seq);
-      else if (data.act === 'reply') this.on.onReply(seq);
-      else if (data.act === 'react') this.on.onReact(seq);
-      else if (data.act === 'delete') this.on.onDelete(seq);
-    }
-  }
-
-  onKey(event) {
-    const target = event.target;
-    if (target.classList.contains('edit-text')) {
-      // Enter saves, Shift+Enter is a new line, Escape cancels (Slack's keys).
-      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.saveEdit(target.form);
-      } else if (event.key === 'Escape') {
-        event.preventDefault();
-        event.stopPropagation();
-        this.cancelEdit(Number(target.form.dataset.seq));
-      }
-      return;
-    }
-    const menu = target.closest('.menu');
-    if (!menu) return;
-    const items = [...menu.querySelectorAll('button')];
-    const at = items.indexOf(target);
-    const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
-    if (step) {
-      event.preventDefault();
-      items[(at + step + items.length) % items.length].focus();
-    } else if (event.key === 'Home' || event.key === 'End') {
-      event.preventDefault();
-      items[event.key === 'Home' ? 0 : items.length - 1].focus();
-    } else if (event.key === 'Escape') {
-      event.preventDefault();
-      event.stopPropagation();
-      const more = menu.parentElement.querySelector('.more');
-      this.closeMenus();
-      more.focus();
-    }
-  }
-
-  /** Open (or close) a message's action menu; opening moves focus to its first button. */
-  toggleMenu(more) {
-    const menu = more.nextElementSibling;
-    const open = menu.hidden;
-    this.closeMenus();
-    if (!open) return;
-    menu.hidden = false;
-    more.setAttribute('aria-expanded', 'true');
-    more.closest('li').classList.add('menu-open');
-    menu.querySelector('button').focus();
-  }
-
-  closeMenus() {
-    for (const menu of this.list.querySelectorAll('.menu:not([hidden])')) {
-      menu.hidden = true;
-      menu.parentElement.querySelector('.more').setAttribute('aria-expanded', 'false');
-      menu.closest('li').classList.remove('menu-open');
-    }
-  }
-
-  /** Open the edit box of message `seq` (in the window) with its text, focused at the end. */
-  startEdit(seq) {
-    const shown = this.shown.get(seq);
-    if (!shown || shown.message.deleted) return false;
-    const failed = this.lookups.changes(seq).find((entry) => entry.kind === 'edit');
-    this.editing = { seq, draft: failed ? failed.text : shown.message.text };
-    this.refresh(seq);
-    const box = this.shown.get(seq).node.querySelector('.edit-text');
-    box.focus();
-    box.setSelectionRange(box.value.length, box.value.length);
-    box.scrollIntoView({ block: 'nearest' });
-    return true;
-  }
-
-  /** Escape or Cancel: the edit box closes (a refused edit is given up). */
-  cancelEdit(seq) {
-    const failed = this.lookups.changes(seq).find((entry) => entry.kind === 'edit' && entry.failed);
-    if (this.editing && this.editing.seq === seq) this.editing = null;
-    if (failed) this.on.onDiscardChange(failed.client_id);
-    this.refresh(seq);
-    const shown = this.shown.get(seq);
-    const more = shown && shown.node.querySelector('.more');
-    if (more) more.focus();
-  }
-
-  saveEdit(form) {
-    if (!form || !form.classList.contains('edit')) return;
-    const seq = Number(form.dataset.seq);
-    const text = form.querySelector('.edit-text').value;
-    const shown = this.shown.get(seq);
-    if (!text.trim() || !shown) return;
-    if (this.editing && this.editing.seq === seq) this.editing = null;
-    const failed = this.lookups.changes(seq).find((entry) => entry.kind === 'edit');
-    if (text === shown.message.text && !failed) this.refresh(seq);
-    else this.on.onEdit(seq, text);
-    const node = this.shown.get(seq).node;
-    (node.querySelector('.more') || this.scroller).focus();
   }
 
   /** Message `seq` drawn again as it is now (its outbox changes or its parent moved on). */
@@ -210,26 +81,6 @@ export class MessagesView {
       const quote = node.querySelector(`.quote[data-reply-to="${seq}"]`);
       if (quote) this.updatePending(this.pendingEntries.get(node.dataset.clientId));
     }
-  }
-
-  /** Focus the action-menu button of message `seq` (after a dialog it opened closes). */
-  focusActions(seq) {
-    const shown = this.shown.get(seq);
-    const more = shown && shown.node.querySelector('.more');
-    (more || this.scroller).focus();
-  }
-
-  /** Bring message `seq` (in the window) into view, focused and briefly marked. */
-  highlight(seq) {
-    const shown = this.shown.get(seq);
-    if (!shown) return false;
-    const node = shown.node;
-    node.scrollIntoView({ block: 'center' });
-    node.tabIndex = -1;
-    node.classList.add('flash');
-    node.focus({ preventScroll: true });
-    setTimeout(() => node.classList.remove('flash'), 2000);
-    return true;
   }
 
   atBottom() {

@@ -57,7 +57,7 @@ export async function loadOlder(controller) {
 export async function showMessage(controller, seq) {
   const store = controller.store;
   const view = controller.messagesView;
-  if (!store || !store.current || view.highlight(seq)) return;
+  if (!store || !store.current || view.controls.highlight(seq)) return;
   const roomId = store.current;
   const history = store.history(roomId);
   controller.loadingOlder = true;
@@ -81,7 +81,7 @@ export async function showMessage(controller, seq) {
   }
   const start = Math.max(0, index - CONTEXT_ABOVE);
   controller.renderSlice(start, Math.min(history.messages.length, start + DOM_MESSAGES_OPEN));
-  view.highlight(seq);
+  view.controls.highlight(seq);
 }
 
 /** Scrolled near the end of a window that stops short of the newest: the next loaded page. */
