@@ -17,8 +17,10 @@ export class MessageControls {
       event.preventDefault();
       this.saveEdit(event.target);
     });
+    // What is typed in an edit box (also one reopened after a refusal) survives a redraw.
     list.addEventListener('input', (event) => {
-      if (view.editing && event.target.classList.contains('edit-text')) view.editing.draft = event.target.value;
+      const box = event.target;
+      if (box.classList.contains('edit-text')) view.editing = { seq: Number(box.form.dataset.seq), draft: box.value };
     });
   }
 
