@@ -107,7 +107,8 @@ def test_edit_and_delete_reach_the_other_person_at_once(live_module, people):
 
 def test_reactions_show_counts_and_who_and_toggle_by_clicking(live_module, people):
     alice = people(live_module.url, unique("alice"))
-    bob = people(live_module.url, unique("bob"))
+    bob = people(live_module.url, unique("bob"), query="?transport=polling")  # both transports
+    expect(bob.page.locator("#status")).to_have_text("Polling", timeout=15_000)
     room_id = shared_room(alice, bob)
     alice.send("lunch at noon?")
     expect(message(bob, "lunch at noon?")).to_be_visible(timeout=5_000)
