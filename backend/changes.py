@@ -51,11 +51,21 @@ class Change:
         self.reactions = reactions  # ((emoji, (user, ...)), ...) in order of first use
         self.served: bytes | None = None  # the current message as JSON, made on first read
 
-    def replace(self, **fields) -> Change:
-        """A copy with ``fields`` changed (and no served bytes yet)."""
-        values = {name: getattr(self, name) for name in ("pos", "text", "edited_at", "deleted", "reactions")}
-        values.update(fields)
-        return Change(**values)
+    def edited(self, text: str, at: str) -> Change:
+        """A copy with the text of an edit made at ``at``."""
+        return Change(self.pos, text, at, self.deleted, self.reactions)
+
+    def removed(self) -> Change:
+        """Deleted: nothing of the content is kept, not even in memory."""
+        return Change(self.pos, None, None, True, ())
+
+    def reacted(self, reactions: tuple[tuple[str, tuple[str, ...]], ...]) -> Change:
+        """A copy with these reactions."""
+        return Change(self.pos, self.text, self.edited_at, self.deleted, reactions)
+
+    def copy(self) -> Change:
+        """A copy with the same state (and no served bytes yet)."""
+        return Change(self.pos, self.text, self.edited_at, self.deleted, self.reactions)
 
     def users_of(self, emoji: str) -> tuple[str, ...]:
         """Who reacted with ``emoji``."""
@@ -129,27 +139,27 @@ class Changes:
             raise ValueError("user and ts must be strings")
         change = self._by_key.get((room.number, seq)) or Change(room.seq_pos[seq - 1])
         if record.get("redacted"):  # a line emptied by --compact: it changes nothing any more
-            return change.replace()
+            return change.copy()
         kind = record["type"]
         if kind == "edit":
             if type(record["text"]) is not str:
                 raise ValueError("an edit's text must be a string")
-            return change.replace(text=record["text"], edited_at=record["ts"])
+            return change.edited(record["text"], record["ts"])
         if kind == "delete":
-            return change.replace(deleted=True)
+            return change.removed()
         if kind == "react":
             emoji, added = record["emoji"], record["added"]
             if type(emoji) is not str or type(added) is not bool:
                 raise ValueError("a reaction needs an emoji and added true or false")
-            return change.replace(reactions=_react(change.reactions, emoji, record["user"], added))
+            return change.reacted(_react(change.reactions, emoji, record["user"], added))
         raise ValueError(f"not a change to a message: {kind!r}")
 
     def commit(self, room: Room, seq: int, change: Change, pos: int) -> None:
         """Make ``change`` (from :meth:`prepare`) the message's state as of change line ``pos``."""
         key = (room.number, seq)
+        self._by_key[key] = change  # first: a reader that finds a pos in ``rebuilt`` finds this
         self.rebuilt[pos] = key
         self.rebuilt[change.pos] = key
-        self._by_key[key] = change
 
 
 def _react(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import orjson
 
+from .datadir import DataDirError
 from .store import Store
 
 TEMP_SUFFIX = ".compacting"
@@ -57,6 +58,8 @@ def _reached(step: str) -> None:
 
 def compact(data_dir: str) -> Summary:
     """Compact the log of ``data_dir``; raises DataDirError when a live backend holds it."""
+    if not os.path.isfile(os.path.join(data_dir, "events.jsonl")):
+        raise DataDirError(f"no chat data in {data_dir!r} (no events.jsonl there)")
     store = Store(data_dir)  # takes the directory's lock, replays and repairs the log
     try:
         path = store._log.path

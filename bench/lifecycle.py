@@ -90,6 +90,8 @@ async def lifecycle(
             else:
                 run.change_failures += 1
 
+        edit_slots, change_slots = round(edits * 100), round((edits + reactions) * 100)
+        order = sorted(range(100), key=lambda n: (n * 37) % 100)  # the kinds interleaved, not in runs
         total, start, lag, kinds = int(rate * duration), time.perf_counter(), 0.0, {"send": 0}
         for k in range(total):
             delay = start + k / rate - time.perf_counter()
@@ -97,8 +99,8 @@ async def lifecycle(
                 await asyncio.sleep(delay)
             else:
                 lag = max(lag, -delay)
-            share = (k % 10) / 10  # spread evenly: with 10% edits, one operation in ten
-            kind = "edit" if share < edits else "react" if share < edits + reactions else "send"
+            slot = order[k % 100]  # each hundred operations hold the shares exactly, interleaved
+            kind = "edit" if slot < edit_slots else "react" if slot < change_slots else "send"
             if kind != "send" and run.targets:
                 seq, sender = run.targets.popleft()
                 who = sender % len(cookies) if kind == "edit" else (sender + 1 + k) % len(cookies)

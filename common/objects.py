@@ -205,6 +205,12 @@ class HistoryLimits(BaseModel):
     max: int
 
 
+class ReactionLimits(Span):
+    """A reaction's emoji in code points, and how many distinct emoji one message may carry."""
+
+    per_message: int
+
+
 class AppLimits(BaseModel):
     """The limits the app checks before it sends (common/limits.py)."""
 
@@ -214,3 +220,4 @@ class AppLimits(BaseModel):
     message: Span
     history: HistoryLimits
     long_poll_max_wait: int
+    reaction: ReactionLimits

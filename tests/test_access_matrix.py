@@ -216,6 +216,63 @@ def test_remove_someone_else(world, kind, actor, expected):
     assert victim.username in members
 
 
+# One message after it is sent. The owner edits only their own; deleting is for its sender or the
+# creator of a group room (in a DM each deletes only their own); reacting needs membership.
+EDIT_OWNERS = {
+    "public": (OK, FORBIDDEN, FORBIDDEN, UNAUTH),
+    "private": (OK, FORBIDDEN, HIDDEN, UNAUTH),
+    "dm": (OK, FORBIDDEN, HIDDEN, UNAUTH),
+}
+DELETE_MEMBERS = {
+    "public": (GONE, GONE, FORBIDDEN, UNAUTH),
+    "private": (GONE, GONE, HIDDEN, UNAUTH),
+    "dm": (FORBIDDEN, GONE, HIDDEN, UNAUTH),
+}
+REACT = {
+    "public": (OK, OK, NOT_MEMBER, UNAUTH),
+    "private": (OK, OK, HIDDEN, UNAUTH),
+    "dm": (OK, OK, HIDDEN, UNAUTH),
+}
+
+
+def message_of(world: World, sender: requests.Session, kind: str) -> str:
+    """A new message of ``sender`` in the room of ``kind``; its URL."""
+    room = world.rooms[kind]
+    answer = sender.post(
+        f"{world.url}/api/rooms/{room}/messages",
+        json={"text": "hello", "client_id": uuid.uuid4().hex},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return f"{world.url}/api/rooms/{room}/messages/{answer.json()['message']['seq']}"
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(READ))
+def test_get_one_message(world, kind, actor, expected):
+    expect(world.actor(actor).get(message_of(world, world.owner, kind), timeout=10), expected)
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(EDIT_OWNERS))
+def test_edit_the_owners_message(world, kind, actor, expected):
+    url = message_of(world, world.owner, kind)
+    expect(world.actor(actor).patch(url, json={"text": f"edited by {actor}"}, timeout=10), expected)
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(DELETE_MEMBERS))
+def test_delete_the_members_message(world, kind, actor, expected):
+    url = message_of(world, world.member, kind)
+    expect(world.actor(actor).delete(url, timeout=10), expected)
+    deleted = world.member.get(url, timeout=10).json()["message"].get("deleted", False)
+    assert deleted is (expected == GONE)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(REACT))
+def test_react(world, kind, actor, expected, method):
+    url = message_of(world, world.owner, kind) + "/reactions/%F0%9F%91%8D"
+    expect(world.actor(actor).request(method, url, timeout=10), expected)
+
+
 SIGNED_IN_ONLY = [
     ("GET", "/api/session", None, OK),
     ("GET", "/api/users", None, OK),

@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from backend.compaction import TEMP_SUFFIX, _redact, compact
+from backend.datadir import DataDirError
 from backend.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -164,3 +165,9 @@ def test_a_kill_at_any_step_leaves_the_directory_whole(tmp_path, step):
     assert not any(secret in on_disk(copy) for secret in SECRETS)
     assert served(copy, room) == before and stored(copy) == lines_before
     assert set(os.listdir(copy)) == set(os.listdir(data))
+
+
+def test_no_data_directory_is_refused_and_not_made(tmp_path):
+    with pytest.raises(DataDirError, match="no chat data"):
+        compact(str(tmp_path / "typo"))
+    assert not (tmp_path / "typo").exists()

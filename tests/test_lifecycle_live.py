@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from urllib.parse import quote
 
 import pytest
@@ -101,6 +102,14 @@ def test_changes_reach_members_live_and_on_catch_up(live, http_user, stack):
     assert history == [tombstone]
     assert carol.get(f"{base(carol)}/{room}/messages/1", timeout=10).status_code == 404
 
+    # A reply over the WebSocket: the send frame takes reply_to, which the backend judges.
+    b.send({"type": "send", "room": room, "text": "replying", "client_id": "re-1", "reply_to": 1})
+    frames = {f["type"]: f for f in (b.recv(), b.recv())}
+    assert frames["ack"]["message"]["reply_to"] == 1 == frames["message"]["message"]["reply_to"]
+    b.send({"type": "send", "room": room, "text": "replying", "client_id": "re-2", "reply_to": 7})
+    error = b.expect("error")
+    assert error["client_id"] == "re-2" and error["error"]["code"] == "validation_error"
+
 
 def test_a_change_that_was_answered_survives_kill_9(live, http_user, data_dir):
     alice, bob = http_user("alice"), http_user("bob")
@@ -123,3 +132,27 @@ def test_a_change_that_was_answered_survives_kill_9(live, http_user, data_dir):
     assert after == before
     texts = [m["text"] for m in after["messages"]]
     assert texts == ["one, edited", "two", ""] and after["messages"][1]["reactions"][0]["emoji"] == "👍"
+
+
+@pytest.mark.parametrize("how", ["flags", "environment"])
+def test_the_edit_window_is_set_at_start(start_backend, start_front, http_user, how):
+    if how == "flags":
+        backend = start_backend(None, "--edit-window", "1")
+    else:
+        backend = start_backend(env={"CHAT_EDIT_WINDOW": "1"})
+    front = start_front(backend)
+    alice = http_user("window", url=front.url)
+    rooms = alice.get(f"{front.url}/api/rooms", timeout=5).json()["rooms"]
+    general = next(room["id"] for room in rooms if room["name"] == "general")
+    sent = post(alice, general, "a draft")
+    path = f"{front.url}/api/rooms/{general}/messages/{sent['seq']}"
+    assert alice.patch(path, json={"text": "a draft, fixed"}, timeout=5).status_code == 200
+    time.sleep(1.3)
+    late = alice.patch(path, json={"text": "too late"}, timeout=5)
+    assert late.status_code == 403 and late.json()["error"]["code"] == "forbidden"
+    assert "edit window has closed" in late.json()["error"]["message"]
+
+
+def test_a_bad_edit_window_stops_the_start(run_launcher):
+    answer = run_launcher("backend.py", "--edit-window", "-5")
+    assert answer.returncode == 2 and "--edit-window" in answer.stderr
