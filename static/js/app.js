@@ -7,6 +7,7 @@
 import * as actions from './actions.js';
 import { Controller } from './controller.js';
 import { Dialogs } from './dialogs.js';
+import * as messageActions from './message_actions.js';
 import { MessagesView } from './messages_view.js';
 import * as paging from './paging.js';
 import { View } from './view.js';
@@ -26,6 +27,8 @@ const view = new View(document, {
   onCreateRoom: () => actions.openCreate(controller),
   onBrowse: () => actions.openBrowse(controller),
   onEnableNotifications: () => actions.enableNotifications(controller),
+  onEditLast: () => messageActions.editLast(controller),
+  onCancelReply: () => controller.cancelReply(),
 });
 
 const messagesView = new MessagesView(document, {
@@ -36,6 +39,14 @@ const messagesView = new MessagesView(document, {
   onJump: () => controller.jumpToEnd(),
   onRetry: (clientId) => controller.connection && controller.connection.delivery.retry(clientId),
   onDiscard: (clientId) => controller.connection && controller.connection.delivery.discard(clientId),
+  onReply: (seq) => controller.startReply(seq),
+  onReact: (seq) => messageActions.openPicker(controller, seq),
+  onEdit: (seq, text) => messageActions.edit(controller, seq, text),
+  onDelete: (seq) => messageActions.remove(controller, seq),
+  onToggleReaction: (seq, emoji) => messageActions.toggleReaction(controller, seq, emoji),
+  onShowMessage: (seq) => messageActions.goToMessage(controller, seq),
+  onRetryChange: (clientId) => controller.connection && controller.connection.delivery.retry(clientId),
+  onDiscardChange: (clientId) => controller.connection && controller.connection.delivery.discard(clientId),
 });
 
 const dialogs = new Dialogs(document, {
