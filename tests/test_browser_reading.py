@@ -155,3 +155,22 @@ def test_dm_or_mention_notifies_while_the_tab_is_hidden(live_module, browser, pe
     notes = bob.page.evaluate("window.__notes")
     assert [note["body"] for note in notes] == [f"hey @{bob.username}, look", "a direct word"]
     assert all(alice.username in note["title"] for note in notes)
+
+
+def test_unread_counts_follow_the_server_across_browsers(live_module, people):
+    """A DM received while away shows its badge in a browser that never saw the chat; reading it
+    there clears the badge in the first browser at once (the read event)."""
+    bob = people(live_module.url, unique("bob"))
+    alice_name = unique("alice")
+    at_work = people(live_module.url, alice_name)  # registers; general's past counts as read
+    expect(at_work.room_button("general").locator(".badge")).to_have_count(0)
+    bob.page.locator("#people-list button", has_text=alice_name).click(timeout=10_000)
+    bob.send("while you were out")
+    bob.send("and again")
+    expect(at_work.room_button(bob.username).locator(".badge")).to_have_text("2", timeout=10_000)
+    at_home = people(live_module.url, alice_name)  # a new browser: nothing in its storage
+    badge = at_home.room_button(bob.username).locator(".badge")
+    expect(badge).to_have_text("2", timeout=10_000)
+    at_home.open_room(bob.username)
+    expect(badge).to_have_count(0)
+    expect(at_work.room_button(bob.username).locator(".badge")).to_have_count(0, timeout=5_000)

@@ -23,7 +23,7 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, { body, query, signal } = {}) {
+async function request(method, path, { body, query, signal, withStatus = false } = {}) {
   let url = path;
   if (query) {
     const params = new URLSearchParams();
@@ -45,7 +45,7 @@ async function request(method, path, { body, query, signal } = {}) {
     if (error.name === 'AbortError') throw error;
     throw new ApiError(0, 'network', 'The server cannot be reached.');
   }
-  if (response.status === 204) return null;
+  if (response.status === 204) return withStatus ? { status: 204, data: null } : null;
   let data = null;
   try {
     data = await response.json();
@@ -62,7 +62,7 @@ async function request(method, path, { body, query, signal } = {}) {
       retry,
     );
   }
-  return data;
+  return withStatus ? { status: response.status, data } : data;
 }
 
 /** The delay before retry number `attempt` (0-based): 1 s, then doubling up to 30 s, with jitter. */
@@ -108,7 +108,9 @@ function messagePath(id, seq) {
 
 export const api = {
   getSession: () => request('GET', '/api/session'),
-  signIn: (username, password) => request('POST', '/api/session', { body: { username, password } }),
+  /** `{status, data}`: 201 when the name was new and is now registered, 200 when signed in. */
+  signIn: (username, password) =>
+    request('POST', '/api/session', { body: { username, password }, withStatus: true }),
   signOut: () => request('DELETE', '/api/session'),
   users: () => request('GET', '/api/users'),
   rooms: () => request('GET', '/api/rooms'),
@@ -120,6 +122,7 @@ export const api = {
   leave: (id, username) =>
     request('DELETE', `/api/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`),
   openDm: (username) => request('POST', '/api/dms', { body: { username } }),
+  markRead: (id, seq) => request('PUT', `/api/rooms/${encodeURIComponent(id)}/read`, { body: { seq } }),
   messages: (id, { after, before, limit } = {}) =>
     request('GET', `/api/rooms/${encodeURIComponent(id)}/messages`, { query: { after, before, limit } }),
   postMessage: (id, text, clientId, replyTo = null) =>

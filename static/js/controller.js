@@ -124,7 +124,7 @@ export class Controller {
     this.view.setSignInBusy(true);
     try {
       const answer = await api.signIn(username, password);
-      await this.enter(answer.user);
+      await this.enter(answer.data.user, { registered: answer.status === 201 });
     } catch (error) {
       this.view.setSignInBusy(false);
       if (error.code === 'invalid_credentials') this.view.setSignInError('Wrong password for this name.');
@@ -164,11 +164,12 @@ export class Controller {
   }
 
   /** Load the user's world (retrying through outages), then go live. */
-  async enter(user) {
+  async enter(user, { registered = false } = {}) {
     const session = this.session;
     const me = user.username;
     this.saved = new Saved(me);
-    this.store = new Store(me, this.saved.readMarkers());
+    this.store = new Store(me);
+    this.readSent = {}; // room id -> the read position the server has confirmed
     this.view.showApp(me);
     this.lastStatus = { state: 'connecting' };
     this.view.setStatus(this.lastStatus);
@@ -178,6 +179,11 @@ export class Controller {
     if (session !== this.session) return;
     this.store.setRooms(rooms.rooms);
     this.store.setUsers(users.users);
+    for (const room of rooms.rooms) if (room.read_seq) this.readSent[room.id] = room.read_seq;
+    // A new account's rooms (general) held messages from before it existed: none are unread.
+    if (registered) {
+      for (const room of this.store.rooms.values()) if (this.store.isMember(room)) this.store.markRead(room.id);
+    }
     this.saveRead();
     this.connection = new Connection(me, this.connectionHandlers(), { forcePolling: this.forcePolling, saved: this.saved });
     this.view.renderSidebar(this.store);
@@ -235,8 +241,31 @@ export class Controller {
     }
   }
 
+  /**
+   * Tell the server every read position that moved past what it confirmed. One that fails (an
+   * outage) is sent again by the next call; the server never moves a position back, so a late
+   * or repeated one is harmless.
+   */
   saveRead() {
-    if (this.store) this.saved.saveReadMarkers(this.store.lastRead);
+    const store = this.store;
+    if (!store) return;
+    const sent = this.readSent;
+    for (const [roomId, seq] of Object.entries(store.lastRead)) {
+      if (seq <= (sent[roomId] || 0) || !store.rooms.has(roomId)) continue;
+      sent[roomId] = seq;
+      api.markRead(roomId, seq).catch(() => {
+        if (this.readSent === sent && sent[roomId] === seq) delete sent[roomId];
+      });
+    }
+  }
+
+  /** The user's read position moved on another tab or device (a `read` event). */
+  readElsewhere(roomId, seq) {
+    if (!this.store) return;
+    this.readSent[roomId] = Math.max(this.readSent[roomId] || 0, seq);
+    this.store.markReadUpTo(roomId, seq);
+    this.view.renderSidebar(this.store);
+    this.updateTitle();
   }
 
   /** Take a room as an answer or an event shows it; the sidebar, header and browse list follow. */

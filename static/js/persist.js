@@ -1,7 +1,7 @@
 /**
  * Everything the page keeps across reloads, in localStorage, as JSON, under keys named for the
- * signed-in user: the outbox (`chat.outbox.NAME`), the read markers (`chat.read.NAME`) and the
- * last room open (`chat.room.NAME`). No other module touches localStorage.
+ * signed-in user: the outbox (`chat.outbox.NAME`) and the last room open (`chat.room.NAME`). No
+ * other module touches localStorage. (Read positions are kept on the server: controller.js.)
  *
  * Storage that is full or disabled is not fatal: the page works on and only forgets across
  * reloads.
@@ -31,16 +31,6 @@ export class Saved {
 
   key(kind) {
     return `chat.${kind}.${this.username}`;
-  }
-
-  /** room id -> the last seq the user has seen there. */
-  readMarkers() {
-    const markers = get(this.key('read'), {});
-    return markers && typeof markers === 'object' && !Array.isArray(markers) ? markers : {};
-  }
-
-  saveReadMarkers(markers) {
-    set(this.key('read'), markers);
   }
 
   lastRoom() {

@@ -7,8 +7,7 @@
  *
  * Adding a new event kind: add an entry here, `kind(controller, event)`, that changes the state
  * through the controller and store and lets them redraw what changed. Nothing in the transports
- * changes. (A `read` event, the reader's read position moved on another device, would be
- * `read: (c, e) => { c.store.markReadUpTo(e.room, e.seq); c.saveRead(); c.view.renderSidebar(c.store); }`.)
+ * changes.
  */
 
 import { plainText } from './markdown.js';
@@ -43,6 +42,11 @@ export const EVENTS = {
   /** A stored message changed (edited, deleted, reacted to): its node is replaced by `seq`. */
   update(controller, event) {
     controller.replaceMessage(event.message);
+  },
+
+  /** The user's read position in a room moved, on this or another tab or device. */
+  read(controller, event) {
+    controller.readElsewhere(event.room, event.seq);
   },
 
   /** A room was created, or someone joined, left, was added or removed. */

@@ -70,14 +70,14 @@ class History {
 }
 
 export class Store {
-  constructor(me, lastRead = {}) {
+  constructor(me) {
     this.me = me;
     this.rooms = new Map();
     this.users = new Map();
     this.histories = new Map();
-    // room id -> last seq the user has seen; a room missing here has nothing read yet.
-    this.lastRead = { ...lastRead };
-    this.firstVisit = Object.keys(lastRead).length === 0;
+    // room id -> last seq the user has seen; a room missing here has nothing read yet. The
+    // server keeps it (each room's read_seq, and read events from the user's other tabs).
+    this.lastRead = {};
     this.current = null;
     this.typing = new Map(); // room id -> Map(user -> expiry time)
   }
@@ -86,13 +86,12 @@ export class Store {
     return Array.isArray(room.members) && room.members.includes(this.me);
   }
 
-  /** Take the start-up room list; on a first visit the existing history counts as read. */
+  /** Take the start-up room list, with the server's read position of each of the user's rooms. */
   setRooms(rooms) {
     this.rooms.clear();
-    for (const room of rooms) this.rooms.set(room.id, room);
-    if (this.firstVisit) {
-      for (const room of rooms) if (this.isMember(room)) this.lastRead[room.id] = room.last_seq;
-      this.firstVisit = false;
+    for (const room of rooms) {
+      this.rooms.set(room.id, room);
+      if (this.isMember(room)) this.markReadUpTo(room.id, room.read_seq || 0);
     }
   }
 
