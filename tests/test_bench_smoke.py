@@ -19,28 +19,28 @@ from bench.stack import Stack
 pytestmark = pytest.mark.live
 
 
-async def _smoke() -> dict:
+async def _on_a_fresh_stack(run) -> dict:
+    """``run(stack, cookies, room)`` on a new stack whose 5 users share one room (10 clients)."""
     stack = Stack().start()
     try:
         users = await stack.sign_up(5, prefix="smoke")
         room = await stack.create_room("smoke", users)
-        return await fanout(
-            stack.ws_url,
-            [stack.cookies[u] for u in users],
-            room,
-            clients=10,
-            rate=50,
-            duration=2,
-            tag="smoke",
-            servers=stack.servers(),
-        )
+        return await run(stack, [stack.cookies[u] for u in users], room)
     finally:
         stack.stop()
 
 
-def test_fanout_smoke_delivers_every_message_once_to_every_client():
+def smoke(run) -> dict:
     raise_nofile()
-    result = asyncio.run(_smoke())
+    return asyncio.run(_on_a_fresh_stack(run))
+
+
+def test_fanout_smoke_delivers_every_message_once_to_every_client():
+    result = smoke(
+        lambda stack, cookies, room: fanout(
+            stack.ws_url, cookies, room, clients=10, rate=50, duration=2, tag="smoke", servers=stack.servers()
+        )
+    )
     assert result["sent"] == 100
     assert (result["acked"], result["unacked"], result["stored"]) == (100, 0, 100)
     assert result["expected"] == 1000
@@ -53,15 +53,13 @@ def test_fanout_smoke_delivers_every_message_once_to_every_client():
     assert result["latency"]["count"] == 1000
 
 
-async def _lifecycle_smoke() -> dict:
-    stack = Stack().start()
-    try:
-        users = await stack.sign_up(5, prefix="smoke")
-        room = await stack.create_room("smoke", users)
-        return await lifecycle(
+def test_lifecycle_smoke_delivers_every_update_once_to_every_client():
+    """Scenario 8 small: edits and reactions over HTTP reach every client once, as updates."""
+    result = smoke(
+        lambda stack, cookies, room: lifecycle(
             stack.url,
             stack.ws_url,
-            [stack.cookies[u] for u in users],
+            cookies,
             room,
             clients=10,
             rate=50,
@@ -71,14 +69,7 @@ async def _lifecycle_smoke() -> dict:
             tag="smoke8",
             servers=stack.servers(),
         )
-    finally:
-        stack.stop()
-
-
-def test_lifecycle_smoke_delivers_every_update_once_to_every_client():
-    """Scenario 8 small: edits and reactions over HTTP reach every client once, as updates."""
-    raise_nofile()
-    result = asyncio.run(_lifecycle_smoke())
+    )
     ops = result["operations"]
     assert sum(ops.values()) == 100 and ops.get("edit", 0) >= 5 and ops.get("react", 0) >= 10
     assert (result["unacked"], result["lost"], result["duplicates"]) == (0, 0, 0)

@@ -56,6 +56,20 @@ def bare_python(tmp_path_factory) -> Path:
     return venv / "bin" / "python"
 
 
+def launch(argv: list[str]) -> subprocess.Popen:
+    """Start ``argv`` in the repository as a user's terminal would, in a process group of its own."""
+    return subprocess.Popen(
+        argv,
+        cwd=REPO,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def wait_for_health(url: str, proc: subprocess.Popen, timeout: float) -> dict:
     """The front server's /healthz once it says the backend is up; fails if ``proc`` ends first."""
     deadline = time.monotonic() + timeout
@@ -87,21 +101,14 @@ def stop(proc: subprocess.Popen) -> str:
 def test_make_run_serves_the_app_from_the_runtime_requirements_alone(tmp_path):
     venv = runtime_venv()
     backend_port, front_port = free_port(), free_port()
-    make = subprocess.Popen(
+    make = launch(
         [
             "make",
             "run",
             f"VENV={venv}",
             f"BACKEND_ARGS=--port {backend_port} --data-dir {tmp_path / 'chats'}",
             f"FRONT_ARGS=--port {front_port} --backend http://127.0.0.1:{backend_port}",
-        ],
-        cwd=REPO,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
+        ]
     )
     url = f"http://127.0.0.1:{front_port}"
     try:
@@ -161,16 +168,7 @@ def test_a_python_without_the_packages_carries_on_under_the_projects_venv(bare_p
     """`python3 backend.py` with the system Python, after `make run` made .venv: it just starts."""
     assert (REPO / ".venv" / "bin" / "python").exists(), "make test builds .venv before the tests"
     args = ["--port", "0", "--data-dir", str(tmp_path)] if script == "backend.py" else ["--port", "0"]
-    proc = subprocess.Popen(
-        [str(bare_python), script, *args],
-        cwd=REPO,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = launch([str(bare_python), script, *args])
     try:
         line = proc.stdout.readline()
         while line and "http://" not in line:
