@@ -108,7 +108,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Start the backend and serve until stopped; the exit status for the shell."""
     args = parse_args(argv)
-    config = {"DATA_DIR": args.data_dir}
+    config = {"DATA_DIR": args.data_dir, "START_SEARCH_INDEX": False}
     for flag, *_ in RATE_LIMITS:
         config[_config_key(flag)] = getattr(args, _config_key(flag).lower())
     # Imported here, not at the top, so that ``--help`` and flag errors answer at once.
@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             worker_class="gthread",
             threads=args.threads,
             preload=True,
+            started=backend.start_background,
         )
     except (DataDirError, ServeError) as error:
         print(f"{NAME}: {error}", file=sys.stderr, flush=True)

@@ -17,6 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import orjson
+
 from .accounts import Accounts, canonical
 from .audience import Audience
 from .clock import now_iso
@@ -24,6 +26,7 @@ from .datadir import lock_data_dir
 from .eventlog import EventLog
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
 from .refusals import Forbidden, Invalid, NotAMember, NotFound
+from .searchindex import INDEX_FILE, SearchIndex
 from .state import GENERAL, Rooms, room_id
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,8 @@ class Store:
         self.pos = 0
         for offset, length, record in self._log.recover():
             self._replay(offset, length, record)
+        # Follows the log once started (backend.create_app, or the server's worker after fork).
+        self.search = SearchIndex(os.path.join(data_dir, INDEX_FILE), self)
         with self._lock:
             if self._rooms.general is None:
                 self._append_room_event(self._new_room(GENERAL, GROUP, PUBLIC, None), "created", None, [])
@@ -54,6 +59,7 @@ class Store:
 
     def close(self) -> None:
         """Release the files and the data directory lock."""
+        self.search.stop()
         self._log.close()
         self.accounts.close()
         os.close(self._lock_fd)
@@ -279,6 +285,50 @@ class Store:
     def _wait_past(self, pos: int, timeout: float) -> None:
         with self._new_event:
             self._new_event.wait_for(lambda: self.pos > pos, timeout=timeout)
+
+    # -- reading for search (backend/searchindex.py, backend/search.py) ---------------------------
+
+    def wait_past(self, pos: int, timeout: float) -> None:
+        """Block until the log holds an event after ``pos``, or ``timeout`` seconds passed."""
+        self._wait_past(pos, timeout)
+
+    def line(self, pos: int) -> bytes | None:
+        """Event ``pos`` as stored, or None (not yet written, or an unreadable line skipped)."""
+        return self._log.line(pos) if 0 < pos <= self.pos and self._log.has(pos) else None
+
+    def message_pos(self, room_id: str, seq: int) -> int | None:
+        """The ``pos`` of message ``seq`` of a room, or None if there is no such message."""
+        room = self._rooms.by_id.get(room_id)
+        if room is None or type(seq) is not int or not 0 < seq <= len(room.seq_pos):
+            return None
+        pos = room.seq_pos[seq - 1]
+        return pos if pos > 0 else None
+
+    def current(self, room_id: str, seq: int) -> dict | None:
+        """The message as it is now, with no access check; None for an unknown room or seq.
+
+        A stand-in until edits, deletions and reactions change messages: the stored message.
+        """
+        pos = self.message_pos(room_id, seq)
+        return None if pos is None else self._log.event(pos)["message"]
+
+    def search_rooms(self, username: str, room_id: str | None) -> tuple[list[str], bool]:
+        """The ids of the rooms a search looks in, and whether they are all the rooms there are.
+
+        With ``room_id``, that room if the user may read it (public included), else NotFound;
+        without, every room the user is a member of now.
+        """
+        if room_id is not None:
+            return [self.room(username, room_id).id], len(self._rooms.in_order) == 1
+        rooms = list(self._rooms.in_order)
+        mine = [room.id for room in rooms if room.has_member(username)]
+        return mine, len(mine) == len(rooms)
+
+    def message_at(self, pos: int) -> dict | None:
+        """The message stored as event ``pos``, as it is now; None if that event is not a message."""
+        line = self.line(pos)
+        stored = orjson.loads(line).get("message") if line is not None else None
+        return self.current(stored["room"], stored["seq"]) if isinstance(stored, dict) else None
 
     # -- writing and replaying the log (callers hold the lock) ------------------------------------
 

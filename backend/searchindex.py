@@ -1,0 +1,270 @@
+"""The search index: SQLite FTS5 in ``search.sqlite3`` beside the log, which stays the only truth.
+
+One thread, started with :meth:`SearchIndex.start`, follows ``events.jsonl`` by ``pos`` after the
+store has appended and fsynced: an acknowledgement never waits for the index. It indexes
+``message`` records (the text and a file's name), replaces the text on ``edit``, removes the
+message on ``delete`` and ignores every other kind. Each batch is one transaction that also
+stores the last indexed ``pos``, so a restart resumes where the index stopped. At start the file
+is checked against the log: missing, unreadable, of another schema or another log, or ahead of
+the log, it is removed and rebuilt from ``pos`` 1, in the background while the backend serves.
+
+FTS5 rows are keyed by the message's ``pos`` (``rowid``), so results come newest first straight
+from the index. The table keeps its own copy of each current text: the SQLite of this Python
+(3.40) has no ``contentless_delete``, and a contentless table can only forget a row given its exact
+old text, which ``--compact`` removes from the log (docs/storage.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+from typing import Protocol
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "search.sqlite3"
+SCHEMA_VERSION = "1"
+TOKENIZE = "unicode61 remove_diacritics 2"
+# Events per transaction while catching up: big enough that a rebuild is not slowed by commits,
+# small enough that searches during it see progress every fraction of a second.
+BATCH = 2000
+# Seconds the follower sleeps at most between looks at the log (it is woken by every append).
+IDLE_WAIT = 0.5
+NEWEST = 1 << 62  # a ``before`` past every pos
+
+SCHEMA = f"""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE VIRTUAL TABLE messages USING fts5(
+    text, name, room, columnsize=0, prefix='2 3', tokenize='{TOKENIZE}'
+);
+"""
+
+
+class Log(Protocol):
+    """What the index reads from the store."""
+
+    pos: int
+
+    def line(self, pos: int) -> bytes | None: ...
+    def message_pos(self, room_id: str, seq: int) -> int | None: ...
+    def wait_past(self, pos: int, timeout: float) -> None: ...
+
+
+class SearchIndex:
+    """The FTS5 index of a log, its follower thread, and the queries searches run on it."""
+
+    def __init__(self, path: str, source: Log):
+        self.path = path
+        self._source = source
+        self._changed = threading.Condition()
+        self.indexed = 0  # the last pos whose batch is committed
+        self.following = False  # reached the log's end since it opened: the lag is now bounded
+        self.rebuilds = 0  # how many times the file was thrown away and built again (for tests)
+        self._generation = 0  # bumped when the file is replaced, so readers reopen it
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- the follower ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start following the log (in the process that serves: a thread does not survive fork)."""
+        if self._thread is None or not self._thread.is_alive():
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name="search-index", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop the follower; what it committed stays."""
+        self._stopping = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stopping:
+            try:
+                db = self._open()
+                try:
+                    self._follow(db)
+                finally:
+                    db.close()
+            except sqlite3.DatabaseError as error:  # a damaged file: start again from the log
+                log.warning("%s: %s; rebuilding the search index from the log", self.path, error)
+                self._remove()
+            except Exception:
+                log.exception("%s: the search index stopped following the log; retrying", self.path)
+                self._source.wait_past(self._source.pos, IDLE_WAIT)
+
+    def _open(self) -> sqlite3.Connection:
+        """The writer's connection to a file that fits the log, rebuilt from scratch if it did not."""
+        db = _connect(self.path)
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
+            db.executescript(SCHEMA)
+            db.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [
+                    ("version", SCHEMA_VERSION),
+                    ("origin", self._fingerprint(1)),
+                    ("pos", "0"),
+                    ("tail", self._fingerprint(0)),
+                ],
+            )
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        pos = int(meta.get("pos", -1))
+        if (
+            meta.get("version") != SCHEMA_VERSION
+            or meta.get("origin") != self._fingerprint(1)
+            or not 0 <= pos <= self._source.pos
+            or meta.get("tail") != self._fingerprint(pos)
+        ):
+            log.warning("%s: made for another log or an older version; rebuilding it", self.path)
+            db.close()
+            self._remove()
+            return self._open()
+        with self._changed:
+            self.indexed, self.following = pos, False
+            self._generation += 1
+            self._changed.notify_all()
+        return db
+
+    def _follow(self, db: sqlite3.Connection) -> None:
+        while not self._stopping:
+            end = self._source.pos
+            if self.indexed >= end:
+                if not self.following:
+                    with self._changed:
+                        self.following = True
+                        self._changed.notify_all()
+                self._source.wait_past(end, IDLE_WAIT)
+                continue
+            self._index(db, self.indexed + 1, min(end, self.indexed + BATCH))
+
+    def _index(self, db: sqlite3.Connection, first: int, last: int) -> None:
+        db.execute("BEGIN")
+        for pos in range(first, last + 1):
+            line = self._source.line(pos)
+            if line is not None:
+                try:
+                    self._apply(db, orjson.loads(line))
+                except (KeyError, TypeError, ValueError) as error:
+                    log.warning("%s: event %d not indexed (%s)", self.path, pos, error)
+        db.execute("UPDATE meta SET value = ? WHERE key = 'pos'", (str(last),))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'tail'", (self._fingerprint(last),))
+        db.execute("COMMIT")
+        with self._changed:
+            self.indexed = last
+            self._changed.notify_all()
+
+    def _apply(self, db: sqlite3.Connection, record: dict) -> None:
+        kind = record.get("type")
+        if kind == "message":
+            message = record["message"]
+            if not message.get("deleted"):
+                db.execute(
+                    "INSERT OR REPLACE INTO messages (rowid, text, name, room) VALUES (?, ?, ?, ?)",
+                    (record["pos"], _text(message.get("text", "")), _file_name(message), message["room"]),
+                )
+        elif kind in ("edit", "delete"):
+            pos = self._source.message_pos(record["room"], record["seq"])
+            if pos is None:
+                return
+            if kind == "edit":  # a deleted message has no row left, and stays without one
+                db.execute("UPDATE messages SET text = ? WHERE rowid = ?", (_text(record["text"]), pos))
+            else:
+                db.execute("DELETE FROM messages WHERE rowid = ?", (pos,))
+
+    def _fingerprint(self, pos: int) -> str:
+        """A digest of event ``pos``'s line: the log the index was made from, and where it stopped."""
+        line = self._source.line(pos) if pos > 0 else b""
+        return hashlib.sha256(line or b"").hexdigest()[:32]
+
+    def _remove(self) -> None:
+        with self._changed:
+            self.indexed, self.following = 0, False
+            self.rebuilds += 1
+            self._generation += 1
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(self.path + suffix)
+            except FileNotFoundError:
+                pass
+
+    # -- searching ------------------------------------------------------------------------------
+
+    def wait_for(self, pos: int, timeout: float) -> bool:
+        """Wait until everything up to ``pos`` is indexed; False if it is not.
+
+        Only while following: during a rebuild (or before the follower started) a search does not
+        wait, it says it is partial.
+        """
+        with self._changed:
+            self._changed.wait_for(lambda: self.indexed >= pos or not self.following, timeout)
+            return self.indexed >= pos
+
+    def search(self, expression: str, before: int | None, limit: int) -> list[int]:
+        """The ``pos`` of up to ``limit`` matching messages below ``before``, newest first.
+
+        An index that cannot be read answers nothing (the follower repairs it), never an error.
+        """
+        try:
+            db = self._reader()
+            if db is None:
+                return []
+            rows = db.execute(
+                "SELECT rowid FROM messages WHERE messages MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
+                (expression, NEWEST if before is None else before, limit),
+            ).fetchall()
+        except sqlite3.Error as error:
+            log.warning("%s: search failed (%s)", self.path, error)
+            self._local.db = None
+            return []
+        return [row[0] for row in rows]
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's connection, reopened after the file was replaced; None before it exists."""
+        local = self._local
+        if getattr(local, "db", None) is not None and local.generation == self._generation:
+            return local.db
+        generation = self._generation
+        if getattr(local, "db", None) is not None:
+            local.db.close()
+        local.db = None
+        if generation == 0:
+            return None
+        try:
+            local.db = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None)
+        except sqlite3.OperationalError:
+            return None
+        local.generation = generation
+        return local.db
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        # Readers never block the follower nor it them; a commit needs no fsync (the log is the
+        # truth, and an index torn by a power cut is rebuilt from it).
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError("text is not a string")
+    return value
+
+
+def _file_name(message: dict) -> str:
+    file = message.get("file")
+    name = file.get("name") if isinstance(file, dict) else None
+    return name if isinstance(name, str) else ""
