@@ -67,6 +67,8 @@ class SearchIndex:
         self.rebuilds = 0  # how many times the file was thrown away and built again (for tests)
         self._generation = 0  # bumped when the file is replaced, so readers reopen it
         self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []  # every thread's, closed by stop()
+        self._readers_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -85,6 +87,11 @@ class SearchIndex:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+            self._generation += 1  # a thread that searches again opens a new connection
+        for db in readers:
+            db.close()  # the last connection to close checkpoints and removes the WAL file
 
     def _run(self) -> None:
         while not self._stopping:
@@ -218,7 +225,7 @@ class SearchIndex:
                 return []
             rows = db.execute(
                 "SELECT rowid FROM messages WHERE messages MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
-                (expression, NEWEST if before is None else before, limit),
+                (expression, NEWEST if before is None else min(before, NEWEST), limit),
             ).fetchall()
         except sqlite3.Error as error:
             log.warning("%s: search failed (%s)", self.path, error)
@@ -232,17 +239,24 @@ class SearchIndex:
         if getattr(local, "db", None) is not None and local.generation == self._generation:
             return local.db
         generation = self._generation
-        if getattr(local, "db", None) is not None:
+        if getattr(local, "db", None) is not None:  # of a file since replaced
+            with self._readers_lock:
+                if local.db in self._readers:
+                    self._readers.remove(local.db)
             local.db.close()
         local.db = None
         if generation == 0:
             return None
         try:
-            local.db = sqlite3.connect(f"file:{self.path}?mode=rw", uri=True, isolation_level=None)
+            db = sqlite3.connect(
+                f"file:{self.path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.OperationalError:
             return None
-        local.generation = generation
-        return local.db
+        with self._readers_lock:
+            self._readers.append(db)
+        local.db, local.generation = db, generation
+        return db
 
 
 def _connect(path: str) -> sqlite3.Connection:

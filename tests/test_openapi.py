@@ -235,6 +235,10 @@ def test_real_answers_match_the_document(live_module, http_user, loaded):
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": alice.username}, timeout=5))
+    found = check("/api/search", alice.get(f"{url}/api/search", params={"q": "hel"}, timeout=5)).json()
+    assert [m["text"] for m in found["results"]] == ["hello"]  # relayed; the sender's message found
+    check("/api/search", bob.get(f"{url}/api/search", params={"q": "hello", "room": rid}, timeout=5))
+    check("/api/search", alice.get(f"{url}/api/search", params={"q": " "}, timeout=5))
     check("/api/events", alice.get(f"{url}/api/events", params={"after": 0}, timeout=5))
     check("/api/events", alice.get(f"{url}/api/events", params={"wait": 31}, timeout=5))
     check("/api/session", alice.delete(f"{url}/api/session", timeout=5))

@@ -1,0 +1,168 @@
+"""The search index beside the log: removed, damaged, stale or behind, it is rebuilt from the log.
+
+These tests run the store and its index without Flask; ``results`` asks the index what a search
+for ``q`` by anyone in every room would find.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from backend import fts
+from backend.searchindex import INDEX_FILE
+from backend.store import Store
+from tests.store_helpers import general_id, shut
+
+
+def caught_up(store: Store, timeout: float = 20) -> None:
+    """Wait until the index follows the log and holds all of it."""
+    deadline = time.monotonic() + timeout
+    while not (store.search.following and store.search.indexed >= store.pos):
+        assert time.monotonic() < deadline, "the index did not catch up"
+        time.sleep(0.01)
+
+
+def results(store: Store, q: str) -> list[int]:
+    """The pos of every message matching ``q``, newest first, once the index has caught up."""
+    caught_up(store)
+    return store.search.search(fts.match_expression(q), None, 1000)
+
+
+def general(store: Store) -> str:
+    """The id of ``general``, with alice in it."""
+    store.join_general("alice")
+    return general_id(store)
+
+
+def open_store(directory: Path) -> Store:
+    """A store on ``directory`` with its index following the log."""
+    opened = Store(str(directory))
+    opened.search.start()
+    return opened
+
+
+@pytest.fixture
+def filled(store_dir: Path) -> tuple[Path, dict[str, list[int]]]:
+    """A closed data directory with messages in it, and what a few searches found there."""
+    store = open_store(store_dir)
+    room = general(store)
+    for i in range(300):
+        store.post_message("alice", room, f"note {i} {'even' if i % 2 == 0 else 'odd'} café", f"c{i}")
+    found = {q: results(store, q) for q in ("cafe", "even", "note 7", "odd cafe")}
+    assert len(found["cafe"]) == 300 and len(found["even"]) == 150
+    store.close()
+    return store_dir, found
+
+
+def test_a_restart_resumes_where_the_index_stopped(filled):
+    directory, found = filled
+    store = open_store(directory)
+    try:
+        assert {q: results(store, q) for q in found} == found
+        assert store.search.rebuilds == 0
+        store.post_message("alice", general(store), "one more café", "c-more")
+        assert len(results(store, "cafe")) == 301
+    finally:
+        store.close()
+
+
+def test_a_removed_index_is_rebuilt_with_the_same_results(filled):
+    directory, found = filled
+    os.remove(directory / INDEX_FILE)
+    store = open_store(directory)
+    try:
+        assert {q: results(store, q) for q in found} == found
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda path: path.write_bytes(b"this is not a database at all\n" * 100),
+        lambda path: path.write_bytes(path.read_bytes()[:1000]),
+        lambda path: path.write_bytes(b""),
+    ],
+    ids=["garbage", "truncated", "empty"],
+)
+def test_a_damaged_index_is_rebuilt(filled, damage):
+    directory, found = filled
+    for suffix in ("-wal", "-shm"):
+        Path(f"{directory / INDEX_FILE}{suffix}").unlink(missing_ok=True)
+    damage(directory / INDEX_FILE)
+    store = open_store(directory)
+    try:
+        assert {q: results(store, q) for q in found} == found
+    finally:
+        store.close()
+
+
+def test_an_index_of_another_log_is_rebuilt(filled, tmp_path):
+    directory, found = filled
+    other = open_store(tmp_path / "other")
+    other.post_message("alice", general(other), "a different log", "x")
+    caught_up(other)
+    other.close()
+    os.replace(tmp_path / "other" / INDEX_FILE, directory / INDEX_FILE)
+    store = open_store(directory)
+    try:
+        assert {q: results(store, q) for q in found} == found
+        assert results(store, "different") == []
+        assert store.search.rebuilds == 1
+    finally:
+        store.close()
+
+
+def test_an_index_ahead_of_the_log_is_rebuilt(filled, tmp_path):
+    # The log was restored from an older copy: the index holds messages the log no longer has.
+    directory, found = filled
+    log = directory / "events.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:-100]))
+    store = open_store(directory)
+    try:
+        assert results(store, "cafe") == found["cafe"][100:]
+        assert store.search.rebuilds == 1
+    finally:
+        store.close()
+
+
+def test_edits_and_deletions_survive_a_rebuild(store_dir):
+    store = open_store(store_dir)
+    room = general(store)
+    first, _ = store.post_message("alice", room, "draft text", "c1")
+    second, _ = store.post_message("alice", room, "mistake text", "c2")
+    store.append_event({"type": "edit", "room": room, "seq": first["seq"], "user": "alice", "text": "final"})
+    store.append_event({"type": "delete", "room": room, "seq": second["seq"], "user": "alice"})
+    store.append_event({"type": "react", "room": room, "seq": first["seq"], "user": "bob", "emoji": "👍"})
+    expected = {"draft": [], "final": [first["pos"]], "mistake": [], "text": []}
+    assert {q: results(store, q) for q in expected} == expected
+    shut(store)
+    os.remove(store_dir / INDEX_FILE)
+    store = open_store(store_dir)
+    try:
+        assert {q: results(store, q) for q in expected} == expected
+    finally:
+        store.close()
+
+
+def test_a_search_before_the_index_caught_up_says_partial(make_backend_app):
+    app = make_backend_app({"START_SEARCH_INDEX": False})
+    client = app.test_client()
+    token = app.extensions["test.tokens"]["alice"]
+    headers = {"Authorization": f"Bearer {token}"}
+    room = client.get("/api/rooms", headers=headers).get_json()["rooms"][0]["id"]
+    answer = client.post(
+        f"/api/rooms/{room}/messages", json={"text": "waiting", "client_id": "w1"}, headers=headers
+    )
+    assert answer.status_code == 201  # posting never waits for the index
+    body = client.get("/api/search?q=waiting", headers=headers).get_json()
+    assert body == {"results": [], "more": False, "partial": True}
+    app.extensions["chat.store"].search.start()
+    caught_up(app.extensions["chat.store"])
+    body = client.get("/api/search?q=waiting", headers=headers).get_json()
+    assert [m["text"] for m in body["results"]] == ["waiting"] and body["partial"] is False
