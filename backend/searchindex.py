@@ -40,7 +40,7 @@ NEWEST = 1 << 62  # a ``before`` past every pos
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE VIRTUAL TABLE messages USING fts5(
-    text, name, room, columnsize=0, prefix='2 3', tokenize='{TOKENIZE}'
+    text, name, room, columnsize=0, tokenize='{TOKENIZE}'
 );
 """
 

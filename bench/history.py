@@ -14,6 +14,7 @@ import asyncio
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -61,7 +62,9 @@ async def scenario_5(ctx: Context) -> dict:
     }
 
 
-async def _build(data_dir: Path, count: int) -> tuple[str, float, float]:
+async def _build(
+    data_dir: Path, count: int, text: Callable[[int], str] | None = None
+) -> tuple[str, float, float]:
     stack = Stack(data_dir, backend_flags=[]).start()
     try:
         await stack.sign_up(1, prefix=USER)
@@ -75,12 +78,15 @@ async def _build(data_dir: Path, count: int) -> tuple[str, float, float]:
         stack.front.stop()
     started = time.perf_counter()
     path = data_dir / "events.jsonl"
-    await asyncio.to_thread(_append, path, room, count - 1)
+    await asyncio.to_thread(_append, path, room, count - 1, text)
     return room, round(time.perf_counter() - started, 2), round(path.stat().st_size / 2**20, 1)
 
 
-def _append(path: Path, room: str, count: int) -> None:
-    """Append ``count`` messages to ``room``, shaped exactly like the last stored message."""
+def _append(path: Path, room: str, count: int, text: Callable[[int], str] | None = None) -> None:
+    """Append ``count`` messages to ``room``, shaped exactly like the last stored message.
+
+    ``text(i)`` makes the text of the i-th; by default an ordinary line ending in its number.
+    """
     lines = path.read_bytes().rstrip(b"\n").split(b"\n")
     template = orjson.loads(lines[-1])
     if template.get("type") != "message" or template["message"]["room"] != room:
@@ -96,7 +102,7 @@ def _append(path: Path, room: str, count: int) -> None:
             message["seq"] = seq + i
             message["id"] = f"m{pos + i:016x}"
             message["client_id"] = f"h{i}"
-            message["text"] = f"{filler}{i}"
+            message["text"] = text(i) if text else f"{filler}{i}"
             batch.append(orjson.dumps(record))
             if len(batch) == 50_000:
                 out.write(b"\n".join(batch) + b"\n")
