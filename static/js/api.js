@@ -121,5 +121,6 @@ export const api = {
     request('POST', `/api/rooms/${encodeURIComponent(id)}/messages`, {
       body: { text, client_id: clientId },
     }),
+  search: (q, { room, before, limit } = {}) => request('GET', '/api/search', { query: { q, room, before, limit } }),
   events: (after, wait, signal) => request('GET', '/api/events', { query: { after, wait }, signal }),
 };
