@@ -132,7 +132,7 @@ async def run(args: argparse.Namespace) -> dict:
                     return [s for s in (floor, *(stack.servers().values() if stack else ())) if s]
 
                 size = sizes.get(f"s{key}") or sizes.get(key) or {}
-                cap = CAP_S[args.full] + size.get("duration", 0)
+                cap = size.get("cap_s") or CAP_S[args.full] + size.get("duration", 0)
                 results[key] = await guarded(runner(ctx), watched, cap)
             except Exception as error:  # one failed scenario must not hide the others' figures
                 traceback.print_exc()

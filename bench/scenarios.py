@@ -23,7 +23,7 @@ SIZES = {
         "s4": {"clients": 10, "rate": 100, "duration": 10},
         "s5": {"messages": 1_000_000, "reads": 200},
         "s6": {"clients": 100, "rate": 5, "duration": 10},
-        "s8": {"messages": [1000, 50_000, 1_000_000], "queries": 200, "lag": 500},
+        "s8": {"messages": [1000, 50_000, 1_000_000], "queries": 200, "lag": 500, "cap_s": 1800},
     },
     "full": {
         "users": 100,
@@ -33,7 +33,7 @@ SIZES = {
         "s4": {"clients": 10, "rate": 100, "duration": 30},
         "s5": {"messages": 1_000_000, "reads": 1000},
         "s6": {"clients": 100, "rate": 5, "duration": 30},
-        "s8": {"messages": [1000, 50_000, 1_000_000], "queries": 1000, "lag": 1500},
+        "s8": {"messages": [1000, 50_000, 1_000_000], "queries": 1000, "lag": 1500, "cap_s": 2400},
         "soak": {"clients": 200, "rate": 20, "duration": 600, "warmup": 60, "sample_every": 10},
     },
 }
