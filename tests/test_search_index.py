@@ -166,3 +166,34 @@ def test_a_search_before_the_index_caught_up_says_partial(make_backend_app):
     caught_up(app.extensions["chat.store"])
     body = client.get("/api/search?q=waiting", headers=headers).get_json()
     assert [m["text"] for m in body["results"]] == ["waiting"] and body["partial"] is False
+
+
+@pytest.mark.live
+def test_the_real_backend_rebuilds_a_removed_index_and_keeps_it_across_restarts(live, http_user, data_dir):
+    alice = http_user("alice")
+    rooms = alice.get(f"{live.url}/api/rooms", timeout=5).json()["rooms"]
+    room = next(r["id"] for r in rooms if r["name"] == "general")
+    for i in range(5):
+        answer = alice.post(
+            f"{live.url}/api/rooms/{room}/messages",
+            json={"text": f"restart résumé {i}", "client_id": f"r{i}"},
+        )
+        assert answer.status_code == 201, answer.text
+
+    def found() -> list[int]:
+        deadline = time.monotonic() + 20
+        while True:
+            body = alice.get(f"{live.url}/api/search", params={"q": "resume"}, timeout=10).json()
+            if not body["partial"] or time.monotonic() > deadline:
+                return [m["seq"] for m in body["results"]]
+            time.sleep(0.1)
+
+    before = found()
+    assert len(before) == 5
+    live.backend.stop()
+    os.remove(data_dir / INDEX_FILE)
+    live.backend.restart()
+    assert found() == before  # rebuilt in the background by the restarted backend
+    live.backend.kill9()
+    live.backend.restart()
+    assert found() == before
