@@ -26,7 +26,7 @@ from bench import history
 from bench.http import HttpClient
 from bench.procs import Server, log
 from bench.scenarios import Context
-from bench.stack import PASSWORD, Stack
+from bench.stack import NO_LIMITS, PASSWORD, Stack
 from bench.stats import percentiles
 
 VOCABULARY = 20_000
@@ -101,7 +101,9 @@ async def _one_size(count: int, queries: int, lag: int) -> dict:
                 "index_bytes_per_message": round(index_bytes / count, 1),
                 "index_file": index.name,
             }
+            log(f"scenario 8: {count:,} messages: {result}")
             result.update(await _queries(client, room, queries))
+            log(f"scenario 8: queries: { {k: result[k] for k in ('words', 'typed', 'words_in_room')} }")
             if lag:
                 result["just_sent"] = await _just_sent(client, room, lag)
             result["backend_rss_after_mib"] = round(stack.backend.rss() / 2**20, 1)
