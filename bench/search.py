@@ -81,7 +81,7 @@ async def _one_size(count: int, queries: int, lag: int) -> dict:
         (data_dir / "search.sqlite3").unlink(missing_ok=True)  # the start-up below rebuilds it
         stack = Stack(data_dir)
         stack.backend = Server(
-            "backend", ["backend.py", "--port", "0", "--data-dir", str(data_dir)], timeout=600
+            "backend", ["backend.py", "--port", "0", "--data-dir", str(data_dir), *NO_LIMITS], timeout=600
         )
         stack.front = Server("front", ["MainWServer.py", "--port", "0", "--backend", stack.backend.url])
         try:
