@@ -12,6 +12,9 @@ from .auth import require_user, store
 
 bp = Blueprint("search", __name__)
 
+# Below this share of all messages, the rooms searched are named in the FTS5 query (see search()).
+ROOMS_IN_QUERY_BELOW = 0.5
+
 
 @bp.get("/api/search")
 def search():
@@ -22,11 +25,16 @@ def search():
     # The log as it is now: a message the caller has just sent is found, waiting for the index
     # to reach it (a few milliseconds), unless the index is being rebuilt: then it says partial.
     target = chat.pos
-    rooms, everywhere = chat.search_rooms(username, asked.room)
-    partial = not chat.search.wait_for(target, SEARCH_WAIT)
-    expression = fts.match_expression(asked.q, None if everywhere else rooms)
-    found = chat.search.search(expression, asked.before, asked.limit + 1) if expression else []
+    rooms, share = chat.search_rooms(username, asked.room)
     readable = set(rooms)
+    partial = not chat.search.wait_for(target, SEARCH_WAIT)
+    # Rooms holding most of the messages are kept by looking each match's room up in memory:
+    # naming them in the FTS5 query would intersect with a doclist as long as the index. Rooms
+    # holding few are named in the query, so their matches are found without skipping others'.
+    by_query = share < ROOMS_IN_QUERY_BELOW
+    expression = fts.match_expression(asked.q, rooms if by_query else None)
+    keep = None if by_query else (lambda pos: chat.room_of(pos) in readable)
+    found = chat.search.search(expression, asked.before, asked.limit + 1, keep) if expression else []
     results = []
     for pos in found[: asked.limit]:
         message = chat.message_at(pos)

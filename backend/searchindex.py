@@ -21,6 +21,7 @@ import logging
 import os
 import sqlite3
 import threading
+from collections.abc import Callable
 from typing import Protocol
 
 import orjson
@@ -36,6 +37,10 @@ BATCH = 2000
 # Seconds the follower sleeps at most between looks at the log (it is woken by every append).
 IDLE_WAIT = 0.5
 NEWEST = 1 << 62  # a ``before`` past every pos
+SEARCH = "SELECT rowid FROM messages WHERE messages MATCH ? AND rowid < ? ORDER BY rowid DESC"
+# Readers map the file rather than copying its pages into each connection's own small cache:
+# every request thread has a connection, and they share the kernel's page cache this way.
+MMAP_BYTES = 1 << 30
 
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -214,24 +219,36 @@ class SearchIndex:
             self._changed.wait_for(lambda: self.indexed >= pos or not self.following, timeout)
             return self.indexed >= pos
 
-    def search(self, expression: str, before: int | None, limit: int) -> list[int]:
+    def search(
+        self, expression: str, before: int | None, limit: int, keep: Callable[[int], bool] | None = None
+    ) -> list[int]:
         """The ``pos`` of up to ``limit`` matching messages below ``before``, newest first.
 
-        An index that cannot be read answers nothing (the follower repairs it), never an error.
+        ``keep``, when given, is asked about each match in turn (FTS5 streams them newest first)
+        until ``limit`` are kept. An index that cannot be read answers nothing (the follower
+        repairs it), never an error.
         """
+        below = NEWEST if before is None else min(before, NEWEST)
         try:
             db = self._reader()
             if db is None:
                 return []
-            rows = db.execute(
-                "SELECT rowid FROM messages WHERE messages MATCH ? AND rowid < ? ORDER BY rowid DESC LIMIT ?",
-                (expression, NEWEST if before is None else min(before, NEWEST), limit),
-            ).fetchall()
+            if keep is None:
+                rows = db.execute(SEARCH + " LIMIT ?", (expression, below, limit)).fetchall()
+                return [row[0] for row in rows]
+            cursor = db.execute(SEARCH, (expression, below))
+            found: list[int] = []
+            while len(found) < limit:
+                rows = cursor.fetchmany(limit)
+                if not rows:
+                    break
+                found.extend(row[0] for row in rows if keep(row[0]))
+            cursor.close()
+            return found[:limit]
         except sqlite3.Error as error:
             log.warning("%s: search failed (%s)", self.path, error)
             self._local.db = None
             return []
-        return [row[0] for row in rows]
 
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's connection, reopened after the file was replaced; None before it exists."""
@@ -251,6 +268,7 @@ class SearchIndex:
             db = sqlite3.connect(
                 f"file:{self.path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False
             )
+            db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         except sqlite3.OperationalError:
             return None
         with self._readers_lock:

@@ -312,17 +312,24 @@ class Store:
         pos = self.message_pos(room_id, seq)
         return None if pos is None else self._log.event(pos)["message"]
 
-    def search_rooms(self, username: str, room_id: str | None) -> tuple[list[str], bool]:
-        """The ids of the rooms a search looks in, and whether they are all the rooms there are.
+    def search_rooms(self, username: str, room_id: str | None) -> tuple[list[str], float]:
+        """The ids of the rooms a search looks in, and their share of all messages (0 to 1).
 
         With ``room_id``, that room if the user may read it (public included), else NotFound;
         without, every room the user is a member of now.
         """
-        if room_id is not None:
-            return [self.room(username, room_id).id], len(self._rooms.in_order) == 1
         rooms = list(self._rooms.in_order)
-        mine = [room.id for room in rooms if room.has_member(username)]
-        return mine, len(mine) == len(rooms)
+        if room_id is not None:
+            chosen = [self.room(username, room_id)]
+        else:
+            chosen = [room for room in rooms if room.has_member(username)]
+        total = sum(room.last_seq for room in rooms)
+        share = sum(room.last_seq for room in chosen) / total if total else 1.0
+        return [room.id for room in chosen], share
+
+    def room_of(self, pos: int) -> str:
+        """The id of the room event ``pos`` belongs to."""
+        return self._rooms.in_order[self._log.room_number(pos)].id
 
     def message_at(self, pos: int) -> dict | None:
         """The message stored as event ``pos``, as it is now; None if that event is not a message."""

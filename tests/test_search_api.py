@@ -10,9 +10,18 @@ import itertools
 
 import pytest
 
+from backend import search as search_module
 from tests.backend_fixtures import check_error, general, new_room, say
 
 _ids = itertools.count(1)
+
+
+@pytest.fixture(params=["rooms in the query", "rooms looked up"])
+def rooms_rule(request, monkeypatch):
+    """Both ways of keeping to the caller's rooms (backend/search.py) must answer the same."""
+    monkeypatch.setattr(
+        search_module, "ROOMS_IN_QUERY_BELOW", 2 if request.param == "rooms in the query" else 0
+    )
 
 
 def post(caller, room_id: str, text: str) -> dict:
@@ -155,7 +164,7 @@ def test_needs_a_session(backend_client):
     check_error(backend_client.get("/api/search?q=x"), 401, "unauthenticated")
 
 
-def test_only_rooms_the_caller_is_a_member_of(users):
+def test_only_rooms_the_caller_is_a_member_of(users, rooms_rule):
     alice, bob, carol = users.alice, users.bob, users.carol
     mine = new_room(alice, "alice-private", "private")["id"]
     public = new_room(alice, "alice-public", "public")["id"]
@@ -183,7 +192,7 @@ def test_only_rooms_the_caller_is_a_member_of(users):
     assert texts(alice, "secret", room=mine) == ["secret plans in private"]
 
 
-def test_leaving_a_room_leaves_its_messages_out(users):
+def test_leaving_a_room_leaves_its_messages_out(users, rooms_rule):
     alice, bob = users.alice, users.bob
     room = new_room(alice, "passing", "private", members=["bob"])["id"]
     post(alice, room, "farewell party")
@@ -193,7 +202,7 @@ def test_leaving_a_room_leaves_its_messages_out(users):
     check_error(bob.get("/api/search", query_string={"q": "farewell", "room": room}), 404, "not_found")
 
 
-def test_pages_newest_first_with_before_exclusive(users):
+def test_pages_newest_first_with_before_exclusive(users, rooms_rule):
     room = new_room(users.alice, "paging")["id"]
     sent = [post(users.alice, room, f"page test number {i}") for i in range(25)]
     post(users.alice, room, "something else entirely")
