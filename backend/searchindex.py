@@ -20,7 +20,10 @@ import hashlib
 import logging
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -28,6 +31,7 @@ import orjson
 
 log = logging.getLogger(__name__)
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where ``backend`` is a package
 INDEX_FILE = "search.sqlite3"
 SCHEMA_VERSION = "1"
 TOKENIZE = "unicode61 remove_diacritics 2"
@@ -36,6 +40,9 @@ TOKENIZE = "unicode61 remove_diacritics 2"
 BATCH = 2000
 # Seconds the follower sleeps at most between looks at the log (it is woken by every append).
 IDLE_WAIT = 0.5
+# Further behind the log than this, the index is caught up by a process of its own
+# (backend/searchbuild.py), so that a rebuild does not slow the backend's requests.
+SEPARATE_BUILD_OVER = 20_000
 NEWEST = 1 << 62  # a ``before`` past every pos
 SEARCH = "SELECT rowid FROM messages WHERE messages MATCH ? AND rowid < ? ORDER BY rowid DESC"
 # Readers map the file rather than copying its pages into each connection's own small cache:
@@ -51,9 +58,10 @@ CREATE VIRTUAL TABLE messages USING fts5(
 
 
 class Log(Protocol):
-    """What the index reads from the store."""
+    """What the index reads from the store (or, in a separate build, from the file: searchbuild.py)."""
 
     pos: int
+    log_path: str
 
     def line(self, pos: int) -> bytes | None: ...
     def message_pos(self, room_id: str, seq: int) -> int | None: ...
@@ -76,6 +84,7 @@ class SearchIndex:
         self._readers_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._separate = True  # catch up in another process when far behind (until that fails)
 
     # -- the follower ---------------------------------------------------------------------------
 
@@ -145,9 +154,22 @@ class SearchIndex:
             self._changed.notify_all()
         return db
 
+    def catch_up(self) -> int:
+        """Open the index, index the whole log in this thread, close it; the pos reached."""
+        db = self._open()
+        try:
+            while self.indexed < self._source.pos:
+                self._index(db, self.indexed + 1, min(self._source.pos, self.indexed + BATCH))
+        finally:
+            db.close()
+        return self.indexed
+
     def _follow(self, db: sqlite3.Connection) -> None:
         while not self._stopping:
             end = self._source.pos
+            if self._separate and end - self.indexed > SEPARATE_BUILD_OVER:
+                self._build_apart(end)
+                return  # to reopen the file the other process wrote
             if self.indexed >= end:
                 if not self.following:
                     with self._changed:
@@ -156,6 +178,28 @@ class SearchIndex:
                 self._source.wait_past(end, IDLE_WAIT)
                 continue
             self._index(db, self.indexed + 1, min(end, self.indexed + BATCH))
+
+    def _build_apart(self, upto: int) -> None:
+        """Run backend/searchbuild.py up to event ``upto`` and wait for it (stopped with us)."""
+        command = [sys.executable, "-m", "backend.searchbuild", self.path, self._source.log_path, str(upto)]
+        started = time.monotonic()
+        builder = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
+        while builder.poll() is None:
+            if self._stopping:
+                builder.kill()
+            time.sleep(0.1)
+        if builder.returncode != 0 and not self._stopping:
+            log.warning(
+                "%s: the separate build failed (%s); indexing here instead", self.path, builder.returncode
+            )
+            self._separate = False
+        else:
+            log.info(
+                "%s: indexed up to %d in %.1f s by a separate process",
+                self.path,
+                upto,
+                time.monotonic() - started,
+            )
 
     def _index(self, db: sqlite3.Connection, first: int, last: int) -> None:
         db.execute("BEGIN")

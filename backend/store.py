@@ -288,6 +288,11 @@ class Store:
 
     # -- reading for search (backend/searchindex.py, backend/search.py) ---------------------------
 
+    @property
+    def log_path(self) -> str:
+        """The path of ``events.jsonl``."""
+        return self._log.path
+
     def wait_past(self, pos: int, timeout: float) -> None:
         """Block until the log holds an event after ``pos``, or ``timeout`` seconds passed."""
         self._wait_past(pos, timeout)
