@@ -85,6 +85,7 @@ class SearchIndex:
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._separate = True  # catch up in another process when far behind (until that fails)
+        self.building_apart = False  # that process is running now
 
     # -- the follower ---------------------------------------------------------------------------
 
@@ -184,10 +185,17 @@ class SearchIndex:
         command = [sys.executable, "-m", "backend.searchbuild", self.path, self._source.log_path, str(upto)]
         started = time.monotonic()
         builder = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL)
-        while builder.poll() is None:
-            if self._stopping:
-                builder.kill()
-            time.sleep(0.1)
+        with self._changed:
+            self.building_apart = True
+            self._changed.notify_all()  # searches waiting for the index answer now, as partial
+        try:
+            while builder.poll() is None:
+                if self._stopping:
+                    builder.kill()
+                time.sleep(0.1)
+        finally:
+            with self._changed:
+                self.building_apart = False
         if builder.returncode != 0 and not self._stopping:
             log.warning(
                 "%s: the separate build failed (%s); indexing here instead", self.path, builder.returncode
@@ -256,11 +264,12 @@ class SearchIndex:
     def wait_for(self, pos: int, timeout: float) -> bool:
         """Wait until everything up to ``pos`` is indexed; False if it is not.
 
-        Only while following: during a rebuild (or before the follower started) a search does not
-        wait, it says it is partial.
+        While another process rebuilds the index (far behind the log) a search does not wait: it
+        says it is partial. Otherwise the index is milliseconds behind, and waiting for it lets
+        the sender of a message find it.
         """
         with self._changed:
-            self._changed.wait_for(lambda: self.indexed >= pos or not self.following, timeout)
+            self._changed.wait_for(lambda: self.indexed >= pos or self.building_apart, timeout)
             return self.indexed >= pos
 
     def search(
