@@ -31,6 +31,7 @@ DEFAULTS = {
     "ROOM_BURST": limits.ROOM_BURST,
     "ROOM_RATE": limits.ROOM_RATE,  # per second
     "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
+    "EDIT_WINDOW": limits.EDIT_WINDOW,  # seconds after sending that an edit is allowed; 0 = always
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
     # Start following the log for search at once; backend.py starts it in the worker instead (a

@@ -21,10 +21,13 @@ import orjson
 
 from .accounts import Accounts, canonical
 from .audience import Audience
+from .changes import KINDS, Changes
 from .clock import now_iso
 from .datadir import lock_data_dir
 from .eventlog import EventLog
+from .lifecycle import Lifecycle
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
+from .reading import Reading
 from .refusals import Forbidden, Invalid, NotAMember, NotFound
 from .searchindex import INDEX_FILE, SearchIndex
 from .state import GENERAL, Rooms, room_id
@@ -36,8 +39,12 @@ log = logging.getLogger(__name__)
 SCAN_LIMIT = 20_000
 
 
-class Store:
-    """Rooms, memberships and messages over an append-only event log."""
+class Store(Lifecycle, Reading):
+    """Rooms, memberships and messages over an append-only event log.
+
+    Reading, editing, deleting and reacting to one message: :class:`backend.lifecycle.Lifecycle`;
+    read positions: :class:`backend.reading.Reading`.
+    """
 
     def __init__(self, data_dir: str):
         self._lock_fd = lock_data_dir(data_dir)
@@ -46,6 +53,7 @@ class Store:
         self.accounts = Accounts(data_dir)
         self._log = EventLog(os.path.join(data_dir, "events.jsonl"))
         self._rooms = Rooms()
+        self._changes = Changes()  # the current state of every changed message (backend.changes)
         self.pos = 0
         for offset, length, record in self._log.recover():
             self._replay(offset, length, record)
@@ -78,12 +86,19 @@ class Store:
         return room
 
     def rooms_for(self, username: str) -> list[dict]:
-        """The user's rooms and every public room, oldest first, each with ``member``."""
-        return [
-            dict(room.to_json(), member=room.has_member(username))
-            for room in self._rooms.in_order
-            if room.visible_to(username)
-        ]
+        """The user's rooms and every public room, oldest first, each with ``member``; the user's
+        own rooms also with ``read_seq``, their read position (backend/reading.py)."""
+        listed = []
+        for room in self._rooms.in_order:
+            if room.visible_to(username):
+                member = room.has_member(username)
+                extra = (
+                    {"member": True, "read_seq": room.read_seq.get(username, 0)}
+                    if member
+                    else {"member": False}
+                )
+                listed.append(room.to_json() | extra)
+        return listed
 
     def create_room(self, creator: str, name: str, visibility: str, members: list[str]) -> dict:
         """Create a group room with ``creator`` and ``members`` (already validated usernames)."""
@@ -165,30 +180,39 @@ class Store:
         for seq in room.seq_range(after, before, limit):
             pos = room.seq_pos[seq - 1]
             if pos > 0:
-                page.append(self._log.event(pos)["message"])
+                page.append(self._current_at(room, seq, pos))
         return page, last_seq
 
     def find_message(self, sender: str, room_id: str, client_id: str) -> dict | None:
         """The message ``sender`` already stored in the room under ``client_id``, if any."""
         room = self._rooms.by_id.get(room_id)
         pos = room.client_ids.get(client_key(sender, client_id)) if room else None
-        return self._log.event(pos)["message"] if pos else None
+        return self._first(room, pos) if pos else None
 
     def post_message(
-        self, sender: str, room_id: str, text: str, client_id: str, admit: Callable[[], None] | None = None
+        self,
+        sender: str,
+        room_id: str,
+        text: str,
+        client_id: str,
+        admit: Callable[[], None] | None = None,
+        *,
+        reply_to: int | None = None,
     ) -> tuple[dict, bool]:
         """Store a message; ``(message, created)``. A repeated ``client_id`` returns the first one.
 
         ``admit`` runs only for a message that will be stored (the sender's rate limit, which may
-        raise): a retry is answered without it, so retrying costs the sender nothing.
+        raise): a retry is answered without it, so retrying costs the sender nothing. ``reply_to``
+        is the seq of the message it answers, in the same room (Invalid otherwise).
         """
         with self._lock:
             room = self.room(sender, room_id)
             first = room.client_ids.get(client_key(sender, client_id))
             if first is not None:
-                return self._log.event(first)["message"], False
+                return self._first(room, first), False
             if not room.has_member(sender):
                 raise NotAMember("You are not a member of this room.")
+            self.reply_target(room, reply_to)
             if admit is not None:
                 admit()
             message = {
@@ -201,6 +225,8 @@ class Store:
                 "ts": now_iso(),
                 "client_id": client_id,
             }
+            if reply_to is not None:
+                message["reply_to"] = reply_to
             self._append({"type": "message", "pos": message["pos"], "message": message})
             return message, True
 
@@ -213,10 +239,11 @@ class Store:
         :func:`backend.state.room_id`). Whom it concerns follows from its kind
         (:mod:`backend.audience`): its room's members unless a rule says otherwise. Raises
         KeyError for a room that does not exist and ValueError for the kinds that change rooms
-        (messages and room events have their own methods), before anything is written.
+        (messages, room events and changes to messages have their own methods), before anything
+        is written.
         """
         kind = record.get("type")
-        if kind in ("message", "room") or not isinstance(kind, str):
+        if kind in ("message", "room", *KINDS) or not isinstance(kind, str):
             raise ValueError(f"append_event cannot append an event of type {kind!r}")
         with self._lock:
             event = {"type": kind, "pos": self.pos + 1}
@@ -242,7 +269,7 @@ class Store:
         line can be returned or the time is up.
         """
         positions, cursor, more = self._select(after, limit, wait, username, scan_limit)
-        return [self._log.line(pos) for pos in positions], cursor, more
+        return [self._served_line(pos) for pos in positions], cursor, more
 
     def addressed_events(
         self, after: int, limit: int, wait: float = 0
@@ -253,7 +280,7 @@ class Store:
         :data:`common.feed.EVERYONE`, from the same :meth:`audience` the per-user feed asks.
         """
         positions, cursor, more = self._select(after, limit, wait, None, SCAN_LIMIT)
-        return [(self._log.line(pos), self.audience(pos).users()) for pos in positions], cursor, more
+        return [(self._served_line(pos), self.audience(pos).users()) for pos in positions], cursor, more
 
     def audience(self, pos: int) -> Audience:
         """Who event ``pos`` concerns (see :mod:`backend.audience`)."""
@@ -309,14 +336,6 @@ class Store:
         pos = room.seq_pos[seq - 1]
         return pos if pos > 0 else None
 
-    def current(self, room_id: str, seq: int) -> dict | None:
-        """The message as it is now, with no access check; None for an unknown room or seq.
-
-        A stand-in until edits, deletions and reactions change messages: the stored message.
-        """
-        pos = self.message_pos(room_id, seq)
-        return None if pos is None else self._log.event(pos)["message"]
-
     def search_rooms(self, username: str, room_id: str | None) -> tuple[list[str], float]:
         """The ids of the rooms a search looks in, and their share of all messages (0 to 1).
 
@@ -343,6 +362,12 @@ class Store:
         return self.current(stored["room"], stored["seq"]) if isinstance(stored, dict) else None
 
     # -- writing and replaying the log (callers hold the lock) ------------------------------------
+
+    def _first(self, room: Room, pos: int) -> dict:
+        """The message stored at ``pos`` in ``room``, as it is now."""
+        message = self._log.event(pos)["message"]
+        change = self._changes.get(room, message["seq"])
+        return message if change is None else orjson.loads(self._message_bytes(change))
 
     def _new_room(self, name: str, kind: str, visibility: str, creator: str | None) -> Room:
         return Room(
@@ -383,8 +408,11 @@ class Store:
         # whatever they can reach through a room or ``pos`` must already be readable.
         pos = record["pos"]
         room = self._rooms.place(record)
+        change = self._changes.prepare(room, record) if record["type"] in KINDS else None
         self._log.index(pos, offset, length, room.number)
         self._rooms.apply(room, record, pos)
+        if change is not None:
+            self._changes.commit(room, record["seq"], change, pos)
         self.pos = pos
 
 

@@ -20,29 +20,31 @@ from datetime import UTC, datetime
 from bench import procs, wsload
 from bench.capacity import scenario_3
 from bench.history import scenario_5
+from bench.lifecycle import scenario_8
 from bench.polling import scenario_6
 from bench.procs import ROOT, Server, log, raise_nofile
 from bench.report import table, usage_table, write
 from bench.scenarios import SIZES, Context, scenario_1, scenario_2, scenario_4, scenario_7
-from bench.search import scenario_8
+from bench.search import scenario_9
 from bench.soak import soak
 from bench.stack import Stack
 
 # Run order: the floor right after the runs it is compared with (scenario 1 alternates with it);
 # the 10,000 connections after the latency runs; the history and search scenarios last, on stacks of
 # their own, once the shared one is stopped.
-ORDER = ["1", "2", "7", "4", "6", "3", "soak", "5", "8"]
+ORDER = ["1", "2", "7", "4", "6", "8", "3", "soak", "5", "9"]
 RUNNERS = {
     "1": scenario_1,
     "2": scenario_2,
     "7": scenario_7,
     "4": scenario_4,
     "6": scenario_6,
+    "8": scenario_8,
     "3": scenario_3,
 }
 # Seconds a scenario may run beyond its sending time before it is stopped and reported as such.
 CAP_S = {False: 300, True: 900}
-NEEDS_STACK = {"1", "2", "3", "4", "6", "soak"}
+NEEDS_STACK = {"1", "2", "3", "4", "6", "8", "soak"}
 
 
 async def guarded(scenario, servers, cap: float):
@@ -119,13 +121,13 @@ async def run(args: argparse.Namespace) -> dict:
             floor = Server("floor", ["-m", "bench.floor", "--port", "0"])
         ctx = Context(stack=stack, users=users, sizes=sizes, floor=floor, results=results)
         for key in args.scenarios:
-            if key in ("5", "8") and stack is not None:
-                stack.stop()  # scenarios 5 and 8 run their own stacks; free the cores and memory first
+            if key in ("5", "9") and stack is not None:
+                stack.stop()  # scenarios 5 and 9 run their own stacks; free the cores and memory first
                 stack = None
             log(f"scenario {key}")
             started = time.perf_counter()
             try:
-                runner = {"5": scenario_5, "8": scenario_8, "soak": soak}.get(key) or RUNNERS[key]
+                runner = {"5": scenario_5, "9": scenario_9, "soak": soak}.get(key) or RUNNERS[key]
 
                 def watched(stack=stack):
                     # Read at each check: a scenario may restart a server (capacity restarts the front).

@@ -1,4 +1,4 @@
-"""Scenario 8: search through the front server over rooms of 1,000, 50,000 and 1,000,000 messages.
+"""Scenario 9: search through the front server over rooms of 1,000, 50,000 and 1,000,000 messages.
 
 Each size gets a data directory made like scenario 5's (the real backend writes the user, the room
 and a first message; the rest is appended in the backend's own record shape), with texts of ten
@@ -55,13 +55,13 @@ def texts(seed: int = 8):
     return text
 
 
-async def scenario_8(ctx: Context) -> dict:
+async def scenario_9(ctx: Context) -> dict:
     """Every size in turn, then the lag of a message just sent on the largest."""
-    size = ctx.sizes["s8"]
+    size = ctx.sizes["s9"]
     counts = size["messages"]
     results = {}
     for count in counts:
-        log(f"scenario 8: {count:,} messages")
+        log(f"scenario 9: {count:,} messages")
         results[str(count)] = await _one_size(
             count, size["queries"], lag=size["lag"] if count == counts[-1] else 0
         )
@@ -77,7 +77,7 @@ async def scenario_8(ctx: Context) -> dict:
 async def _one_size(count: int, queries: int, lag: int) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="chat-bench-search-"))
     try:
-        room, write_s, file_mib = await history._build(data_dir, count, texts())
+        room, write_s, file_mib = await history._build(data_dir, count, text=texts())
         (data_dir / "search.sqlite3").unlink(missing_ok=True)  # the start-up below rebuilds it
         stack = Stack(data_dir)
         stack.backend = Server(
@@ -101,9 +101,9 @@ async def _one_size(count: int, queries: int, lag: int) -> dict:
                 "index_bytes_per_message": round(index_bytes / count, 1),
                 "index_file": index.name,
             }
-            log(f"scenario 8: {count:,} messages: {result}")
+            log(f"scenario 9: {count:,} messages: {result}")
             result.update(await _queries(client, room, queries))
-            log(f"scenario 8: queries: { {k: result[k] for k in ('words', 'typed', 'words_in_room')} }")
+            log(f"scenario 9: queries: { {k: result[k] for k in ('words', 'typed', 'words_in_room')} }")
             if lag:
                 result["just_sent"] = await _just_sent(client, room, lag)
             result["backend_rss_after_mib"] = round(stack.backend.rss() / 2**20, 1)

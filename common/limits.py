@@ -42,6 +42,12 @@ LOGIN_FAILURES, LOGIN_WINDOW = 10, 300  # failed sign-ins per username within so
 ROOM_BURST, ROOM_RATE = 20, 0.1  # rooms per user: a burst, then one every 10 s
 
 
+# Messages after they are sent (edit, delete, react).
+EMOJI_MIN, EMOJI_MAX = 1, 32  # a reaction's emoji, in code points
+REACTIONS_MAX = 20  # distinct emoji on one message
+EDIT_WINDOW = 0  # seconds after sending that a message may be edited; 0 = no window (--edit-window)
+
+
 def for_app() -> dict[str, Any]:
     """The limits the browser app checks before it sends, as ``GET /api/limits`` serves them."""
     return {
@@ -51,5 +57,6 @@ def for_app() -> dict[str, Any]:
         "message": {"min": MESSAGE_MIN, "max": MESSAGE_MAX},
         "history": {"default": HISTORY_DEFAULT, "max": HISTORY_MAX},
         "long_poll_max_wait": LONG_POLL_MAX_WAIT,
+        "reaction": {"min": EMOJI_MIN, "max": EMOJI_MAX, "per_message": REACTIONS_MAX},
         "search": {"min": SEARCH_QUERY_MIN, "max": SEARCH_QUERY_MAX, "page": SEARCH_DEFAULT},
     }

@@ -142,9 +142,10 @@ def test_edits_and_deletions_survive_a_rebuild(store_dir, where, monkeypatch):
     room = general(store)
     first, _ = store.post_message("alice", room, "draft text", "c1")
     second, _ = store.post_message("alice", room, "mistake text", "c2")
-    store.append_event({"type": "edit", "room": room, "seq": first["seq"], "user": "alice", "text": "final"})
-    store.append_event({"type": "delete", "room": room, "seq": second["seq"], "user": "alice"})
-    store.append_event({"type": "react", "room": room, "seq": first["seq"], "user": "bob", "emoji": "👍"})
+    # The lines of a change to a message, as backend/lifecycle.py appends them (docs/storage.md).
+    store.edit_message("alice", room, first["seq"], "final")
+    store.delete_message("alice", room, second["seq"])
+    store.react("alice", room, first["seq"], "👍", True)
     expected = {"draft": [], "final": [first["pos"]], "mistake": [], "text": []}
     assert {q: results(store, q) for q in expected} == expected
     shut(store)

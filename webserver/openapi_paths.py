@@ -11,6 +11,7 @@ from __future__ import annotations
 from common import limits
 from common import objects as o
 from common import schemas as s
+from webserver.openapi_messages import message_paths
 from webserver.openapi_schemas import answer, error, operation, path_param, query
 
 SET_COOKIE = {
@@ -22,6 +23,7 @@ SET_COOKIE = {
     }
 }
 ROOM_ID = path_param("id", "The room's id.")
+
 
 # Where an answer's room can be used next: lets a client generator or a stateful fuzzer chain calls.
 ROOM_LINKS = {
@@ -134,6 +136,19 @@ def paths() -> dict:
                 changes=True,
             ),
         },
+        "/api/rooms/{id}/read": {
+            "parameters": [ROOM_ID],
+            "put": operation(
+                "markRead",
+                "Move the caller's read position in a room forward",
+                {
+                    204: answer("Moved, or already there or further (nothing changes)."),
+                    404: error(404, "not_found"),
+                },
+                body=s.ReadPosition,
+                changes=True,
+            ),
+        },
         "/api/dms": {
             "post": operation(
                 "openDm",
@@ -179,6 +194,7 @@ def paths() -> dict:
                 changes=True,
             ),
         },
+        **message_paths(),
         "/api/events": {
             "get": operation(
                 "getEvents",
