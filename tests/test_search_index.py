@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from backend import fts, searchindex
+from backend import compaction, fts, searchindex
 from backend.searchindex import INDEX_FILE
 from backend.store import Store
 from tests.store_helpers import general_id, shut
@@ -176,6 +176,30 @@ def test_a_search_before_the_index_caught_up_says_partial(make_backend_app):
     caught_up(app.extensions["chat.store"])
     body = client.get("/api/search?q=waiting", headers=headers).get_json()
     assert [m["text"] for m in body["results"]] == ["waiting"] and body["partial"] is False
+
+
+@pytest.mark.parametrize("index", ["kept", "removed"])
+def test_after_compaction_the_index_finds_the_same(store_dir, index):
+    store = open_store(store_dir)
+    room = general(store)
+    first, _ = store.post_message("alice", room, "draft wording", "c1")
+    second, _ = store.post_message("alice", room, "mistake wording", "c2")
+    third, _ = store.post_message("alice", room, "plain wording", "c3")
+    store.edit_message("alice", room, first["seq"], "better wording")
+    store.edit_message("alice", room, first["seq"], "final wording")
+    store.delete_message("alice", room, second["seq"])
+    queries = ("wording", "draft", "better", "final", "mistake", "plain")
+    expected = {q: results(store, q) for q in queries}
+    assert expected["wording"] == [third["pos"], first["pos"]] and expected["final"] == [first["pos"]]
+    store.close()
+    compaction.compact(str(store_dir))
+    if index == "removed":
+        os.remove(store_dir / INDEX_FILE)
+    store = open_store(store_dir)
+    try:
+        assert {q: results(store, q) for q in queries} == expected
+    finally:
+        store.close()
 
 
 @pytest.mark.live
