@@ -29,6 +29,8 @@ from typing import Protocol
 
 import orjson
 
+from .searchreaders import Readers
+
 log = logging.getLogger(__name__)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # where ``backend`` is a package
@@ -43,11 +45,6 @@ IDLE_WAIT = 0.5
 # Further behind the log than this, the index is caught up by a process of its own
 # (backend/searchbuild.py), so that a rebuild does not slow the backend's requests.
 SEPARATE_BUILD_OVER = 20_000
-NEWEST = 1 << 62  # a ``before`` past every pos
-SEARCH = "SELECT rowid FROM messages WHERE messages MATCH ? AND rowid < ? ORDER BY rowid DESC"
-# Readers map the file rather than copying its pages into each connection's own small cache:
-# every request thread has a connection, and they share the kernel's page cache this way.
-MMAP_BYTES = 1 << 30
 
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -78,10 +75,7 @@ class SearchIndex:
         self.indexed = 0  # the last pos whose batch is committed
         self.following = False  # reached the log's end since it opened: the lag is now bounded
         self.rebuilds = 0  # how many times the file was thrown away and built again (for tests)
-        self._generation = 0  # bumped when the file is replaced, so readers reopen it
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []  # every thread's, closed by stop()
-        self._readers_lock = threading.Lock()
+        self.readers = Readers(path)  # the request threads' connections
         self._thread: threading.Thread | None = None
         self._stopping = False
         self._separate = True  # catch up in another process when far behind (until that fails)
@@ -102,11 +96,7 @@ class SearchIndex:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
-        with self._readers_lock:
-            readers, self._readers = self._readers, []
-            self._generation += 1  # a thread that searches again opens a new connection
-        for db in readers:
-            db.close()  # the last connection to close checkpoints and removes the WAL file
+        self.readers.close_all()
 
     def _run(self) -> None:
         while not self._stopping:
@@ -151,7 +141,7 @@ class SearchIndex:
             return self._open()
         with self._changed:
             self.indexed, self.following = pos, False
-            self._generation += 1
+            self.readers.replaced()
             self._changed.notify_all()
         return db
 
@@ -252,7 +242,7 @@ class SearchIndex:
         with self._changed:
             self.indexed, self.following = 0, False
             self.rebuilds += 1
-            self._generation += 1
+            self.readers.replaced()
         for suffix in ("", "-wal", "-shm", "-journal"):
             try:
                 os.remove(self.path + suffix)
@@ -275,59 +265,8 @@ class SearchIndex:
     def search(
         self, expression: str, before: int | None, limit: int, keep: Callable[[int], bool] | None = None
     ) -> list[int]:
-        """The ``pos`` of up to ``limit`` matching messages below ``before``, newest first.
-
-        ``keep``, when given, is asked about each match in turn (FTS5 streams them newest first)
-        until ``limit`` are kept. An index that cannot be read answers nothing (the follower
-        repairs it), never an error.
-        """
-        below = NEWEST if before is None else min(before, NEWEST)
-        try:
-            db = self._reader()
-            if db is None:
-                return []
-            if keep is None:
-                rows = db.execute(SEARCH + " LIMIT ?", (expression, below, limit)).fetchall()
-                return [row[0] for row in rows]
-            cursor = db.execute(SEARCH, (expression, below))
-            found: list[int] = []
-            while len(found) < limit:
-                rows = cursor.fetchmany(limit)
-                if not rows:
-                    break
-                found.extend(row[0] for row in rows if keep(row[0]))
-            cursor.close()
-            return found[:limit]
-        except sqlite3.Error as error:
-            log.warning("%s: search failed (%s)", self.path, error)
-            self._local.db = None
-            return []
-
-    def _reader(self) -> sqlite3.Connection | None:
-        """This thread's connection, reopened after the file was replaced; None before it exists."""
-        local = self._local
-        if getattr(local, "db", None) is not None and local.generation == self._generation:
-            return local.db
-        generation = self._generation
-        if getattr(local, "db", None) is not None:  # of a file since replaced
-            with self._readers_lock:
-                if local.db in self._readers:
-                    self._readers.remove(local.db)
-            local.db.close()
-        local.db = None
-        if generation == 0:
-            return None
-        try:
-            db = sqlite3.connect(
-                f"file:{self.path}?mode=rw", uri=True, isolation_level=None, check_same_thread=False
-            )
-            db.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-        except sqlite3.OperationalError:
-            return None
-        with self._readers_lock:
-            self._readers.append(db)
-        local.db, local.generation = db, generation
-        return db
+        """The ``pos`` of up to ``limit`` matches below ``before``, newest first (see :class:`Readers`)."""
+        return self.readers.search(expression, before, limit, keep)
 
 
 def _connect(path: str) -> sqlite3.Connection:
