@@ -30,6 +30,7 @@ from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
 from .reading import Reading
 from .refusals import Forbidden, Invalid, NotAMember, NotFound
 from .searchindex import INDEX_FILE, SearchIndex
+from .searchsource import SearchSource
 from .state import GENERAL, Rooms, room_id
 
 log = logging.getLogger(__name__)
@@ -39,11 +40,12 @@ log = logging.getLogger(__name__)
 SCAN_LIMIT = 20_000
 
 
-class Store(Lifecycle, Reading):
+class Store(Lifecycle, Reading, SearchSource):
     """Rooms, memberships and messages over an append-only event log.
 
     Reading, editing, deleting and reacting to one message: :class:`backend.lifecycle.Lifecycle`;
-    read positions: :class:`backend.reading.Reading`.
+    read positions: :class:`backend.reading.Reading`; what search reads:
+    :class:`backend.searchsource.SearchSource`.
     """
 
     def __init__(self, data_dir: str):
@@ -312,54 +314,6 @@ class Store(Lifecycle, Reading):
     def _wait_past(self, pos: int, timeout: float) -> None:
         with self._new_event:
             self._new_event.wait_for(lambda: self.pos > pos, timeout=timeout)
-
-    # -- reading for search (backend/searchindex.py, backend/search.py) ---------------------------
-
-    @property
-    def log_path(self) -> str:
-        """The path of ``events.jsonl``."""
-        return self._log.path
-
-    def wait_past(self, pos: int, timeout: float) -> None:
-        """Block until the log holds an event after ``pos``, or ``timeout`` seconds passed."""
-        self._wait_past(pos, timeout)
-
-    def line(self, pos: int) -> bytes | None:
-        """Event ``pos`` as stored, or None (not yet written, or an unreadable line skipped)."""
-        return self._log.line(pos) if 0 < pos <= self.pos and self._log.has(pos) else None
-
-    def message_pos(self, room_id: str, seq: int) -> int | None:
-        """The ``pos`` of message ``seq`` of a room, or None if there is no such message."""
-        room = self._rooms.by_id.get(room_id)
-        if room is None or type(seq) is not int or not 0 < seq <= len(room.seq_pos):
-            return None
-        pos = room.seq_pos[seq - 1]
-        return pos if pos > 0 else None
-
-    def search_rooms(self, username: str, room_id: str | None) -> tuple[list[str], float]:
-        """The ids of the rooms a search looks in, and their share of all messages (0 to 1).
-
-        With ``room_id``, that room if the user may read it (public included), else NotFound;
-        without, every room the user is a member of now.
-        """
-        rooms = list(self._rooms.in_order)
-        if room_id is not None:
-            chosen = [self.room(username, room_id)]
-        else:
-            chosen = [room for room in rooms if room.has_member(username)]
-        total = sum(room.last_seq for room in rooms)
-        share = sum(room.last_seq for room in chosen) / total if total else 1.0
-        return [room.id for room in chosen], share
-
-    def room_of(self, pos: int) -> str:
-        """The id of the room event ``pos`` belongs to."""
-        return self._rooms.in_order[self._log.room_number(pos)].id
-
-    def message_at(self, pos: int) -> dict | None:
-        """The message stored as event ``pos``, as it is now; None if that event is not a message."""
-        line = self.line(pos)
-        stored = orjson.loads(line).get("message") if line is not None else None
-        return self.current(stored["room"], stored["seq"]) if isinstance(stored, dict) else None
 
     # -- writing and replaying the log (callers hold the lock) ------------------------------------
 
