@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.compact:
         return compact(args.data_dir)
-    config = {"DATA_DIR": args.data_dir, "EDIT_WINDOW": args.edit_window}
+    config = {"DATA_DIR": args.data_dir, "EDIT_WINDOW": args.edit_window, "START_SEARCH_INDEX": False}
     for flag, *_ in RATE_LIMITS:
         config[_config_key(flag)] = getattr(args, _config_key(flag).lower())
     # Imported here, not at the top, so that ``--help`` and flag errors answer at once.
@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
             worker_class="gthread",
             threads=args.threads,
             preload=True,
+            started=backend.start_background,
         )
     except (DataDirError, ServeError) as error:
         print(f"{NAME}: {error}", file=sys.stderr, flush=True)

@@ -20,7 +20,7 @@ from .ratelimit import FailureWindow, TokenBucket
 from .refusals import Refused
 from .store import Store
 
-__all__ = ["create_app", "DataDirError"]
+__all__ = ["create_app", "start_background", "DataDirError"]
 
 DEFAULTS = {
     "DATA_DIR": "chats",
@@ -34,6 +34,9 @@ DEFAULTS = {
     "EDIT_WINDOW": limits.EDIT_WINDOW,  # seconds after sending that an edit is allowed; 0 = always
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
+    # Start following the log for search at once; backend.py starts it in the worker instead (a
+    # thread started in gunicorn's master would not survive the fork): see start_background.
+    "START_SEARCH_INDEX": True,
 }
 
 
@@ -67,9 +70,12 @@ def create_app(config: dict | None = None) -> Flask:
         app.logger.error("write failed: %s", error)
         return errors.error_response(503, "storage_unavailable", "Storage is failing; try again shortly.")
 
-    from . import auth, events, messages, rooms
+    if app.config["START_SEARCH_INDEX"]:
+        start_background(app)
 
-    for module in (auth, rooms, messages, events):
+    from . import auth, events, messages, rooms, search
+
+    for module in (auth, rooms, messages, events, search):
         app.register_blueprint(module.bp)
 
     @app.get("/healthz")
@@ -77,3 +83,8 @@ def create_app(config: dict | None = None) -> Flask:
         return jsonify(status="ok")
 
     return app
+
+
+def start_background(app: Flask) -> None:
+    """Start the app's background work: the search index following (or rebuilding from) the log."""
+    app.extensions["chat.store"].search.start()

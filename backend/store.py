@@ -29,6 +29,8 @@ from .lifecycle import Lifecycle
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
 from .reading import Reading
 from .refusals import Forbidden, Invalid, NotAMember, NotFound
+from .searchindex import INDEX_FILE, SearchIndex
+from .searchsource import SearchSource
 from .state import GENERAL, Rooms, room_id
 
 log = logging.getLogger(__name__)
@@ -38,11 +40,12 @@ log = logging.getLogger(__name__)
 SCAN_LIMIT = 20_000
 
 
-class Store(Lifecycle, Reading):
+class Store(Lifecycle, Reading, SearchSource):
     """Rooms, memberships and messages over an append-only event log.
 
     Reading, editing, deleting and reacting to one message: :class:`backend.lifecycle.Lifecycle`;
-    read positions: :class:`backend.reading.Reading`.
+    read positions: :class:`backend.reading.Reading`; what search reads:
+    :class:`backend.searchsource.SearchSource`.
     """
 
     def __init__(self, data_dir: str):
@@ -56,6 +59,8 @@ class Store(Lifecycle, Reading):
         self.pos = 0
         for offset, length, record in self._log.recover():
             self._replay(offset, length, record)
+        # Follows the log once started (backend.create_app, or the server's worker after fork).
+        self.search = SearchIndex(os.path.join(data_dir, INDEX_FILE), self)
         with self._lock:
             if self._rooms.general is None:
                 self._append_room_event(self._new_room(GENERAL, GROUP, PUBLIC, None), "created", None, [])
@@ -64,6 +69,7 @@ class Store(Lifecycle, Reading):
 
     def close(self) -> None:
         """Release the files and the data directory lock."""
+        self.search.stop()
         self._log.close()
         self.accounts.close()
         os.close(self._lock_fd)

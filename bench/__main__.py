@@ -25,13 +25,14 @@ from bench.polling import scenario_6
 from bench.procs import ROOT, Server, log, raise_nofile
 from bench.report import table, usage_table, write
 from bench.scenarios import SIZES, Context, scenario_1, scenario_2, scenario_4, scenario_7
+from bench.search import scenario_9
 from bench.soak import soak
 from bench.stack import Stack
 
 # Run order: the floor right after the runs it is compared with (scenario 1 alternates with it);
-# the 10,000 connections after the latency runs; the history scenario last, on its own stack, once
-# the shared one is stopped.
-ORDER = ["1", "2", "7", "4", "6", "8", "3", "soak", "5"]
+# the 10,000 connections after the latency runs; the history and search scenarios last, on stacks of
+# their own, once the shared one is stopped.
+ORDER = ["1", "2", "7", "4", "6", "8", "3", "soak", "5", "9"]
 RUNNERS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -120,20 +121,20 @@ async def run(args: argparse.Namespace) -> dict:
             floor = Server("floor", ["-m", "bench.floor", "--port", "0"])
         ctx = Context(stack=stack, users=users, sizes=sizes, floor=floor, results=results)
         for key in args.scenarios:
-            if key == "5" and stack is not None:
-                stack.stop()  # scenario 5 runs its own stack; free the cores and memory first
+            if key in ("5", "9") and stack is not None:
+                stack.stop()  # scenarios 5 and 9 run their own stacks; free the cores and memory first
                 stack = None
             log(f"scenario {key}")
             started = time.perf_counter()
             try:
-                runner = {"5": scenario_5, "soak": soak}.get(key) or RUNNERS[key]
+                runner = {"5": scenario_5, "9": scenario_9, "soak": soak}.get(key) or RUNNERS[key]
 
                 def watched(stack=stack):
                     # Read at each check: a scenario may restart a server (capacity restarts the front).
                     return [s for s in (floor, *(stack.servers().values() if stack else ())) if s]
 
                 size = sizes.get(f"s{key}") or sizes.get(key) or {}
-                cap = CAP_S[args.full] + size.get("duration", 0)
+                cap = size.get("cap_s") or CAP_S[args.full] + size.get("duration", 0)
                 results[key] = await guarded(runner(ctx), watched, cap)
             except Exception as error:  # one failed scenario must not hide the others' figures
                 traceback.print_exc()

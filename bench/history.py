@@ -17,6 +17,7 @@ import asyncio
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -65,7 +66,9 @@ async def scenario_5(ctx: Context) -> dict:
     }
 
 
-async def _build(data_dir: Path, count: int, changes: float = 0) -> tuple[str, float, float]:
+async def _build(
+    data_dir: Path, count: int, changes: float = 0, text: Callable[[int], str] | None = None
+) -> tuple[str, float, float]:
     stack = Stack(data_dir, backend_flags=[]).start()
     try:
         await stack.sign_up(1, prefix=USER)
@@ -79,15 +82,18 @@ async def _build(data_dir: Path, count: int, changes: float = 0) -> tuple[str, f
         stack.front.stop()
     started = time.perf_counter()
     path = data_dir / "events.jsonl"
-    await asyncio.to_thread(_append, path, room, count - 1, changes)
+    await asyncio.to_thread(_append, path, room, count - 1, changes, text)
     return room, round(time.perf_counter() - started, 2), round(path.stat().st_size / 2**20, 1)
 
 
-def _append(path: Path, room: str, count: int, changes: float = 0) -> None:
+def _append(
+    path: Path, room: str, count: int, changes: float = 0, text: Callable[[int], str] | None = None
+) -> None:
     """Append ``count`` messages to ``room``, shaped exactly like the last stored message.
 
     With ``changes`` (a share), that share of them is followed by an edit or, as often, a deletion
-    by its sender, in the backend's own change-line shape.
+    by its sender, in the backend's own change-line shape. ``text(i)`` makes the text of the i-th;
+    by default an ordinary line ending in its number.
     """
     lines = path.read_bytes().rstrip(b"\n").split(b"\n")
     template = orjson.loads(lines[-1])
@@ -107,7 +113,7 @@ def _append(path: Path, room: str, count: int, changes: float = 0) -> None:
             message["seq"] = seq + i
             message["id"] = f"m{pos:016x}"
             message["client_id"] = f"h{i}"
-            message["text"] = f"{filler}{i}"
+            message["text"] = text(i) if text else f"{filler}{i}"
             batch.append(orjson.dumps(record))
             if every and i % every == 0:
                 pos += 1

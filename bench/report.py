@@ -147,6 +147,33 @@ def _row8(r):
     return got, "update delivery p99 <= message delivery p99, nothing lost", ok
 
 
+def _row9(r):
+    big = r[str(r["largest"])]
+    small = r["1000"] if "1000" in r else None
+    ok = _le(r["p50_ms"], 20) and _le(r["p99_ms"], 100) and _le(r.get("ratio_50k_to_1k_p50"), 2)
+    acks = big.get("ack_during_rebuild")
+    got = (
+        f"two words over {r['largest']:,}: {_lat(big, 'words')}; typed (last word 3 letters) p50 "
+        f"{big['typed']['p50_ms']} ms, p99 {big['typed']['p99_ms']} ms; in one room p50 "
+        f"{big['words_in_room']['p50_ms']} ms"
+        + (f"; 1,000: p50 {small['words']['p50_ms']} ms" if small else "")
+        + f"; 50k/1k p50 {r.get('ratio_50k_to_1k_p50')}x; rebuild {big['rebuild_s']} s, backend RSS peak "
+        f"{big['backend_rss_peak_mib']} MiB; index {big['index_bytes_per_message']} B/message"
+        + (
+            f"; ack p50 during rebuild {acks['p50_ms']} ms (after {big['ack_after_rebuild']['p50_ms']} ms)"
+            if acks
+            else ""
+        )
+        + (
+            f"; found just after its ack: p50 {big['just_sent']['search_after_ack']['p50_ms']} ms, p99 "
+            f"{big['just_sent']['search_after_ack']['p99_ms']} ms, missed {big['just_sent']['not_found']}"
+            if "just_sent" in big
+            else ""
+        )
+    )
+    return got, "p50 <= 20 ms, p99 <= 100 ms; 50k <= 2x 1k", ok
+
+
 ROWS = {
     "1": ("1. Room fan-out: 100 clients, 50 msg/s, in rounds beside the floor", _row1),
     "2": ("2. Crowd: 1,000 clients, 20 msg/s", _row2),
@@ -156,6 +183,7 @@ ROWS = {
     "6": ("6. Polling: 100 clients, wait=25", _row6),
     "7": ("7. The floor of scenario 2", _row7),
     "8": ("8. Edits and reactions: 100 clients, 50 op/s, 10% edits, 20% reactions", _row8),
+    "9": ("9. Search: two words over 1,000 to 1,000,000 messages", _row9),
     "soak": ("Soak: 200 clients, 10 min", _row_soak),
 }
 

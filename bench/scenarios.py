@@ -24,6 +24,7 @@ SIZES = {
         "s5": {"messages": 1_000_000, "reads": 200, "changes": 0.1},
         "s6": {"clients": 100, "rate": 5, "duration": 10},
         "s8": {"clients": 100, "rate": 50, "duration": 10, "edits": 0.1, "reactions": 0.2},
+        "s9": {"messages": [1000, 50_000, 1_000_000], "queries": 200, "lag": 500, "cap_s": 1800},
     },
     "full": {
         "users": 100,
@@ -34,6 +35,7 @@ SIZES = {
         "s5": {"messages": 1_000_000, "reads": 1000, "changes": 0.1},
         "s6": {"clients": 100, "rate": 5, "duration": 30},
         "s8": {"clients": 100, "rate": 50, "duration": 30, "edits": 0.1, "reactions": 0.2},
+        "s9": {"messages": [1000, 50_000, 1_000_000], "queries": 1000, "lag": 1500, "cap_s": 2400},
         "soak": {"clients": 200, "rate": 20, "duration": 600, "warmup": 60, "sample_every": 10},
     },
 }

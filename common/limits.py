@@ -26,6 +26,11 @@ HISTORY_DEFAULT, HISTORY_MAX = 50, 200  # messages per page of GET /api/rooms/{i
 EVENTS_BATCH = 500  # events per answer of GET /api/events
 LONG_POLL_MAX_WAIT = 30  # seconds a caller may ask GET /api/events to wait
 
+# Search (GET /api/search).
+SEARCH_QUERY_MIN, SEARCH_QUERY_MAX = 1, 200  # code points of q
+SEARCH_DEFAULT, SEARCH_MAX = 20, 100  # results per page
+SEARCH_WAIT = 2  # ours: seconds a search waits for the index to reach the log as it was when asked
+
 MAX_BODY_BYTES = 65_536  # a request body over this is 413 payload_too_large
 MAX_FRAME_BYTES = 65_536  # a WebSocket frame over this closes the connection with 1009
 
@@ -53,4 +58,5 @@ def for_app() -> dict[str, Any]:
         "history": {"default": HISTORY_DEFAULT, "max": HISTORY_MAX},
         "long_poll_max_wait": LONG_POLL_MAX_WAIT,
         "reaction": {"min": EMOJI_MIN, "max": EMOJI_MAX, "per_message": REACTIONS_MAX},
+        "search": {"min": SEARCH_QUERY_MIN, "max": SEARCH_QUERY_MAX, "page": SEARCH_DEFAULT},
     }

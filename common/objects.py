@@ -204,6 +204,17 @@ class EventBatch(BaseModel):
     more: bool
 
 
+class SearchResults(BaseModel):
+    """Matching messages as they are now, newest first."""
+
+    results: list[Message] = Field(max_length=L.SEARCH_MAX)
+    more: bool = Field(description="Whether more match: ask again with before = the last result's pos.")
+    partial: bool = Field(
+        description="Ours: the index had not yet caught up with the log (rebuilding at start-up), so "
+        "some matches may be missing."
+    )
+
+
 class Span(BaseModel):
     """Lengths in code points, both ends included."""
 
@@ -230,6 +241,12 @@ class ReactionLimits(Span):
     per_message: int
 
 
+class SearchLimits(Span):
+    """Code points of a search's q, and the results on one page."""
+
+    page: int
+
+
 class AppLimits(BaseModel):
     """The limits the app checks before it sends (common/limits.py)."""
 
@@ -240,3 +257,4 @@ class AppLimits(BaseModel):
     history: HistoryLimits
     long_poll_max_wait: int
     reaction: ReactionLimits
+    search: SearchLimits

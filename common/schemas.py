@@ -167,3 +167,28 @@ class FeedQuery(BaseModel):
 
     after: Cursor = 0
     wait: Wait = 0
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+SearchText = Annotated[
+    str,
+    Field(
+        min_length=L.SEARCH_QUERY_MIN,
+        max_length=L.SEARCH_QUERY_MAX,
+        description='Words, all required, the last also as a prefix; "quoted words" must appear '
+        "together. Case and accents are ignored; FTS operators are plain words.",
+        json_schema_extra={"pattern": NOT_BLANK},
+    ),
+    AfterValidator(_not_blank),
+]
+
+
+class SearchQuery(BaseModel):
+    """The query of a search (strings, read as numbers where they are numbers)."""
+
+    q: SearchText
+    room: str | None = Field(None, description="Only this room (one the caller may read).")
+    before: Cursor | None = Field(None, description="Only messages with pos less than this: the next page.")
+    limit: int = Field(L.SEARCH_DEFAULT, ge=1, le=L.SEARCH_MAX, description="Results per page.")

@@ -177,13 +177,16 @@ def serve(
     worker_class: str,
     threads: int = 1,
     preload: bool = False,
+    started: Callable[[Any], None] | None = None,
 ) -> None:
     """Serve ``factory()`` on gunicorn until SIGTERM or SIGINT, then return normally.
 
     ``worker_class`` is ``"gthread"`` (with ``threads`` threads) or ``"gevent"``. With ``preload``
     the app is built here, in the master, before anything is bound or forked, so a load error
     (a locked or unusable data directory) is raised to the caller, not logged by a dying worker;
-    and a worker that dies is not replaced: the server stops with status 1.
+    and a worker that dies is not replaced: the server stops with status 1. ``started(app)`` runs
+    in the worker once it is ready to serve: threads the app needs are started there, since a
+    thread started in the master does not survive the fork.
     Raises :class:`ServeError` when the address cannot be bound.
     """
     _raise_open_files()
@@ -209,6 +212,8 @@ def serve(
         # long as the process, so later collections need not walk it (common/pauses.py).
         pauses.settle()
         pauses.log_pauses_from_environment()
+        if started is not None:
+            started(worker.wsgi)
         print(f"{name} listening on {address_of(worker.sockets[0])}", flush=True)
 
     def child_exit(arbiter: Any, _worker: Any) -> None:

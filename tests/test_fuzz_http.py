@@ -32,7 +32,7 @@ from tests.live_http import general_room, make_room, open_dm, sign_in, unique
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-# Examples per operation in the fuzzing phase: 19 operations, each example one request (a sign-in
+# Examples per operation in the fuzzing phase: 20 operations, each example one request (a sign-in
 # costs a scrypt hash), so this bounds the run to about half a minute. FUZZ_EXAMPLES=200 digs deeper.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 
@@ -116,6 +116,7 @@ OPERATIONS = [
     ("PUT", "/api/rooms/{id}/messages/{seq}/reactions/{emoji}"),
     ("DELETE", "/api/rooms/{id}/messages/{seq}/reactions/{emoji}"),
     ("GET", "/api/events"),
+    ("GET", "/api/search"),
     ("GET", "/api/limits"),
     ("GET", "/api/openapi.json"),
 ]
@@ -155,6 +156,8 @@ def test_every_answer_matches_the_document(method, path, target, api_schema):
             case.path_parameters["seq"] = 1 + aim % 3
         if case.path_parameters and "username" in case.path_parameters and aim % 2:
             case.path_parameters["username"] = target.user.username
+        if case.query and "room" in case.query and aim < len(target.rooms):
+            case.query["room"] = target.rooms[aim]  # a search in a real room, readable or not
         wait = (case.query or {}).get("wait")
         if isinstance(wait, int | float) and not isinstance(wait, bool) and 0.2 < wait <= 30:
             case.query["wait"] = 0.2  # a valid long-poll, kept short: waiting is not what is fuzzed

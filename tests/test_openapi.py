@@ -224,6 +224,10 @@ def test_real_answers_match_the_document(live_module, http_user, loaded):
         "/api/rooms/{id}/messages",
         bob.get(f"{url}/api/rooms/{rid}/messages", params={"limit": 201}, timeout=5),
     )
+    found = check("/api/search", alice.get(f"{url}/api/search", params={"q": "hel"}, timeout=5)).json()
+    assert [m["text"] for m in found["results"]] == ["hello"]  # relayed; the sender's message found
+    check("/api/search", bob.get(f"{url}/api/search", params={"q": "hello", "room": rid}, timeout=5))
+    check("/api/search", alice.get(f"{url}/api/search", params={"q": " "}, timeout=5))
     one, reaction = "/api/rooms/{id}/messages/{seq}", "/api/rooms/{id}/messages/{seq}/reactions/{emoji}"
     msg = f"{url}/api/rooms/{rid}/messages"
     check(one, bob.get(f"{msg}/1", timeout=5))
@@ -240,6 +244,7 @@ def test_real_answers_match_the_document(live_module, http_user, loaded):
     check(one, alice.delete(f"{msg}/9", timeout=5))
     check(one, alice.patch(f"{msg}/1", json={"text": "gone"}, timeout=5))
     check(one, alice.get(f"{msg}/1", timeout=5))
+    assert alice.get(f"{url}/api/search", params={"q": "hello"}, timeout=5).json()["results"] == []  # deleted
     check(
         "/api/rooms/{id}/members/{username}",
         bob.delete(f"{url}/api/rooms/{rid}/members/{alice.username}", timeout=5),

@@ -206,6 +206,24 @@ def paths() -> dict:
                 params=query(s.EventsQuery),
             ),
         },
+        "/api/search": {
+            "get": operation(
+                "searchMessages",
+                "Messages the caller may read that match q, newest first",
+                {
+                    200: answer(
+                        "One page of matches; the next: before = the last result's pos.", o.SearchResults
+                    ),
+                    404: error(404, "not_found", description="A room the caller may not read."),
+                    422: error(
+                        422,
+                        "validation_error",
+                        description="q empty, only spaces or too long; a number out of range.",
+                    ),
+                },
+                params=query(s.SearchQuery),
+            ),
+        },
         "/api/limits": {
             "get": {
                 "operationId": "getLimits",

@@ -142,8 +142,9 @@ def error(status: int, *codes: str, description: str | None = None) -> dict:
 
 
 def query(model: Model) -> list[dict]:
-    """The query parameters of a query model, all optional, with their fields' descriptions."""
+    """The query parameters of a query model, with their fields' descriptions."""
     schema = model.model_json_schema(ref_template=REF, schema_generator=OpenApi30)
+    required = set(schema.get("required", ()))
     params = []
     for name, prop in schema["properties"].items():
         prop = dict(prop)
@@ -152,7 +153,13 @@ def query(model: Model) -> list[dict]:
         if "default" in prop and prop["default"] is None:
             del prop["default"]
         params.append(
-            {"name": name, "in": "query", "required": False, "schema": prop, "description": description}
+            {
+                "name": name,
+                "in": "query",
+                "required": name in required,
+                "schema": prop,
+                "description": description,
+            }
         )
     return params
 

@@ -134,5 +134,6 @@ export const api = {
   deleteMessage: (id, seq) => request('DELETE', messagePath(id, seq)),
   react: (id, seq, emoji) => request('PUT', `${messagePath(id, seq)}/reactions/${encodeURIComponent(emoji)}`),
   unreact: (id, seq, emoji) => request('DELETE', `${messagePath(id, seq)}/reactions/${encodeURIComponent(emoji)}`),
+  search: (q, { room, before, limit } = {}) => request('GET', '/api/search', { query: { q, room, before, limit } }),
   events: (after, wait, signal) => request('GET', '/api/events', { query: { after, wait }, signal }),
 };

@@ -10,6 +10,8 @@ import { Dialogs } from './dialogs.js';
 import * as messageActions from './message_actions.js';
 import { MessagesView } from './messages_view.js';
 import * as paging from './paging.js';
+import * as search from './search.js';
+import { SearchView } from './search_view.js';
 import { View } from './view.js';
 
 const forcePolling = new URLSearchParams(location.search).get('transport') === 'polling';
@@ -55,7 +57,14 @@ const dialogs = new Dialogs(document, {
   invite: (username) => actions.invite(controller, username),
 });
 
-controller = new Controller(view, messagesView, dialogs, { forcePolling });
+const searchView = new SearchView(document, {
+  onSearch: (q) => search.run(controller, q),
+  onMore: () => search.more(controller),
+  onOpen: (roomId, seq) => search.open(controller, roomId, seq),
+  onClose: () => {},
+});
+
+controller = new Controller(view, messagesView, dialogs, { forcePolling, searchView });
 view.setNotificationButton('Notification' in window ? Notification.permission : 'unsupported');
 document.addEventListener('visibilitychange', () => controller.markReadIfSeen());
 controller.boot();

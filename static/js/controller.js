@@ -9,7 +9,7 @@
  */
 
 import { ApiError, api, loadLimits, withRetry } from './api.js';
-import { fillGap, olderState } from './paging.js';
+import { fillGap, loadAround, olderState } from './paging.js';
 import { Saved } from './persist.js';
 import { EVENTS, FRAMES } from './renderers.js';
 import {
@@ -22,20 +22,24 @@ import {
   passwordProblem,
   usernameProblem,
 } from './rules.js';
+import { Search } from './search.js';
 import { Connection } from './socket.js';
 import { Store } from './store.js';
 
 export class Controller {
-  constructor(view, messagesView, dialogs, { forcePolling = false } = {}) {
+  constructor(view, messagesView, dialogs, { forcePolling = false, searchView = null } = {}) {
     this.view = view;
     this.messagesView = messagesView;
     this.dialogs = dialogs;
+    this.searchView = searchView;
+    this.search = new Search();
     this.forcePolling = forcePolling;
     this.store = null;
     this.saved = null;
     this.connection = null;
     this.divider = null; // {room, after}: where the "new messages" line goes in the open room
     this.loadingOlder = false;
+    this.loadingNewer = false;
     this.gapLoading = new Set();
     this.usersTimer = null;
     this.session = 0; // bumps on sign-out, so late answers for an old session are dropped
@@ -155,6 +159,8 @@ export class Controller {
     this.updatedAt.clear();
     this.view.showReply(null);
     this.messagesView.clear();
+    this.search = new Search();
+    if (this.searchView) this.searchView.reset();
   }
 
   /** The server no longer knows this session: back to the form, the outbox kept for later. */
@@ -279,8 +285,11 @@ export class Controller {
     return stored;
   }
 
-  /** Open a room: its latest page of history (retried through outages) and the divider. */
-  async openRoom(roomId) {
+  /**
+   * Open a room: its latest page of history (retried through outages) and the divider; or, with
+   * `at` (a search result's seq), the history around that message, shown and highlighted.
+   */
+  async openRoom(roomId, { at = null } = {}) {
     const store = this.store;
     const room = store.rooms.get(roomId);
     if (!room) return;
@@ -294,6 +303,16 @@ export class Controller {
     this.divider = unread > 0 ? { room: roomId, after: store.lastRead[roomId] || 0 } : null;
     this.showRoom(room);
     const history = store.history(roomId);
+    if (at !== null) {
+      if (!history.loaded || history.indexOf(at) < 0) this.messagesView.clear('Loading…');
+      const found = await loadAround(this, roomId, at);
+      if (store !== this.store || store.current !== roomId) return;
+      if (found) {
+        this.revealMessage(at);
+        return;
+      }
+      history.reset(); // gone since (deleted): the room opens at its end instead
+    }
     if (!history.loaded) {
       this.messagesView.clear('Loading…');
       const answer = await withRetry(() => api.messages(roomId, { limit: pageSize() }), this.retryHooks());
@@ -354,6 +373,28 @@ export class Controller {
     });
   }
 
+  /** Show the open room's loaded messages around `seq`, that one scrolled to and highlighted. */
+  revealMessage(seq) {
+    const store = this.store;
+    const roomId = store.current;
+    const history = store.history(roomId);
+    const messages = history.messages;
+    const index = history.indexOf(seq);
+    const start = Math.max(0, Math.min(index - DOM_MESSAGES_OPEN / 2, messages.length - DOM_MESSAGES_OPEN));
+    const shown = messages.slice(start, start + DOM_MESSAGES_OPEN);
+    const atEnd = !history.newer && shown[shown.length - 1].seq === history.last;
+    const entries = atEnd && this.connection ? this.connection.delivery.outbox.forRoom(roomId) : [];
+    this.messagesView.show(roomId, shown, entries, {
+      me: store.me,
+      dividerAfter: null,
+      olderState: olderState(this, shown[0].seq),
+      waiting: !['live', 'polling'].includes(this.lastStatus.state),
+      atEnd,
+    });
+    this.messagesView.highlight(seq);
+    this.markReadIfSeen();
+  }
+
   /** The reader can see the end of the open room: everything in it is read. */
   markReadIfSeen() {
     const store = this.store;
@@ -381,10 +422,12 @@ export class Controller {
     if (!store) return;
     const history = store.history(roomId);
     const room = store.rooms.get(roomId);
-    const gap = history.loaded && messages.length && messages[0].seq > history.last + 1;
-    if (!history.loaded || gap) {
+    const gap = history.loaded && !history.newer && messages.length && messages[0].seq > history.last + 1;
+    if (!history.loaded || gap || (history.newer && messages.length)) {
       for (const m of messages) if (room && m.seq > (room.last_seq || 0)) room.last_seq = m.seq;
       if (gap) fillGap(this, roomId);
+      // A run opened at a search result does not reach the end: the news waits below.
+      else if (history.newer && roomId === store.current) this.messagesView.showJump();
     } else {
       this.takeMessages(roomId, messages);
     }
@@ -439,6 +482,13 @@ export class Controller {
   /** The "new messages below" button, or sending: to the newest message, rendered if trimmed. */
   jumpToEnd() {
     if (!this.store || !this.store.current) return;
+    const history = this.store.history(this.store.current);
+    if (history.newer) {
+      // The run around a search result stops short of the end: open the room at its end.
+      history.reset();
+      this.openRoom(this.store.current).then(() => this.messagesView.scrollToBottom());
+      return;
+    }
     if (!this.messagesView.atEnd) this.renderRoom();
     this.messagesView.scrollToBottom();
   }

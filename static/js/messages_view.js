@@ -154,9 +154,26 @@ export class MessagesView {
     if (atEnd) for (const entry of entries) fragment.append(this.pendingItem(entry));
     this.list.replaceChildren(fragment);
     this.jump.hidden = true;
+    this.atEnd = atEnd;
     if (this.dividerNode) this.dividerNode.scrollIntoView({ block: 'center' });
     else this.scroller.scrollTop = this.scroller.scrollHeight;
     this.fillIfShort();
+  }
+
+  /** Mark message `seq` as the one looked for (a search result), scroll to it and focus it. */
+  highlight(seq) {
+    for (const old of this.list.querySelectorAll('li.found')) old.classList.remove('found');
+    const shown = this.shown.get(seq);
+    if (!shown) return;
+    shown.node.classList.add('found');
+    shown.node.tabIndex = -1;
+    shown.node.scrollIntoView({ block: 'center' });
+    shown.node.focus({ preventScroll: true });
+  }
+
+  /** Newer messages exist below what is loaded: the "new messages below" button. */
+  showJump() {
+    this.jump.hidden = false;
   }
 
   /** From now on, a new message from someone else gets the "new messages" divider before it. */

@@ -84,14 +84,61 @@ export async function showMessage(controller, seq) {
   view.controls.highlight(seq);
 }
 
-/** Scrolled near the end of a window that stops short of the newest: the next loaded page. */
-export function showNewer(controller) {
+/**
+ * Scrolled near the end of a window that stops short of the newest: the next loaded page, or,
+ * in a run opened around a search result (`newer`), the next page from the server.
+ */
+export async function showNewer(controller) {
   const store = controller.store;
   const view = controller.messagesView;
   if (!store || view.roomId !== store.current || view.atEnd || view.last === null) return;
-  const history = store.history(store.current);
+  const roomId = store.current;
+  const history = store.history(roomId);
+  if (view.last === history.last && history.newer) {
+    if (controller.loadingNewer) return;
+    controller.loadingNewer = true;
+    try {
+      const after = history.last;
+      const answer = await withRetry(() => api.messages(roomId, { after, limit: pageSize() }), controller.retryHooks());
+      if (store !== controller.store) return;
+      store.addMessages(roomId, answer.messages);
+      history.newer = history.last < answer.last_seq;
+    } finally {
+      controller.loadingNewer = false;
+    }
+    if (store.current !== roomId || view.roomId !== roomId) return;
+  }
   const next = history.around(view.last, pageSize(), true);
-  view.extend(next, !next.length || next[next.length - 1].seq === history.last);
+  const end = !history.newer && (!next.length || next[next.length - 1].seq === history.last);
+  view.extend(next, end);
+  if (end) controller.markReadIfSeen();
+}
+
+/**
+ * Load the page around message `seq` of a room (the messages just before it, it, and just after
+ * it) unless it is loaded already; the room's history becomes that run. False when there is no
+ * such message (deleted since, or the room was left).
+ */
+export async function loadAround(controller, roomId, seq) {
+  const store = controller.store;
+  const history = store.history(roomId);
+  if (history.loaded && history.indexOf(seq) >= 0) return true;
+  const half = Math.ceil(pageSize() / 2);
+  const [older, newer] = await withRetry(
+    () =>
+      Promise.all([
+        api.messages(roomId, { before: seq + 1, limit: half }),
+        api.messages(roomId, { after: seq, limit: half }),
+      ]),
+    controller.retryHooks(),
+  );
+  if (store !== controller.store) return false;
+  history.reset();
+  store.addMessages(roomId, [...older.messages, ...newer.messages]);
+  history.loaded = true;
+  history.hasOlder = history.first !== null && history.first > 1;
+  history.newer = history.last < newer.last_seq;
+  return history.indexOf(seq) >= 0;
 }
 
 /** Fetch every message after the last loaded one of a room, up to its newest. */

@@ -6,12 +6,22 @@
 
 import { TYPING_SHOWN_MS, beforeMention, usernameClass } from './rules.js';
 
-/** One room's loaded messages: a contiguous run of `seq` numbers, oldest first. */
+/**
+ * One room's loaded messages: a contiguous run of `seq` numbers, oldest first. Usually the run
+ * reaches the room's newest message; opened at a search result it is the run around that message,
+ * and `newer` says that later ones are still on the server.
+ */
 class History {
   constructor() {
+    this.reset();
+  }
+
+  /** Forget every loaded message. */
+  reset() {
     this.messages = [];
-    this.loaded = false; // the latest page has been fetched at least once
+    this.loaded = false; // the latest page (or, with `newer`, a page around a message) was fetched
     this.hasOlder = true; // messages before the first loaded one exist
+    this.newer = false; // messages after the last loaded one exist and are not loaded
   }
 
   get first() {
@@ -63,6 +73,10 @@ class History {
 
   /** Forget all but the newest `count` messages (a room the reader left). */
   keepNewest(count) {
+    if (this.newer) {
+      this.reset(); // a run around an old message: next time the room opens at its end
+      return;
+    }
     if (this.messages.length <= count) return;
     this.messages = this.messages.slice(-count);
     this.hasOlder = true;
