@@ -15,6 +15,7 @@ from common.codes import STATUS
 from common.jsonprovider import OrjsonProvider
 
 from .datadir import DataDirError
+from .files import Bodies
 from .jsonl import StorageError
 from .ratelimit import FailureWindow, TokenBucket
 from .refusals import Refused
@@ -31,6 +32,9 @@ DEFAULTS = {
     "ROOM_BURST": limits.ROOM_BURST,
     "ROOM_RATE": limits.ROOM_RATE,  # per second
     "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
+    "MAX_UPLOAD_MB": limits.MAX_UPLOAD_MB,  # a file's own bytes; the upload route's own limit
+    "UPLOAD_BURST": limits.UPLOAD_BURST,
+    "UPLOAD_RATE": limits.UPLOAD_RATE,  # per second
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
 }
@@ -42,12 +46,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
+    app.config["MAX_UPLOAD_BYTES"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
     store = Store(app.config["DATA_DIR"])
     app.extensions["chat.store"] = store
+    app.extensions["chat.bodies"] = Bodies(app.config["DATA_DIR"])
     clock = app.config["RATE_LIMIT_CLOCK"]
     app.extensions["chat.limits"] = {
         "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"], clock),
         "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"], clock),
+        "uploads": TokenBucket(app.config["UPLOAD_BURST"], app.config["UPLOAD_RATE"], clock),
         "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"], clock),
     }
     errors.install(app)
@@ -66,9 +73,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.logger.error("write failed: %s", error)
         return errors.error_response(503, "storage_unavailable", "Storage is failing; try again shortly.")
 
-    from . import auth, events, messages, rooms
+    from . import auth, events, messages, rooms, uploads
 
-    for module in (auth, rooms, messages, events):
+    for module in (auth, rooms, messages, events, uploads):
         app.register_blueprint(module.bp)
 
     @app.get("/healthz")

@@ -43,6 +43,7 @@ class Store:
         self.accounts = Accounts(data_dir)
         self._log = EventLog(os.path.join(data_dir, "events.jsonl"))
         self._rooms = Rooms()
+        self._files: dict[str, tuple[str, int]] = {}  # file id: (room id, seq) of its message
         self.pos = 0
         for offset, length, record in self._log.recover():
             self._replay(offset, length, record)
@@ -169,12 +170,21 @@ class Store:
         return self._log.event(pos)["message"] if pos else None
 
     def post_message(
-        self, sender: str, room_id: str, text: str, client_id: str, admit: Callable[[], None] | None = None
+        self,
+        sender: str,
+        room_id: str,
+        text: str,
+        client_id: str,
+        admit: Callable[[], None] | None = None,
+        *,
+        file: dict | None = None,
     ) -> tuple[dict, bool]:
         """Store a message; ``(message, created)``. A repeated ``client_id`` returns the first one.
 
         ``admit`` runs only for a message that will be stored (the sender's rate limit, which may
-        raise): a retry is answered without it, so retrying costs the sender nothing.
+        raise): a retry is answered without it, so retrying costs the sender nothing. ``file`` is
+        the contract's file object of an attachment whose body is already durable on disk
+        (:mod:`backend.files`); with one, ``text`` (the caption) may be empty.
         """
         with self._lock:
             room = self.room(sender, room_id)
@@ -195,8 +205,25 @@ class Store:
                 "ts": now_iso(),
                 "client_id": client_id,
             }
+            if file is not None:
+                message["file"] = file
             self._append({"type": "message", "pos": message["pos"], "message": message})
             return message, True
+
+    def current(self, room_id: str, seq: int) -> dict | None:
+        """The message ``seq`` of the room as it is now, with no access check; None if none.
+
+        (The simplest version: the stored record. Edits and deletions fold in here.)
+        """
+        room = self._rooms.by_id.get(room_id)
+        if room is None or not 1 <= seq <= room.last_seq:
+            return None
+        pos = room.seq_pos[seq - 1]
+        return self._log.event(pos)["message"] if pos > 0 else None
+
+    def file_message(self, file_id: str) -> tuple[str, int] | None:
+        """``(room id, seq)`` of the message that carries the file ``file_id``, if any."""
+        return self._files.get(file_id)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -323,6 +350,9 @@ class Store:
         room = self._rooms.place(record)
         self._log.index(pos, offset, length, room.number)
         self._rooms.apply(room, record, pos)
+        if record["type"] == "message" and "file" in record["message"]:
+            message = record["message"]
+            self._files[message["file"]["id"]] = (message["room"], message["seq"])
         self.pos = pos
 
 

@@ -36,6 +36,12 @@ MESSAGE_BURST, MESSAGE_RATE = 300, 10  # messages per user: a burst, then so man
 LOGIN_FAILURES, LOGIN_WINDOW = 10, 300  # failed sign-ins per username within so many seconds
 ROOM_BURST, ROOM_RATE = 20, 0.1  # rooms per user: a burst, then one every 10 s
 
+# -- files --
+MAX_UPLOAD_MB = 25  # a file's own bytes at most (--max-upload-mb); more is 413 payload_too_large
+UPLOAD_BURST, UPLOAD_RATE = 30, 0.2  # uploads per user: a burst, then one every 5 s
+THUMB_SIDE = 400  # a thumbnail's longer side, in pixels
+MAX_IMAGE_PIXELS = 50_000_000  # an image with more is never decoded: served as a download
+
 
 def for_app() -> dict[str, Any]:
     """The limits the browser app checks before it sends, as ``GET /api/limits`` serves them."""
@@ -46,4 +52,5 @@ def for_app() -> dict[str, Any]:
         "message": {"min": MESSAGE_MIN, "max": MESSAGE_MAX},
         "history": {"default": HISTORY_DEFAULT, "max": HISTORY_MAX},
         "long_poll_max_wait": LONG_POLL_MAX_WAIT,
+        "upload_max_bytes": MAX_UPLOAD_MB * 1024 * 1024,
     }

@@ -48,6 +48,32 @@ class ListedRoom(Room):
     member: bool = Field(description="Whether the caller is a member.")
 
 
+# -- files --
+
+
+class ImageInfo(BaseModel):
+    """An image shown inline: its size and its thumbnail."""
+
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    thumb_url: str = Field(description=f"A thumbnail at most {L.THUMB_SIDE} px on its longer side.")
+
+
+class FileInfo(BaseModel):
+    """A message's attachment."""
+
+    id: str = Field(description="Opaque, made by the server; one per upload.")
+    name: str = Field(description="The uploader's name for it, cleaned (no path, no control characters).")
+    size: int = Field(ge=0, description="Bytes.")
+    type: str = Field(description="The MIME type read from the file's own bytes.")
+    url: str = Field(description="Where to download it (GET; the caller must be able to read the room).")
+    image: ImageInfo | None = Field(
+        description="For a PNG, JPEG, GIF or WebP image of at most "
+        f"{L.MAX_IMAGE_PIXELS:,} pixels that could be read; null for anything else."
+    )
+    sha256: str = Field(description="The SHA-256 of the bytes, in hex (also the download's ETag).")
+
+
 class Message(BaseModel):
     """A stored message."""
 
@@ -59,6 +85,7 @@ class Message(BaseModel):
     text: str
     ts: Timestamp
     client_id: str
+    file: FileInfo | None = Field(None, description="Only on a message with an attachment.")
 
 
 class MessageEvent(BaseModel):
@@ -181,3 +208,4 @@ class AppLimits(BaseModel):
     message: Span
     history: HistoryLimits
     long_poll_max_wait: int
+    upload_max_bytes: int = Field(description="The largest file an upload may carry.")
