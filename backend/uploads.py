@@ -29,6 +29,9 @@ bp = Blueprint("uploads", __name__)
 # and a caption of 4,000 characters (up to 16 KB of UTF-8). The file's own bytes are counted
 # exactly, against the upload limit; this only bounds the rest.
 ENVELOPE_BYTES = 64 * 1024
+# Bytes werkzeug's multipart parser may hold at once: its buffer must fit one 64 KiB read plus
+# what it keeps back while looking for a boundary; it also caps a text part (the caption).
+FORM_MEMORY_BYTES = 1024 * 1024
 NAME_MAX = 200  # code points kept of a file's name (the end, with its extension, is kept)
 FILE_POLICY = "default-src 'none'; sandbox"
 
@@ -58,7 +61,7 @@ def upload(room_id: str):
 
     request.max_content_length = max_bytes + ENVELOPE_BYTES
     parser = FormDataParser(
-        stream_factory=file_part, max_form_memory_size=ENVELOPE_BYTES, max_form_parts=8, silent=True
+        stream_factory=file_part, max_form_memory_size=FORM_MEMORY_BYTES, max_form_parts=8, silent=True
     )
     try:
         _, form, files = parser.parse(
