@@ -144,6 +144,7 @@ class WebSocketGate:
         self.blocked = blocked
         self.refused = 0
         self.drop_messages = 0  # this many `message` frames from the server are lost on the way
+        self.page_side = None  # the page's end of the last socket let through
 
     def install(self, context: BrowserContext) -> None:
         context.route_web_socket(re.compile(r"/ws(\?.*)?$"), self._route)
@@ -155,6 +156,11 @@ class WebSocketGate:
             return
         server = ws.connect_to_server()
         server.on_message(lambda frame: self._to_page(ws, frame))
+        self.page_side = ws
+
+    def inject(self, frame: dict) -> None:
+        """Hand the page a frame as if the server had sent it."""
+        self.page_side.send(json.dumps(frame))
 
     def _to_page(self, ws, frame) -> None:
         if self.drop_messages and isinstance(frame, str) and json.loads(frame).get("type") == "message":

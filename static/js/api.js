@@ -6,6 +6,8 @@
  * message text. Cookies carry the session, so nothing here holds a token.
  */
 
+import { setLimits } from './rules.js';
+
 /** An answer the server refused, or no answer at all (status 0). */
 export class ApiError extends Error {
   constructor(status, code, message, retryAfter = null) {
@@ -89,6 +91,14 @@ export async function withRetry(fn, { onWait = () => {}, onOk = () => {} } = {})
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
+}
+
+/**
+ * Read the server's limits (`GET /api/limits`, no cookie needed) once, before anything checks a
+ * name or a length, and hand them to rules.js; retried like the other start-up loads.
+ */
+export async function loadLimits(hooks) {
+  setLimits(await withRetry(() => request('GET', '/api/limits'), hooks));
 }
 
 export const api = {

@@ -1,46 +1,50 @@
 /**
- * Entry point: builds the views and the controller and wires each view's handlers to an action.
- * Nothing else happens here. `?transport=polling` in the address skips WebSockets entirely.
+ * Entry point: builds the views and the controller and wires each view's handlers to the
+ * controller or an action. Nothing else happens here. `?transport=polling` in the address skips
+ * WebSockets entirely.
  */
 
 import * as actions from './actions.js';
-import { Chat } from './chat.js';
+import { Controller } from './controller.js';
 import { Dialogs } from './dialogs.js';
 import { MessagesView } from './messages_view.js';
+import * as paging from './paging.js';
 import { View } from './view.js';
 
 const forcePolling = new URLSearchParams(location.search).get('transport') === 'polling';
-let chat = null;
+let controller = null;
 
 const view = new View(document, {
-  onSignIn: (username, password) => chat.signIn(username, password),
-  onSignOut: () => chat.signOut(),
-  onOpenRoom: (roomId) => chat.openRoom(roomId),
-  onOpenDm: (username) => actions.openDm(chat, username),
-  onSend: (text) => actions.send(chat, text),
-  onTyping: () => actions.typing(chat),
-  onLeave: () => actions.leave(chat),
-  onInvite: () => actions.openInvite(chat),
-  onCreateRoom: () => actions.openCreate(chat),
-  onBrowse: () => actions.openBrowse(chat),
-  onEnableNotifications: () => actions.enableNotifications(chat),
+  onSignIn: (username, password) => controller.signIn(username, password),
+  onSignOut: () => controller.signOut(),
+  onOpenRoom: (roomId) => controller.openRoom(roomId),
+  onOpenDm: (username) => actions.openDm(controller, username),
+  onSend: (text) => actions.send(controller, text),
+  onTyping: () => actions.typing(controller),
+  onLeave: () => actions.leave(controller),
+  onInvite: () => actions.openInvite(controller),
+  onCreateRoom: () => actions.openCreate(controller),
+  onBrowse: () => actions.openBrowse(controller),
+  onEnableNotifications: () => actions.enableNotifications(controller),
 });
 
 const messagesView = new MessagesView(document, {
   // Deferred: the view asks while it renders, and loading renders again.
-  onNeedOlder: () => setTimeout(() => actions.loadOlder(chat), 0),
-  onReachBottom: () => chat.markReadIfSeen(),
-  onRetry: (clientId) => chat.connection && chat.connection.delivery.retry(clientId),
-  onDiscard: (clientId) => chat.connection && chat.connection.delivery.discard(clientId),
+  onNeedOlder: () => setTimeout(() => paging.loadOlder(controller), 0),
+  onNeedNewer: () => setTimeout(() => paging.showNewer(controller), 0),
+  onReachBottom: () => controller.markReadIfSeen(),
+  onJump: () => controller.jumpToEnd(),
+  onRetry: (clientId) => controller.connection && controller.connection.delivery.retry(clientId),
+  onDiscard: (clientId) => controller.connection && controller.connection.delivery.discard(clientId),
 });
 
 const dialogs = new Dialogs(document, {
-  create: (name, visibility, members) => actions.createRoom(chat, name, visibility, members),
-  join: (roomId) => actions.joinRoom(chat, roomId),
-  invite: (username) => actions.invite(chat, username),
+  create: (name, visibility, members) => actions.createRoom(controller, name, visibility, members),
+  join: (roomId) => actions.joinRoom(controller, roomId),
+  invite: (username) => actions.invite(controller, username),
 });
 
-chat = new Chat(view, messagesView, dialogs, { forcePolling });
+controller = new Controller(view, messagesView, dialogs, { forcePolling });
 view.setNotificationButton('Notification' in window ? Notification.permission : 'unsupported');
-document.addEventListener('visibilitychange', () => chat.markReadIfSeen());
-chat.boot();
+document.addEventListener('visibilitychange', () => controller.markReadIfSeen());
+controller.boot();

@@ -2,7 +2,9 @@
  * Getting the outbox to the server exactly once: over the WebSocket (`send` frames, confirmed
  * by `ack`) while live, by POST while polling. Every entry keeps its `client_id` from the moment
  * the user pressed Enter, so sending it again (after an outage, a lost ack or a reload) only
- * gets the first stored copy back. The outbox is saved after every change through `storage`.
+ * gets the first stored copy back. The outbox is saved through persist.js after every change,
+ * and every change is told to the controller (`onOutbox({kind, entry, clientId})`, kind `add`,
+ * `change` or `remove`) so that the page redraws that one entry.
  */
 
 import { ApiError, api } from './api.js';
@@ -14,31 +16,21 @@ const RETRY_AFTER_MS = 3000; // a "not now" refusal is tried again after this lo
 const TRANSIENT_CODES = new Set(['backend_unavailable', 'rate_limited', 'internal_error', 'network']);
 
 export class Delivery {
-  /** `connection`: the Connection (mode, socket, timers); `storage`: get/set of saved JSON. */
-  constructor(username, connection, storage) {
+  /** `connection`: the Connection (mode, socket, timers, handlers); `saved`: persist.js's Saved. */
+  constructor(username, connection, saved) {
     this.username = username;
     this.connection = connection;
-    this.storage = storage;
-    this.key = `chat.outbox.${username}`;
+    this.saved = saved;
     this.outbox = new Outbox();
-    this.outbox.load(JSON.stringify(storage.get(this.key, [])));
+    this.outbox.load(saved.outbox());
     this.flushing = false;
     this.done = new Set(); // client_ids this page confirmed or discarded
   }
 
-  /**
-   * Save the outbox. Another tab of the same user saves to the same key, so entries found there
-   * that this page never settled are kept: a tab never erases a message another tab still owes.
-   */
-  save() {
-    const mine = JSON.parse(this.outbox.serialize());
-    const known = new Set(mine.map((entry) => entry.client_id));
-    const stored = this.storage.get(this.key, []);
-    const others = (Array.isArray(stored) ? stored : []).filter(
-      (entry) => entry && !known.has(entry.client_id) && !this.done.has(entry.client_id),
-    );
-    this.storage.set(this.key, others.concat(mine));
-    this.connection.on.onOutbox();
+  /** Save the outbox and tell the controller what changed. */
+  save(kind, entry, clientId = entry && entry.client_id) {
+    this.saved.saveOutbox(this.outbox.entriesToSave(), this.done);
+    this.connection.on.onOutbox({ kind, entry, clientId });
   }
 
   /** Take an entry out of the outbox for good; true if it was there. */
@@ -50,32 +42,33 @@ export class Delivery {
   /** Queue a message the user typed; it is sent now if connected, else when connected. */
   send(roomId, text) {
     const entry = this.outbox.add(roomId, text);
-    this.save();
+    this.save('add', entry);
     this.flush();
     return entry;
   }
 
   retry(clientId) {
     this.outbox.unfail(clientId);
-    this.save();
+    this.save('change', this.outbox.get(clientId));
     this.flush();
   }
 
   discard(clientId) {
     this.settle(clientId);
-    this.save();
+    this.save('remove', null, clientId);
   }
 
   /** The server stored it (ack, POST answer): out of the outbox, into the history. */
   confirmed(message, clientId) {
-    if (this.settle(clientId || message.client_id)) this.save();
+    const id = clientId || message.client_id;
+    if (this.settle(id)) this.save('remove', null, id);
     this.connection.on.onConfirmed(message);
   }
 
   /** Our own message came back as an event: that confirms it too, even if its ack was lost. */
   echoed(message) {
     if (message.sender === this.username && message.client_id && this.settle(message.client_id)) {
-      this.save();
+      this.save('remove', null, message.client_id);
     }
   }
 
@@ -89,7 +82,7 @@ export class Delivery {
       return;
     }
     this.outbox.fail(clientId, error);
-    this.save();
+    this.save('change', this.outbox.get(clientId));
   }
 
   /** Send every pending message the current way, oldest first. */
@@ -117,7 +110,7 @@ export class Delivery {
           }
           if (error instanceof ApiError && !error.transient) {
             this.outbox.fail(entry.client_id, error);
-            this.save();
+            this.save('change', entry);
             continue;
           }
           connection.later(RETRY_AFTER_MS, () => this.flush());

@@ -4,8 +4,23 @@
  * http(s) addresses become links, so a `javascript:` address stays text.
  */
 
-// An address, or an @mention (the contract's username characters, 2 to 32 of them).
-const TOKEN = /(https?:\/\/[^\s<>"']+)|(^|[^\w@])@([A-Za-z0-9_.-]{2,32})/g;
+import { beforeMention, limits, usernameClass } from './rules.js';
+
+let token = null;
+
+/**
+ * An address, or an @mention: the server's username characters (any script), as many as a
+ * username may have, after the start or a character that cannot be part of a name.
+ */
+function tokenPattern() {
+  if (!token) {
+    const { min, max } = limits.username;
+    const name = usernameClass();
+    token = new RegExp(`(https?:\\/\\/[^\\s<>"']+)|(^|${beforeMention()})@(${name}{${min},${max}})`, 'gu');
+  }
+  return token;
+}
+
 const TRAILING = /[.,!?;:)\]}'"]+$/; // punctuation after an address belongs to the sentence
 
 /** A DocumentFragment showing `text` with links and mentions; `me` gets its own highlight. */
@@ -13,7 +28,7 @@ export function renderText(text, me) {
   const fragment = document.createDocumentFragment();
   let last = 0;
   const lowerMe = (me || '').toLowerCase();
-  for (const match of text.matchAll(TOKEN)) {
+  for (const match of text.matchAll(tokenPattern())) {
     let start = match.index;
     let end = start + match[0].length;
     let node;

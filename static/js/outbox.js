@@ -1,9 +1,9 @@
 /**
  * The outbox: every message the user typed that the server has not yet confirmed.
  *
- * Pure bookkeeping, no I/O: socket.js saves `serialize()` to localStorage after every change
- * and feeds it back through `load()` on start, so a reload resends the same `client_id` and the
- * server's de-duplication makes the message appear exactly once.
+ * Pure bookkeeping, no I/O: delivery.js saves `entriesToSave()` through persist.js after every
+ * change and feeds the saved list back through `load()` on start, so a reload resends the same
+ * `client_id` and the server's de-duplication makes the message appear exactly once.
  */
 
 /** A new client id: random, within the contract's 1 to 64 letters, digits, `_`, `-`. */
@@ -19,15 +19,9 @@ export class Outbox {
     this.entries = new Map();
   }
 
-  /** Replace the contents with a saved snapshot; a damaged snapshot is dropped, not fatal. */
-  load(text) {
+  /** Replace the contents with a saved list; damaged entries are dropped, not fatal. */
+  load(list) {
     this.entries.clear();
-    let list = [];
-    try {
-      list = JSON.parse(text || '[]');
-    } catch {
-      list = [];
-    }
     if (!Array.isArray(list)) return;
     for (const entry of list) {
       if (entry && typeof entry.client_id === 'string' && typeof entry.room === 'string') {
@@ -36,10 +30,10 @@ export class Outbox {
     }
   }
 
-  /** The entries as JSON: only what the user typed and its fate, not this page's send times. */
-  serialize() {
+  /** The entries to save: only what the user typed and its fate, not this page's send times. */
+  entriesToSave() {
     const keep = ({ client_id, room, text, ts, failed }) => ({ client_id, room, text, ts, failed });
-    return JSON.stringify([...this.entries.values()].map(keep));
+    return [...this.entries.values()].map(keep);
   }
 
   /** Record a message the user just sent; returns its entry. */

@@ -6,26 +6,32 @@
  * `polling` (HTTP long-poll works) and `offline` (the last try failed; `retryAt` says when the
  * next one is). A socket that closes before its hello is a failed try whatever its close code;
  * three failed tries in a row switch to polling, which tries to upgrade back every minute.
- * Events from either way pass one `pos` filter, so nothing is handled twice or out of order.
+ *
+ * Both ways are generic over event kinds: any frame or polled item with a numeric `pos` is an
+ * event. It passes one `pos` filter (so nothing is handled twice or out of order), advances the
+ * cursor and goes to `onEvent`, whatever its `type`; the controller decides what it means. The
+ * other WebSocket frames are `hello`, the outbox's `ack` and `error`, and the rest (typing,
+ * presence) go to `onFrame`.
  */
 
 import { ApiError, api, backoffDelay } from './api.js';
 import { Delivery } from './delivery.js';
+import { LONG_POLL_SECONDS, limits } from './rules.js';
 
 const FAILED_TRIES_BEFORE_POLLING = 3;
 const UPGRADE_EVERY_MS = 60000; // polling tries a WebSocket again this often
 const BACKUP_CHECK_EVERY_MS = 60000; // while live, an HTTP catch-up this often
 const HELLO_TIMEOUT_MS = 10000; // a socket silent this long after opening counts as failed
-const LONG_POLL_SECONDS = 25;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Connection {
   /**
-   * `handlers`: onEvent(event), onFrame(frame) for typing and presence, onConfirmed(message),
-   * onStatus({state, retryAt}), onOutbox(), onUnauthorized().
+   * `handlers`: onEvent(event) for every event, onFrame(frame) for typing and presence,
+   * onConfirmed(message), onStatus({state, retryAt}), onOutbox(change), onUnauthorized().
+   * `saved`: persist.js's Saved, where the outbox is kept.
    */
-  constructor(username, handlers, { forcePolling = false } = {}) {
+  constructor(username, handlers, { forcePolling = false, saved }) {
     this.username = username;
     this.on = handlers;
     this.forcePolling = forcePolling;
@@ -187,7 +193,7 @@ export class Connection {
   }
 
   onFrame(frame) {
-    if (frame.type === 'message' || frame.type === 'room') this.handleEvent(frame);
+    if (typeof frame.pos === 'number') this.handleEvent(frame);
     else if (frame.type === 'ack') this.delivery.confirmed(frame.message, frame.client_id);
     else if (frame.type === 'error' && frame.client_id) this.delivery.refused(frame.client_id, frame.error || {});
     else this.on.onFrame(frame);
@@ -224,7 +230,7 @@ export class Connection {
           if (attempt > 0) this.tryUpgrade();
         }
         attempt = 0;
-        wait = LONG_POLL_SECONDS;
+        wait = Math.min(LONG_POLL_SECONDS, limits.long_poll_max_wait);
       } catch (error) {
         if (error.name === 'AbortError' || generation !== this.pollGeneration) return;
         if (error instanceof ApiError && error.status === 401) {
@@ -251,29 +257,10 @@ export class Connection {
     }
   }
 
+  /** One event from either way: handled once, in `pos` order, whatever its type. */
   handleEvent(event) {
     if (typeof event.pos !== 'number' || event.pos <= this.pos) return;
     this.pos = event.pos;
-    if (event.type === 'message') this.delivery.echoed(event.message);
     this.on.onEvent(event);
   }
 }
-
-/** The page's small saved settings (read markers, last room) in localStorage, as JSON. */
-export const saved = {
-  get(key, fallback) {
-    try {
-      const text = localStorage.getItem(key);
-      return text === null ? fallback : JSON.parse(text);
-    } catch {
-      return fallback;
-    }
-  },
-  set(key, value) {
-    try {
-      localStorage.setItem(key, JSON.stringify(value));
-    } catch {
-      // Storage full or disabled: the page works on, it only forgets this across reloads.
-    }
-  },
-};

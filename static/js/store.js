@@ -1,8 +1,10 @@
 /**
  * What the page knows: the signed-in user, rooms, people, the loaded history of each room and
- * how far the user has read. Plain data and rules, no DOM and no I/O, so every view renders
- * from here and every event lands here first.
+ * how far the user has read. Plain data and rules, no DOM and no I/O. Only the controller
+ * (controller.js and its event table, renderers.js) changes it; the views read from it.
  */
+
+import { TYPING_SHOWN_MS, beforeMention, usernameClass } from './rules.js';
 
 /** One room's loaded messages: a contiguous run of `seq` numbers, oldest first. */
 class History {
@@ -20,13 +22,50 @@ class History {
     return this.messages.length ? this.messages[this.messages.length - 1].seq : 0;
   }
 
-  /** Merge `messages` in, ignoring ones already here; returns how many were new. */
+  /** The index of `seq` in `messages`, or -1 (binary search: the run is sorted). */
+  indexOf(seq) {
+    let lo = 0;
+    let hi = this.messages.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const at = this.messages[mid].seq;
+      if (at === seq) return mid;
+      if (at < seq) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  /** Merge `messages` in, ignoring ones already here; returns the new ones, oldest first. */
   merge(messages) {
-    const known = new Set(this.messages.map((m) => m.seq));
-    const fresh = messages.filter((m) => !known.has(m.seq));
-    if (!fresh.length) return 0;
-    this.messages = this.messages.concat(fresh).sort((a, b) => a.seq - b.seq);
-    return fresh.length;
+    const fresh = messages.filter((m) => this.indexOf(m.seq) < 0).sort((a, b) => a.seq - b.seq);
+    if (!fresh.length) return fresh;
+    if (fresh[0].seq > this.last) this.messages.push(...fresh);
+    else if (this.messages.length && fresh[fresh.length - 1].seq < this.first) this.messages.unshift(...fresh);
+    else this.messages = this.messages.concat(fresh).sort((a, b) => a.seq - b.seq);
+    return fresh;
+  }
+
+  /** Put a changed copy of a loaded message in its place; false when it is not loaded. */
+  replace(message) {
+    const index = this.indexOf(message.seq);
+    if (index < 0) return false;
+    this.messages[index] = message;
+    return true;
+  }
+
+  /** Up to `count` loaded messages just before `seq` (or just after it, with `after`). */
+  around(seq, count, after = false) {
+    const index = this.indexOf(seq);
+    if (index < 0) return [];
+    return after ? this.messages.slice(index + 1, index + 1 + count) : this.messages.slice(Math.max(0, index - count), index);
+  }
+
+  /** Forget all but the newest `count` messages (a room the reader left). */
+  keepNewest(count) {
+    if (this.messages.length <= count) return;
+    this.messages = this.messages.slice(-count);
+    this.hasOlder = true;
   }
 }
 
@@ -97,7 +136,7 @@ export class Store {
     return this.histories.get(roomId);
   }
 
-  /** Add stored messages of one room (from any source); returns how many were new. */
+  /** Add stored messages of one room (from any source); returns the new ones, oldest first. */
   addMessages(roomId, messages) {
     const room = this.rooms.get(roomId);
     const added = this.history(roomId).merge(messages);
@@ -121,6 +160,11 @@ export class Store {
     let total = 0;
     for (const id of this.rooms.keys()) total += this.unread(id);
     return total;
+  }
+
+  /** The user has seen `roomId` up to `seq` (here or, later, on another device). */
+  markReadUpTo(roomId, seq) {
+    this.lastRead[roomId] = Math.max(this.lastRead[roomId] || 0, seq);
   }
 
   markRead(roomId) {
@@ -148,7 +192,7 @@ export class Store {
   /** Note that `user` is typing in `roomId` for the next few seconds. */
   setTyping(roomId, user, now = Date.now()) {
     if (!this.typing.has(roomId)) this.typing.set(roomId, new Map());
-    this.typing.get(roomId).set(user, now + 4000);
+    this.typing.get(roomId).set(user, now + TYPING_SHOWN_MS);
   }
 
   /** A message from `user` ends their typing notice in that room. */
@@ -166,7 +210,9 @@ export class Store {
 
   /** True when `text` mentions the signed-in user as `@name`. */
   mentionsMe(text) {
-    const escaped = this.me.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&');
-    return new RegExp(`(^|[^\\w@])@${escaped}(?![\\w-]|\\.\\w)`, 'i').test(text);
+    const escaped = this.me.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    // Not followed by more of a name: a name character other than `.`, or `.` and one.
+    const name = usernameClass();
+    return new RegExp(`(^|${beforeMention()})@${escaped}(?!(?!\\.)${name}|\\.${name})`, 'iu').test(text);
   }
 }

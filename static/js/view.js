@@ -2,13 +2,14 @@
  * The page shell: sign-in form, sidebar (rooms, DMs, people), room header, status pill,
  * composer, typing line, tab title, the drawer on narrow screens and the screen-reader
  * announcer. It turns clicks and keys into handler calls and store data into nodes; it never
- * fetches anything.
+ * fetches anything. The sidebar's lists are sidebar.js.
  */
 
 import { el } from './format.js';
+import { renderSidebar } from './sidebar.js';
+import { TYPING_EVERY_MS, limits } from './rules.js';
 
 const STATUS_TEXT = { live: 'Live', polling: 'Polling', connecting: 'Connecting…', offline: 'Offline' };
-const TYPING_EVERY_MS = 3000; // at most one typing notice per this long
 
 export class View {
   /**
@@ -118,6 +119,20 @@ export class View {
     this.$('signin-submit').disabled = busy;
   }
 
+  /** Apply the server's limits to the form fields (called once, before any form shows). */
+  applyLimits() {
+    const fields = [
+      ['signin-username', limits.username],
+      ['signin-password', limits.password],
+      ['room-name-input', limits.room_name],
+      ['composer-text', limits.message],
+    ];
+    for (const [id, { min, max }] of fields) {
+      this.$(id).minLength = min;
+      this.$(id).maxLength = max;
+    }
+  }
+
   showApp(me) {
     this.$('me-name').textContent = me;
     this.showOnly('app');
@@ -138,42 +153,9 @@ export class View {
     }
   }
 
-  /** Redraw the room, DM and people lists from the store. */
+  /** Bring the room, DM and people lists up to date with the store, row by row. */
   renderSidebar(store) {
-    this.$('room-list').replaceChildren(...store.myRooms('group').map((room) => this.roomItem(store, room)));
-    const dms = store.myRooms('dm');
-    this.$('dm-list').replaceChildren(...dms.map((room) => this.roomItem(store, room)));
-    if (!dms.length) this.$('dm-list').append(el('li', 'empty', 'Pick a person below to start one.'));
-    const people = store.people().filter((user) => user.username !== store.me);
-    this.$('people-list').replaceChildren(
-      ...people.map((user) => {
-        const button = el('button', 'person');
-        button.type = 'button';
-        button.dataset.user = user.username;
-        const state = user.online ? 'online' : 'offline';
-        button.setAttribute('aria-label', `${user.username} (${state}): send a direct message`);
-        button.append(el('span', `dot ${state}`), el('span', 'name', user.username));
-        const item = el('li');
-        item.append(button);
-        return item;
-      }),
-    );
-  }
-
-  roomItem(store, room) {
-    const unread = store.unread(room.id);
-    const button = el('button', 'chat-item');
-    button.type = 'button';
-    button.dataset.room = room.id;
-    const title = store.title(room);
-    if (room.id === store.current) button.setAttribute('aria-current', 'page');
-    button.setAttribute('aria-label', unread ? `${title}, ${unread} unread` : title);
-    const prefix = room.kind === 'dm' ? '@' : room.visibility === 'private' ? '🔒' : '#';
-    button.append(el('span', 'prefix', prefix), el('span', 'name', title));
-    if (unread) button.append(el('span', 'badge', unread > 99 ? '99+' : String(unread)));
-    const item = el('li');
-    item.append(button);
-    return item;
+    renderSidebar(this.doc, store);
   }
 
   /** Show the open room's name, members and the actions that apply to it. */

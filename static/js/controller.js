@@ -1,0 +1,339 @@
+/**
+ * The controller, the one owner of the page's state (TodoMVC's shape): it holds the store, changes
+ * it, and tells the views exactly what changed: one message node appended or replaced, one outbox
+ * entry, the sidebar rows that differ. Signing in and out, the start-up load and opening rooms
+ * are here; what each kind of live event means is its event table (renderers.js); history pages
+ * and gaps are paging.js; the user's actions are actions.js. All of them work on this object's
+ * state. It talks to the server only through api.js and socket.js, to localStorage only through
+ * persist.js, and to the page only through the views.
+ */
+
+import { ApiError, api, loadLimits, withRetry } from './api.js';
+import { fillGap, olderState } from './paging.js';
+import { Saved } from './persist.js';
+import { EVENTS, FRAMES } from './renderers.js';
+import {
+  DOM_MESSAGES_MAX,
+  DOM_MESSAGES_OPEN,
+  KEPT_WHEN_LEFT,
+  TYPING_SHOWN_MS,
+  USERS_REFRESH_MS,
+  pageSize,
+  passwordProblem,
+  usernameProblem,
+} from './rules.js';
+import { Connection } from './socket.js';
+import { Store } from './store.js';
+
+export class Controller {
+  constructor(view, messagesView, dialogs, { forcePolling = false } = {}) {
+    this.view = view;
+    this.messagesView = messagesView;
+    this.dialogs = dialogs;
+    this.forcePolling = forcePolling;
+    this.store = null;
+    this.saved = null;
+    this.connection = null;
+    this.divider = null; // {room, after}: where the "new messages" line goes in the open room
+    this.loadingOlder = false;
+    this.gapLoading = new Set();
+    this.usersTimer = null;
+    this.session = 0; // bumps on sign-out, so late answers for an old session are dropped
+    this.lastStatus = { state: 'connecting' };
+  }
+
+  /** The retry hooks that keep the status pill honest during start-up loads. */
+  retryHooks() {
+    return {
+      onWait: (ms) => this.view.setStatus({ state: 'offline', retryAt: Date.now() + ms }),
+      // Back to whatever the connection last said (start-up: still connecting).
+      onOk: () => this.view.setStatus(this.lastStatus),
+    };
+  }
+
+  /** First load: the server's limits, then a valid cookie goes straight to the chats. */
+  async boot() {
+    this.view.showLoading();
+    try {
+      await loadLimits(this.retryHooks());
+      this.view.applyLimits();
+      const answer = await withRetry(() => api.getSession(), this.retryHooks());
+      await this.enter(answer.user);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) this.view.showSignIn();
+      else this.view.showSignIn(error.message);
+    }
+  }
+
+  async signIn(username, password) {
+    const problem = usernameProblem(username) || passwordProblem(password);
+    if (problem) {
+      this.view.setSignInError(problem);
+      return;
+    }
+    this.view.setSignInBusy(true);
+    try {
+      const answer = await api.signIn(username, password);
+      await this.enter(answer.user);
+    } catch (error) {
+      this.view.setSignInBusy(false);
+      if (error.code === 'invalid_credentials') this.view.setSignInError('Wrong password for this name.');
+      else if (error.code === 'rate_limited') this.view.setSignInError('Too many tries. Wait a few minutes.');
+      else this.view.setSignInError(error.message || 'Signing in did not work.');
+    }
+  }
+
+  async signOut() {
+    this.leaveSession();
+    try {
+      await api.signOut();
+    } catch {
+      // Already signed out on the server, or unreachable: the page is signed out either way.
+    }
+    this.view.showSignIn();
+  }
+
+  /** Forget everything of the current session on this page. */
+  leaveSession() {
+    this.session += 1;
+    if (this.connection) this.connection.stop();
+    this.connection = null;
+    clearInterval(this.usersTimer);
+    this.store = null;
+    this.messagesView.clear();
+  }
+
+  /** The server no longer knows this session: back to the form, the outbox kept for later. */
+  sessionEnded() {
+    this.leaveSession();
+    this.view.showSignIn('Your session ended. Sign in again; unsent messages are kept.');
+  }
+
+  /** Load the user's world (retrying through outages), then go live. */
+  async enter(user) {
+    const session = this.session;
+    const me = user.username;
+    this.saved = new Saved(me);
+    this.store = new Store(me, this.saved.readMarkers());
+    this.view.showApp(me);
+    this.lastStatus = { state: 'connecting' };
+    this.view.setStatus(this.lastStatus);
+    // The cursor first: events after it are replayed over the lists, which is harmless.
+    const first = await withRetry(() => api.events(), this.retryHooks());
+    const [rooms, users] = await withRetry(() => Promise.all([api.rooms(), api.users()]), this.retryHooks());
+    if (session !== this.session) return;
+    this.store.setRooms(rooms.rooms);
+    this.store.setUsers(users.users);
+    this.saveRead();
+    this.connection = new Connection(me, this.connectionHandlers(), { forcePolling: this.forcePolling, saved: this.saved });
+    this.view.renderSidebar(this.store);
+    const general = [...this.store.rooms.values()].find((room) => room.name === 'general');
+    const start = [this.saved.lastRoom(), general && general.id].find((id) => id && this.store.rooms.has(id));
+    this.connection.start(first.pos);
+    if (start) await this.openRoom(start);
+    else this.showRoom(null);
+    this.usersTimer = setInterval(() => this.refreshUsers(), USERS_REFRESH_MS);
+  }
+
+  connectionHandlers() {
+    return {
+      onEvent: (event) => this.dispatch(EVENTS, event),
+      onFrame: (frame) => this.dispatch(FRAMES, frame),
+      onConfirmed: (message) => this.addMessages(message.room, [message]),
+      onStatus: (status) => {
+        this.lastStatus = status;
+        this.view.setStatus(status);
+        this.messagesView.setWaiting(!['live', 'polling'].includes(status.state));
+        if (status.state === 'live' || status.state === 'polling') this.refreshUsers();
+      },
+      onOutbox: (change) => this.outboxChanged(change),
+      onUnauthorized: () => this.sessionEnded(),
+    };
+  }
+
+  /**
+   * Hand an event (or frame) to its entry in `table` by `type`. A kind with no entry is ignored
+   * (the transport has already moved its cursor past it). A failing entry is reported as a page
+   * error without breaking the transport that delivered it.
+   */
+  dispatch(table, item) {
+    const handler = Object.hasOwn(table, item.type) ? table[item.type] : null;
+    if (!handler || !this.store) return;
+    try {
+      handler(this, item);
+    } catch (error) {
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+
+  async refreshUsers() {
+    if (!this.store) return;
+    try {
+      const answer = await api.users();
+      if (!this.store) return;
+      this.store.setUsers(answer.users);
+      this.view.renderSidebar(this.store);
+    } catch (error) {
+      if (error.status === 401) this.sessionEnded();
+    }
+  }
+
+  saveRead() {
+    if (this.store) this.saved.saveReadMarkers(this.store.lastRead);
+  }
+
+  /** Take a room as an answer or an event shows it; the sidebar, header and browse list follow. */
+  putRoom(room) {
+    if (!this.store) return null; // an answer that arrived after signing out
+    const stored = this.store.putRoom(room);
+    if (stored && room.id === this.store.current) this.view.renderHeader(this.store, stored);
+    this.view.renderSidebar(this.store);
+    this.dialogs.refreshBrowse(this.store.joinable());
+    this.updateTitle();
+    return stored;
+  }
+
+  /** Open a room: its latest page of history (retried through outages) and the divider. */
+  async openRoom(roomId) {
+    const store = this.store;
+    const room = store.rooms.get(roomId);
+    if (!room) return;
+    this.view.setDrawer(false);
+    // The room left keeps only its newest messages; scrolling back there loads the rest again.
+    if (store.current && store.current !== roomId) store.history(store.current).keepNewest(KEPT_WHEN_LEFT);
+    store.current = roomId;
+    this.saved.saveLastRoom(roomId);
+    const unread = store.unread(roomId);
+    this.divider = unread > 0 ? { room: roomId, after: store.lastRead[roomId] || 0 } : null;
+    this.showRoom(room);
+    const history = store.history(roomId);
+    if (!history.loaded) {
+      this.messagesView.clear('Loading…');
+      const answer = await withRetry(() => api.messages(roomId, { limit: pageSize() }), this.retryHooks());
+      if (store !== this.store) return;
+      history.loaded = true;
+      history.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1;
+      store.addMessages(roomId, answer.messages);
+      // A message that arrived while the page was on its way is fetched, not lost.
+      const latest = store.rooms.get(roomId);
+      if (latest && (latest.last_seq || 0) > history.last) fillGap(this, roomId);
+      if (store.current !== roomId) return;
+    }
+    this.renderRoom();
+    this.markReadIfSeen();
+    this.view.focusComposer();
+  }
+
+  showRoom(room) {
+    this.view.renderHeader(this.store, room);
+    this.view.renderSidebar(this.store);
+    this.view.renderTyping([]);
+    if (!room) this.messagesView.clear();
+    this.updateTitle();
+  }
+
+  updateTitle() {
+    const room = this.store.current && this.store.rooms.get(this.store.current);
+    this.view.setTitle(this.store.totalUnread(), room ? this.store.title(room) : '');
+  }
+
+  /** Show the open room from scratch: its newest loaded messages (from the divider, if near). */
+  renderRoom() {
+    const store = this.store;
+    const roomId = store.current;
+    const messages = store.history(roomId).messages;
+    const after = this.divider && this.divider.room === roomId ? this.divider.after : null;
+    let start = Math.max(0, messages.length - DOM_MESSAGES_OPEN);
+    if (after !== null) {
+      const unread = messages.findIndex((m) => m.seq > after);
+      if (unread >= 0 && unread < start) start = Math.max(0, unread - 5, messages.length - DOM_MESSAGES_MAX);
+    }
+    const shown = messages.slice(start);
+    const entries = this.connection ? this.connection.delivery.outbox.forRoom(roomId) : [];
+    this.messagesView.show(roomId, shown, entries, {
+      me: store.me,
+      dividerAfter: after,
+      olderState: olderState(this, shown.length ? shown[0].seq : null),
+      waiting: !['live', 'polling'].includes(this.lastStatus.state),
+    });
+  }
+
+  /** The reader can see the end of the open room: everything in it is read. */
+  markReadIfSeen() {
+    const store = this.store;
+    if (!store || !store.current || document.hidden || !this.messagesView.atBottom()) return;
+    if (!this.messagesView.atEnd || store.unread(store.current) === 0) return;
+    store.markRead(store.current);
+    this.saveRead();
+    this.view.renderSidebar(store);
+    this.updateTitle();
+  }
+
+  /** New messages of the open room arrive while the reader is away from the end: mark where. */
+  markNewFrom(roomId) {
+    if (this.divider) return;
+    this.divider = { room: roomId, after: this.store.lastRead[roomId] || 0 };
+    this.messagesView.setDivider(this.divider.after);
+  }
+
+  /**
+   * Add stored messages of a room. A loaded history only takes a run that continues it; a
+   * jump in `seq` fetches the gap instead.
+   */
+  addMessages(roomId, messages) {
+    const store = this.store;
+    if (!store) return;
+    const history = store.history(roomId);
+    const room = store.rooms.get(roomId);
+    const gap = history.loaded && messages.length && messages[0].seq > history.last + 1;
+    if (!history.loaded || gap) {
+      for (const m of messages) if (room && m.seq > (room.last_seq || 0)) room.last_seq = m.seq;
+      if (gap) fillGap(this, roomId);
+    } else {
+      this.takeMessages(roomId, messages);
+    }
+    if (roomId === store.current) this.markReadIfSeen();
+    this.view.renderSidebar(store);
+    this.updateTitle();
+  }
+
+  /** Into the store; the open room's view appends each new one after its last. */
+  takeMessages(roomId, messages) {
+    const last = this.store.history(roomId).last;
+    const fresh = this.store.addMessages(roomId, messages);
+    if (roomId !== this.store.current || this.messagesView.roomId !== roomId) return;
+    for (const message of fresh) if (message.seq > last) this.messagesView.append(message);
+  }
+
+  /** A loaded message changed: the store's copy and its one node are replaced. */
+  replaceMessage(message) {
+    if (!this.store.history(message.room).replace(message)) return;
+    if (message.room === this.store.current) this.messagesView.replace(message);
+  }
+
+  /** The "new messages below" button, or sending: to the newest message, rendered if trimmed. */
+  jumpToEnd() {
+    if (!this.store || !this.store.current) return;
+    if (!this.messagesView.atEnd) this.renderRoom();
+    this.messagesView.scrollToBottom();
+  }
+
+  /** One outbox entry changed: only its node in the open room changes. */
+  outboxChanged({ kind, entry, clientId }) {
+    if (!this.store) return;
+    if (kind === 'remove') this.messagesView.removePending(clientId);
+    else if (entry && entry.room === this.store.current && this.messagesView.roomId === entry.room) {
+      if (kind === 'add') this.messagesView.addPending(entry);
+      else this.messagesView.updatePending(entry);
+    }
+  }
+
+  /** Show who is typing in the open room; again once the notices may have run out. */
+  showTyping(later = false) {
+    const store = this.store;
+    if (store && store.current) this.view.renderTyping(store.typingIn(store.current));
+    if (later) setTimeout(() => this.showTyping(), TYPING_SHOWN_MS + 50);
+  }
+}

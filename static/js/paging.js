@@ -1,0 +1,79 @@
+/**
+ * Paging through the open room's history, for the controller: older pages when the reader
+ * scrolls up (from memory first, then from the server), newer ones from memory when the reader
+ * scrolls back down a window that was trimmed, and the gap a jump in `seq` leaves. What was
+ * fetched goes into the store; the message list grows at one end and trims the other.
+ */
+
+import { api, withRetry } from './api.js';
+import { pageMax, pageSize } from './rules.js';
+
+/** What the line above the messages says, for a window starting at seq `first`. */
+export function olderState(controller, first) {
+  const history = controller.store.history(controller.store.current);
+  if (controller.loadingOlder) return 'Loading older messages…';
+  if (first !== history.first || history.hasOlder) return '';
+  return 'This is the start of the conversation.';
+}
+
+/** Scrolled near the top: the loaded messages above the window, or the page before them. */
+export async function loadOlder(controller) {
+  const store = controller.store;
+  if (!store || !store.current || controller.loadingOlder) return;
+  const roomId = store.current;
+  const history = store.history(roomId);
+  const view = controller.messagesView;
+  if (!history.loaded || view.roomId !== roomId || view.first === null) return;
+  if (view.first > history.first) {
+    view.prepend(history.around(view.first, pageSize()));
+    view.setOlderState(olderState(controller, view.first));
+    return;
+  }
+  if (!history.hasOlder) return;
+  controller.loadingOlder = true;
+  view.setOlderState(olderState(controller, view.first));
+  try {
+    const before = history.first;
+    const answer = await withRetry(() => api.messages(roomId, { before, limit: pageSize() }), controller.retryHooks());
+    if (store !== controller.store) return;
+    history.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1;
+    store.addMessages(roomId, answer.messages);
+  } finally {
+    controller.loadingOlder = false;
+  }
+  if (store.current !== roomId || view.roomId !== roomId) return;
+  view.prepend(history.around(view.first, pageSize()));
+  view.setOlderState(olderState(controller, view.first));
+  view.fillIfShort();
+}
+
+/** Scrolled near the end of a window that stops short of the newest: the next loaded page. */
+export function showNewer(controller) {
+  const store = controller.store;
+  const view = controller.messagesView;
+  if (!store || view.roomId !== store.current || view.atEnd || view.last === null) return;
+  const history = store.history(store.current);
+  const next = history.around(view.last, pageSize(), true);
+  view.extend(next, !next.length || next[next.length - 1].seq === history.last);
+}
+
+/** Fetch every message after the last loaded one of a room, up to its newest. */
+export async function fillGap(controller, roomId) {
+  if (controller.gapLoading.has(roomId)) return;
+  controller.gapLoading.add(roomId);
+  const store = controller.store;
+  try {
+    for (;;) {
+      const after = store.history(roomId).last;
+      const answer = await withRetry(() => api.messages(roomId, { after, limit: pageMax() }), controller.retryHooks());
+      if (store !== controller.store || !answer.messages.length) break;
+      controller.takeMessages(roomId, answer.messages);
+      if (answer.messages.length < pageMax()) break;
+    }
+  } catch (error) {
+    if (error.status === 401) controller.sessionEnded();
+  } finally {
+    controller.gapLoading.delete(roomId);
+  }
+  if (store === controller.store) controller.addMessages(roomId, []);
+}
