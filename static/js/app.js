@@ -20,6 +20,7 @@ const view = new View(document, {
   onOpenRoom: (roomId) => controller.openRoom(roomId),
   onOpenDm: (username) => actions.openDm(controller, username),
   onSend: (text) => actions.send(controller, text),
+  onAttach: (files) => controller.attach(files),
   onTyping: () => actions.typing(controller),
   onLeave: () => actions.leave(controller),
   onInvite: () => actions.openInvite(controller),
@@ -34,8 +35,9 @@ const messagesView = new MessagesView(document, {
   onNeedNewer: () => setTimeout(() => paging.showNewer(controller), 0),
   onReachBottom: () => controller.markReadIfSeen(),
   onJump: () => controller.jumpToEnd(),
-  onRetry: (clientId) => controller.connection && controller.connection.delivery.retry(clientId),
-  onDiscard: (clientId) => controller.connection && controller.connection.delivery.discard(clientId),
+  onRetry: (clientId) => controller.retryPending(clientId),
+  onDiscard: (clientId) => controller.discardPending(clientId),
+  onOpenImage: (url, name, opener) => view.openImage(url, name, opener),
 });
 
 const dialogs = new Dialogs(document, {

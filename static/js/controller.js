@@ -10,7 +10,7 @@
 
 import { ApiError, api, loadLimits, withRetry } from './api.js';
 import { fillGap, olderState } from './paging.js';
-import { Saved } from './persist.js';
+import { FileShelf, Saved } from './persist.js';
 import { EVENTS, FRAMES } from './renderers.js';
 import {
   DOM_MESSAGES_MAX,
@@ -24,6 +24,7 @@ import {
 } from './rules.js';
 import { Connection } from './socket.js';
 import { Store } from './store.js';
+import { Uploads } from './uploads.js';
 
 export class Controller {
   constructor(view, messagesView, dialogs, { forcePolling = false } = {}) {
@@ -34,6 +35,7 @@ export class Controller {
     this.store = null;
     this.saved = null;
     this.connection = null;
+    this.uploads = null; // files on their way (uploads.js)
     this.divider = null; // {room, after}: where the "new messages" line goes in the open room
     this.loadingOlder = false;
     this.gapLoading = new Set();
@@ -98,6 +100,8 @@ export class Controller {
     this.session += 1;
     if (this.connection) this.connection.stop();
     this.connection = null;
+    if (this.uploads) this.uploads.stop();
+    this.uploads = null;
     clearInterval(this.usersTimer);
     this.store = null;
     this.messagesView.clear();
@@ -126,6 +130,13 @@ export class Controller {
     this.store.setUsers(users.users);
     this.saveRead();
     this.connection = new Connection(me, this.connectionHandlers(), { forcePolling: this.forcePolling, saved: this.saved });
+    this.uploads = new Uploads(new FileShelf(me), {
+      onChange: (change) => this.outboxChanged(change),
+      onProgress: (clientId, fraction) => this.messagesView.setProgress(clientId, fraction),
+      onConfirmed: (message) => this.addMessages(message.room, [message]),
+      onUnauthorized: () => this.sessionEnded(),
+    });
+    this.uploads.load();
     this.view.renderSidebar(this.store);
     const general = [...this.store.rooms.values()].find((room) => room.name === 'general');
     const start = [this.saved.lastRoom(), general && general.id].find((id) => id && this.store.rooms.has(id));
@@ -144,6 +155,7 @@ export class Controller {
         this.lastStatus = status;
         this.view.setStatus(status);
         this.messagesView.setWaiting(!['live', 'polling'].includes(status.state));
+        if (this.uploads) this.uploads.setOnline(['live', 'polling'].includes(status.state));
         if (status.state === 'live' || status.state === 'polling') this.refreshUsers();
       },
       onOutbox: (change) => this.outboxChanged(change),
@@ -251,7 +263,10 @@ export class Controller {
       if (unread >= 0 && unread < start) start = Math.max(0, unread - 5, messages.length - DOM_MESSAGES_MAX);
     }
     const shown = messages.slice(start);
-    const entries = this.connection ? this.connection.delivery.outbox.forRoom(roomId) : [];
+    const entries = [
+      ...(this.connection ? this.connection.delivery.outbox.forRoom(roomId) : []),
+      ...(this.uploads ? this.uploads.forRoom(roomId) : []),
+    ];
     this.messagesView.show(roomId, shown, entries, {
       me: store.me,
       dividerAfter: after,
@@ -318,6 +333,24 @@ export class Controller {
     if (!this.store || !this.store.current) return;
     if (!this.messagesView.atEnd) this.renderRoom();
     this.messagesView.scrollToBottom();
+  }
+
+  /** The user attached files (button, paste or drop): they go to the open room's upload queue. */
+  attach(files) {
+    if (!this.store || !this.store.current || !this.uploads) return;
+    this.uploads.add(this.store.current, files);
+    this.jumpToEnd();
+  }
+
+  /** A pending entry's Retry or Discard (Cancel, for an upload): the outbox or the uploads own it. */
+  retryPending(clientId) {
+    if (this.uploads && this.uploads.has(clientId)) this.uploads.retry(clientId);
+    else if (this.connection) this.connection.delivery.retry(clientId);
+  }
+
+  discardPending(clientId) {
+    if (this.uploads && this.uploads.has(clientId)) this.uploads.discard(clientId);
+    else if (this.connection) this.connection.delivery.discard(clientId);
   }
 
   /** One outbox entry changed: only its node in the open room changes. */

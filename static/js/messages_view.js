@@ -9,7 +9,7 @@
  */
 
 import { dayKey, el } from './format.js';
-import { dayNode, groupedWith, messageNode, pendingNode, setGrouped, setWaiting } from './message_nodes.js';
+import { dayNode, groupedWith, messageNode, pendingNode, setGrouped, setProgress, setWaiting } from './message_nodes.js';
 import { DOM_MESSAGES_MAX } from './rules.js';
 
 const BOTTOM_SLACK_PX = 48; // this close to the end still counts as "at the bottom"
@@ -19,7 +19,8 @@ export class MessagesView {
   /**
    * `handlers`: onNeedOlder(), onNeedNewer() (the window does not reach the newest loaded
    * message and the reader is near its end), onReachBottom(), onJump() (the "new messages
-   * below" button), onRetry(clientId), onDiscard(clientId).
+   * below" button), onRetry(clientId), onDiscard(clientId) (also Cancel of an upload),
+   * onOpenImage(url, name) (a thumbnail was clicked).
    */
   constructor(root, handlers) {
     this.scroller = root.querySelector('#messages');
@@ -38,6 +39,11 @@ export class MessagesView {
     this.scroller.addEventListener('scroll', () => this.onScroll());
     this.jump.addEventListener('click', () => this.on.onJump());
     this.list.addEventListener('click', (event) => {
+      const thumb = event.target.closest('button[data-view-url]');
+      if (thumb) {
+        this.on.onOpenImage(thumb.dataset.viewUrl, thumb.dataset.viewName, thumb);
+        return;
+      }
       const button = event.target.closest('button[data-client-id]');
       if (!button) return;
       const id = button.dataset.clientId;
@@ -347,6 +353,12 @@ export class MessagesView {
     if (!node) return;
     node.remove();
     this.pending.delete(clientId);
+  }
+
+  /** An upload's progress: only its bar changes. */
+  setProgress(clientId, fraction) {
+    const node = this.pending.get(clientId);
+    if (node) setProgress(node, fraction);
   }
 
   /** No connection now (or again one): only the pending entries' state words change. */
