@@ -95,8 +95,11 @@ class Bodies:
             leftover.unlink(missing_ok=True)
 
     def incoming(self, limit: int) -> Incoming:
-        """A new temporary file for an upload of at most ``limit`` bytes."""
-        return Incoming(self.tmp, limit)
+        """A new temporary file for an upload of at most ``limit`` bytes; StorageError if none can be made."""
+        try:
+            return Incoming(self.tmp, limit)
+        except OSError as error:
+            raise StorageError(f"{self.tmp}: {error}") from error
 
     def path(self, digest: str) -> Path:
         """Where the body of ``digest`` lives (whether or not it exists)."""
@@ -149,17 +152,18 @@ class Bodies:
                 yield path.name
 
 
-def remove_unreferenced(data_dir: str | os.PathLike, keep: Iterable[str]) -> list[str]:
+def remove_unreferenced(data_dir: str | os.PathLike, keep: Iterable[str | dict]) -> list[str]:
     """Delete every body (and its thumbnail) whose digest is not in ``keep``; the digests removed.
 
-    ``keep`` is the ``sha256`` of every ``file`` still served (messages not deleted). Call it only
+    ``keep`` holds the ``sha256`` of every ``file`` still served (messages not deleted), or those
+    ``file`` objects themselves (``{"id", ..., "sha256"}``): either may be given. Call it only
     once the log that no longer refers to the others is durable (``--compact`` renames its rewritten
     log first): then each step is safe to interrupt. A thumbnail goes before its body, so a crash
     between the two leaves a body with no thumbnail (made again when asked for), never a thumbnail
     of nothing; the next run finishes the job. Leftover temporary files go too.
     """
     bodies = Bodies(data_dir)  # its constructor also clears files/tmp
-    keep = set(keep)
+    keep = {item["sha256"] if isinstance(item, dict) else item for item in keep}
     removed = []
     for digest in list(bodies.digests()):
         if digest in keep:

@@ -144,6 +144,8 @@ def test_range_and_etag(live, http_user):
     assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(data)}"
     tail = alice.get(url, headers={"Range": "bytes=-10"}, timeout=5)
     assert tail.status_code == 206 and tail.content == data[-10:]
+    head = alice.head(url, timeout=5)
+    assert head.status_code == 200 and head.headers["Content-Length"] == str(len(data)) and not head.content
     etag = alice.get(url, timeout=5).headers["ETag"]
     same = alice.get(url, headers={"If-None-Match": etag}, timeout=5)
     assert same.status_code == 304 and same.content == b""

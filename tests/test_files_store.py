@@ -62,6 +62,7 @@ def test_remove_unreferenced_keeps_exactly_what_is_referenced(tmp_path):
     assert bodies.thumb_path(kept).exists()
     assert not bodies.thumb_path(dropped).exists() and not orphan_thumb.exists()
     assert remove_unreferenced(tmp_path, {kept}) == []  # again: nothing to do
+    assert remove_unreferenced(tmp_path, [{"id": "f1", "sha256": kept}]) == []  # file objects do too
 
 
 def _image(fmt: str, size=(30, 20), **options) -> bytes:

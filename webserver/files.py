@@ -10,6 +10,8 @@ type, the headers) is the backend's answer, relayed. The request headers a downl
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 
 import orjson
@@ -38,6 +40,15 @@ DOWNLOAD_TIMEOUT = (0.5, 30.0)
 # the upload limit before this process stops reading (the backend counts the file exactly).
 ENVELOPE_BYTES = 64 * 1024
 
+# Files moving to or from the backend at once, each way. Every transfer holds one of the backend's
+# request threads (32 by default) for as long as it lasts; past these, a transfer waits here, in a
+# greenlet that costs nothing, so the threads that store and feed messages stay free. Measured:
+# 20 uploads of 5 MiB at once with no bound took every backend thread and held the chat's messages
+# back by seconds (docs/benchmark.md, scenario 8).
+TRANSFERS_EACH_WAY = 4
+_uploads = threading.BoundedSemaphore(TRANSFERS_EACH_WAY)
+_downloads = threading.BoundedSemaphore(TRANSFERS_EACH_WAY)
+
 _FORWARDED_REQUEST = ("Range", "If-None-Match", "If-Range", "If-Modified-Since")
 _FORWARDED_ANSWER = (
     "Content-Type",
@@ -65,15 +76,16 @@ def upload(_room: str) -> ResponseReturnValue:
     if request.content_length is not None:
         headers["Content-Length"] = str(request.content_length)
     stream = request.stream
-    answer = _backend().stream(
-        "POST",
-        _raw_path(),
-        token=sessions.token_from(request),
-        headers=headers,
-        body=_chunks(stream),
-        timeout=UPLOAD_TIMEOUT,
-    )
-    return _json_answer(answer)
+    with _uploads:
+        answer = _backend().stream(
+            "POST",
+            _raw_path(),
+            token=sessions.token_from(request),
+            headers=headers,
+            body=_chunks(stream),
+            timeout=UPLOAD_TIMEOUT,
+        )
+        return _json_answer(answer)
 
 
 def _chunks(stream) -> Iterator[bytes]:
@@ -82,6 +94,16 @@ def _chunks(stream) -> Iterator[bytes]:
         if not data:
             return
         yield data
+        _let_others_run()
+
+
+def _let_others_run() -> None:
+    """Give the other greenlets (WebSocket fan-out, polls) a turn between chunks.
+
+    A file moving through loopback rarely has to wait for its sockets, and a greenlet that never
+    waits never yields: without this, one fast upload would hold the whole process until it ends.
+    """
+    time.sleep(0)  # gevent.sleep(0) under the gevent worker
 
 
 @bp.get("/api/files/<_file>/<path:_name>")
@@ -89,16 +111,24 @@ def _chunks(stream) -> Iterator[bytes]:
 def download(_file: str, _name: str = "") -> ResponseReturnValue:
     """Pass the backend's file answer on as it is read (or its JSON error)."""
     headers = {name: request.headers[name] for name in _FORWARDED_REQUEST if name in request.headers}
-    answer = _backend().stream(
-        "GET", _raw_path(), token=sessions.token_from(request), headers=headers, timeout=DOWNLOAD_TIMEOUT
-    )
+    method = "HEAD" if request.method == "HEAD" else "GET"  # HEAD: the headers, no body read
+    _downloads.acquire()
+    try:
+        answer = _backend().stream(
+            method, _raw_path(), token=sessions.token_from(request), headers=headers, timeout=DOWNLOAD_TIMEOUT
+        )
+    except BaseException:
+        _downloads.release()
+        raise
     if answer.status not in (200, 206, 304) or "json" in answer.headers.get("Content-Type", ""):
-        return _json_answer(answer)
-    response = Response(
-        _relayed(answer) if request.method != "HEAD" else _closed(answer),
-        status=answer.status,
-        direct_passthrough=True,
-    )
+        try:
+            return _json_answer(answer)
+        finally:
+            _downloads.release()
+    body = _Relayed(answer)
+    if request.method == "HEAD":
+        body.close()
+    response = Response(body, status=answer.status, direct_passthrough=True)
     del response.headers["Content-Type"]
     for name in _FORWARDED_ANSWER:
         if name in answer.headers:
@@ -107,19 +137,34 @@ def download(_file: str, _name: str = "") -> ResponseReturnValue:
     return response
 
 
-def _relayed(answer) -> Iterator[bytes]:
-    try:
-        yield from answer.stream(CHUNK, decode_content=False)
-    except HTTPError as error:  # the backend went away mid-file: the client sees a short body
-        log.warning("a download from the backend broke off: %s", error)
-    finally:
-        answer.release_conn()
+class _Relayed:
+    """A download's body as it is read from the backend. The WSGI server closes it when the answer
+    is over, sent or not (the client went away): the connection and the transfer slot go back
+    then, exactly once, even if it was never iterated."""
 
+    def __init__(self, answer):
+        self.answer = answer
+        self.closed = False
+        self.finished = False  # read to its end: the connection can serve another request
 
-def _closed(answer) -> Iterator[bytes]:
-    answer.drain_conn()
-    answer.release_conn()
-    return iter(())
+    def __iter__(self) -> Iterator[bytes]:
+        if self.closed:
+            return
+        try:
+            for piece in self.answer.stream(CHUNK, decode_content=False):
+                yield piece
+                _let_others_run()
+            self.finished = True
+        except HTTPError as error:  # the backend went away mid-file: the client sees a short body
+            log.warning("a download from the backend broke off: %s", error)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if not self.finished and self.answer.length_remaining:
+                self.answer.close()  # cut short: this connection still holds the rest; drop it
+            self.answer.release_conn()
+            _downloads.release()
 
 
 def _json_answer(answer) -> Response:
