@@ -142,3 +142,26 @@ def test_uploads_have_their_own_rate_limit(make_backend_app):
     ]
     assert [answer.status_code for answer in statuses] == [201, 201, 429]
     assert int(statuses[2].headers["Retry-After"]) >= 1
+
+
+def test_a_full_disk_is_503_and_leaves_nothing(backend_app, users, monkeypatch):
+    import errno
+
+    from backend import files
+
+    def full(_fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    room = users.alice.get("/api/rooms").get_json()["rooms"][0]["id"]
+    bodies = backend_app.extensions["chat.bodies"]
+    monkeypatch.setattr(files.os, "fsync", full)  # the body cannot be made durable
+    answer = users.alice.request(
+        "POST",
+        f"/api/rooms/{room}/files",
+        data={"file": (io.BytesIO(b"x" * 1000), "a.bin"), "client_id": "full-1"},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 503 and answer.get_json()["error"]["code"] == "storage_unavailable"
+    assert list(bodies.tmp.iterdir()) == [] and list(bodies.digests()) == []
+    history = users.alice.get(f"/api/rooms/{room}/messages").get_json()["messages"]
+    assert [m for m in history if "file" in m] == []
