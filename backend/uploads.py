@@ -14,6 +14,7 @@ import unicodedata
 from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 from common.schemas import NewFile
@@ -32,6 +33,7 @@ ENVELOPE_BYTES = 64 * 1024
 # Bytes werkzeug's multipart parser may hold at once: its buffer must fit one 64 KiB read plus
 # what it keeps back while looking for a boundary; it also caps a text part (the caption).
 FORM_MEMORY_BYTES = 1024 * 1024
+FORM_PARTS = 8  # parts of an upload's form at most: file, client_id, text, and a few to spare
 NAME_MAX = 200  # code points kept of a file's name (the end, with its extension, is kept)
 FILE_POLICY = "default-src 'none'; sandbox"
 
@@ -61,12 +63,22 @@ def upload(room_id: str):
 
     request.max_content_length = max_bytes + ENVELOPE_BYTES
     parser = FormDataParser(
-        stream_factory=file_part, max_form_memory_size=FORM_MEMORY_BYTES, max_form_parts=8, silent=True
+        stream_factory=file_part,
+        max_form_memory_size=FORM_MEMORY_BYTES,
+        max_form_parts=FORM_PARTS,
+        silent=True,
     )
+    stream = request.stream  # 413 at once for a declared length over the limit
     try:
-        _, form, files = parser.parse(
-            request.stream, request.mimetype, request.content_length, request.mimetype_params
-        )
+        try:
+            _, form, files = parser.parse(
+                stream, request.mimetype, request.content_length, request.mimetype_params
+            )
+        except RequestEntityTooLarge:
+            if getattr(stream, "_limit_is_max", False) and getattr(stream, "is_exhausted", False):
+                raise  # a body of no declared length went over the limit
+            # Otherwise the form besides the file: too many parts, or a text part over 1 MiB.
+            raise Invalid("Besides the file, send only 'client_id' and an optional short 'text'.") from None
         part = files.get("file")
         if part is None or len(received) != 1 or part.stream is not received[0]:
             raise Invalid("Send exactly one file, in a part named 'file' with a filename.")

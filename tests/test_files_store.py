@@ -165,3 +165,16 @@ def test_a_full_disk_is_503_and_leaves_nothing(backend_app, users, monkeypatch):
     assert list(bodies.tmp.iterdir()) == [] and list(bodies.digests()) == []
     history = users.alice.get(f"/api/rooms/{room}/messages").get_json()["messages"]
     assert [m for m in history if "file" in m] == []
+
+
+def test_a_crowded_form_is_422_and_an_oversize_caption_too(users):
+    room = users.alice.get("/api/rooms").get_json()["rooms"][0]["id"]
+    crowded = {f"extra{n}": "x" for n in range(20)}
+    for extra in (crowded, {"text": "x" * (2 * 1024 * 1024)}):
+        answer = users.alice.request(
+            "POST",
+            f"/api/rooms/{room}/files",
+            data={"file": (io.BytesIO(b"x"), "a.bin"), "client_id": "crowd", **extra},
+            content_type="multipart/form-data",
+        )
+        assert answer.status_code == 422, answer.get_json()

@@ -11,7 +11,8 @@ from __future__ import annotations
 from common import limits
 from common import objects as o
 from common import schemas as s
-from webserver.openapi_schemas import OpenApi30, answer, error, operation, path_param, query
+from webserver.openapi_files import file_paths
+from webserver.openapi_schemas import answer, error, operation, path_param, query
 
 SET_COOKIE = {
     "Set-Cookie": {
@@ -179,7 +180,7 @@ def paths() -> dict:
                 changes=True,
             ),
         },
-        **_file_paths(),
+        **file_paths(),
         "/api/events": {
             "get": operation(
                 "getEvents",
@@ -206,113 +207,5 @@ def paths() -> dict:
                 "security": [],
                 "responses": {"200": answer("The OpenAPI document.", {"type": "object"})},
             }
-        },
-    }
-
-
-# -- files ------------------------------------------------------------------------------------
-
-FILE_ID = path_param("id", "The file's id (the message's file.id).")
-BINARY = {"type": "string", "format": "binary"}
-FILE_HEADERS = {
-    name: {"description": text, "schema": {"type": "string"}}
-    for name, text in (
-        (
-            "Content-Disposition",
-            "inline (an image shown in place) or attachment, with the name as "
-            "filename (ASCII) and filename* (UTF-8, RFC 6266).",
-        ),
-        ("ETag", "The body's SHA-256, quoted."),
-        ("Cache-Control", "private, no-cache: a cache must ask again, so access is checked on every use."),
-        ("Content-Security-Policy", "default-src 'none'; sandbox"),
-        ("X-Content-Type-Options", "nosniff"),
-    )
-}
-
-
-def _binary(description: str, types: tuple[str, ...], status_headers: dict | None = None) -> dict:
-    return {
-        "description": description,
-        "headers": dict(FILE_HEADERS, **(status_headers or {})),
-        "content": {mime: {"schema": BINARY} for mime in types},
-    }
-
-
-def _upload_body() -> dict:
-    """The multipart request of an upload: the NewFile fields and the file part."""
-    fields = s.NewFile.model_json_schema(schema_generator=OpenApi30)
-    fields.pop("title", None)
-    fields.pop("description", None)
-    properties = {
-        "file": dict(BINARY, description=f"The file: at most {limits.MAX_UPLOAD_MB} MiB by default.")
-    }
-    properties.update(fields["properties"])
-    schema = {"type": "object", "required": ["file", "client_id"], "properties": properties}
-    return {"required": True, "content": {"multipart/form-data": {"schema": schema}}}
-
-
-def _file_paths() -> dict:
-    served = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/octet-stream")
-    ranges = {
-        "Content-Range": {"description": "The part sent, e.g. bytes 0-99/4096.", "schema": {"type": "string"}}
-    }
-    gone = error(
-        404, "not_found", description="No such file, a room the caller may not read, or a deleted message."
-    )
-    not_modified = answer("The ETag in If-None-Match is still the file's.")
-    upload = operation(
-        "uploadFile",
-        "Post a file (and an optional caption) as a message (idempotent per client_id)",
-        {
-            200: answer("A repeat of a client_id: the first message; nothing stored.", o.OneMessage),
-            201: answer("Stored, with its file object.", o.OneMessage),
-            403: error(
-                403,
-                "not_a_member",
-                "forbidden",
-                description="A public room the caller has not joined (not_a_member), or an Origin "
-                "that is not allowed (forbidden).",
-            ),
-            404: error(404, "not_found"),
-            413: error(413, "payload_too_large", description="The file is over the upload limit."),
-            422: error(422, "validation_error", description="No file part, or a bad client_id or caption."),
-            429: error(429, "rate_limited"),
-        },
-        changes=True,
-    )
-    upload["requestBody"] = _upload_body()
-    return {
-        "/api/rooms/{id}/files": {"parameters": [ROOM_ID], "post": upload},
-        "/api/files/{id}/{name}": {
-            "parameters": [
-                FILE_ID,
-                path_param("name", "The file's name as in its url (any name is served)."),
-            ],
-            "get": operation(
-                "downloadFile",
-                "The file: inline for a PNG, JPEG, GIF or WebP image, else a download "
-                "(application/octet-stream); Range and If-None-Match are honoured",
-                {
-                    200: _binary("The file.", served),
-                    206: _binary("The part asked for with Range.", served, ranges),
-                    304: not_modified,
-                    404: gone,
-                    416: error(416, "range_not_satisfiable", description="The Range is outside the file."),
-                },
-            ),
-        },
-        "/api/thumbnails/{id}": {
-            "parameters": [FILE_ID],
-            "get": operation(
-                "getThumbnail",
-                f"An image's thumbnail, at most {limits.THUMB_SIDE} px on its longer side",
-                {
-                    200: _binary("The thumbnail.", ("image/png", "image/jpeg")),
-                    206: _binary("The part asked for with Range.", ("image/png", "image/jpeg"), ranges),
-                    304: not_modified,
-                    404: gone,
-                    416: error(416, "range_not_satisfiable", description="The Range is outside the file."),
-                },
-            ),
         },
     }
