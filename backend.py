@@ -65,6 +65,11 @@ def _config_key(flag: str) -> str:
     return flag[2:].replace("-", "_").upper()
 
 
+def _seconds(text: str) -> float:
+    """argparse type: a number of seconds, 0 or more (0 means none)."""
+    return _rate(text)
+
+
 def _threads(text: str) -> int:
     """argparse type: a thread count of at least 1."""
     value = _count(text)
@@ -116,6 +121,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=env("CHAT_BACKEND_THREADS", "32"),
         help="request threads; each long-poll holds one (CHAT_BACKEND_THREADS)",
     )
+    add(
+        "--edit-window",
+        type=_seconds,
+        default=env("CHAT_EDIT_WINDOW", str(limits.EDIT_WINDOW)),
+        help="seconds after sending that a message may be edited (CHAT_EDIT_WINDOW; 0 = no window)",
+    )
+    add(
+        "--compact",
+        action="store_true",
+        help="rewrite the data files without deleted and replaced texts, then exit (no live backend "
+        "may hold the data directory)",
+    )
     # argparse runs ``type`` on string defaults too, so a bad environment value is reported
     # exactly like a bad flag.
     return parser.parse_args(argv)
@@ -124,7 +141,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Start the backend and serve until stopped; the exit status for the shell."""
     args = parse_args(argv)
-    config = {"DATA_DIR": args.data_dir, "MAX_UPLOAD_MB": args.max_upload_mb}
+    if args.compact:
+        return compact(args.data_dir)
+    config = {"DATA_DIR": args.data_dir, "EDIT_WINDOW": args.edit_window, "MAX_UPLOAD_MB": args.max_upload_mb}
     for flag, *_ in RATE_LIMITS:
         config[_config_key(flag)] = getattr(args, _config_key(flag).lower())
     # Imported here, not at the top, so that ``--help`` and flag errors answer at once.
@@ -144,6 +163,23 @@ def main(argv: list[str] | None = None) -> int:
     except (DataDirError, ServeError) as error:
         print(f"{NAME}: {error}", file=sys.stderr, flush=True)
         return 1
+    return 0
+
+
+def compact(data_dir: str) -> int:
+    """``--compact``: compact the data directory's log and say what was done; the exit status."""
+    from backend.compaction import compact as run
+    from backend.datadir import DataDirError
+
+    try:
+        summary = run(data_dir)
+    except DataDirError as error:
+        print(f"{NAME}: cannot compact: {error}", file=sys.stderr, flush=True)
+        return 1
+    except OSError as error:
+        print(f"{NAME}: compaction failed, the data is unchanged: {error}", file=sys.stderr, flush=True)
+        return 1
+    print(f"{NAME}: {summary}", flush=True)
     return 0
 
 

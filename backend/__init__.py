@@ -35,6 +35,7 @@ DEFAULTS = {
     "MAX_UPLOAD_MB": limits.MAX_UPLOAD_MB,  # a file's own bytes; the upload route's own limit
     "UPLOAD_BURST": limits.UPLOAD_BURST,
     "UPLOAD_RATE": limits.UPLOAD_RATE,  # per second
+    "EDIT_WINDOW": limits.EDIT_WINDOW,  # seconds after sending that an edit is allowed; 0 = always
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
 }

@@ -90,9 +90,13 @@ def _room_change(record: dict, room: Room) -> Audience | None:
     return None
 
 
+def _reader(record: dict, room: Room) -> Audience:
+    return Named([record["user"]])
+
+
 # The kinds whose audience is not their room's members. A new kind that concerns someone else
-# (a read position concerns only its reader) adds its rule here; most kinds need none.
-RULES: dict[str, Rule] = {"room": _room_change}
+# adds its rule here; most kinds need none.
+RULES: dict[str, Rule] = {"room": _room_change, "read": _reader}
 
 
 def decide(record: dict, room: Room) -> Audience | None:

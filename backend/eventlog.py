@@ -53,6 +53,10 @@ class EventLog:
         """The number of the room event ``pos`` belongs to."""
         return self._rooms[pos - 1]
 
+    def place(self, pos: int) -> tuple[int, int]:
+        """Where event ``pos``'s line is: ``(byte offset, length with its newline)``."""
+        return self._offsets[pos - 1], self._lengths[pos - 1]
+
     def line(self, pos: int) -> bytes:
         """Event ``pos`` as stored: one JSON object."""
         return self._file.read(self._offsets[pos - 1], self._lengths[pos - 1])

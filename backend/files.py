@@ -88,15 +88,16 @@ class Bodies:
 
     def __init__(self, data_dir: str | os.PathLike):
         self.root = Path(data_dir) / "files"
-        self.tmp = self.root / "tmp"
-        self.tmp.mkdir(parents=True, exist_ok=True)
-        for leftover in self.tmp.iterdir():  # a crash during an upload: never committed
-            log.warning("removing an unfinished upload %s", leftover)
-            leftover.unlink(missing_ok=True)
+        self.tmp = self.root / "tmp"  # made at the first upload: a chat without files has no files/
+        if self.tmp.is_dir():
+            for leftover in self.tmp.iterdir():  # a crash during an upload: never committed
+                log.warning("removing an unfinished upload %s", leftover)
+                leftover.unlink(missing_ok=True)
 
     def incoming(self, limit: int) -> Incoming:
         """A new temporary file for an upload of at most ``limit`` bytes; StorageError if none can be made."""
         try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
             return Incoming(self.tmp, limit)
         except OSError as error:
             raise StorageError(f"{self.tmp}: {error}") from error
@@ -135,6 +136,7 @@ class Bodies:
         """Write a small derived file (a thumbnail) atomically: temporary name, fsync, rename."""
         tmp = self.tmp / ("th-" + secrets.token_hex(12))
         try:
+            self.tmp.mkdir(parents=True, exist_ok=True)
             with open(tmp, "xb") as out:
                 out.write(data)
                 out.flush()
@@ -162,6 +164,8 @@ def remove_unreferenced(data_dir: str | os.PathLike, keep: Iterable[str | dict])
     between the two leaves a body with no thumbnail (made again when asked for), never a thumbnail
     of nothing; the next run finishes the job. Leftover temporary files go too.
     """
+    if not (Path(data_dir) / "files").is_dir():
+        return []  # no file was ever uploaded here
     bodies = Bodies(data_dir)  # its constructor also clears files/tmp
     keep = {item["sha256"] if isinstance(item, dict) else item for item in keep}
     removed = []

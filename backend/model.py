@@ -41,6 +41,8 @@ class Room:
     spans: dict[str, list[list[int | None]]] = field(default_factory=dict)
     # The pos of the latest event that changed the members: any later event concerns ``members``.
     changed_at: int = 0
+    # username -> the seq up to which they have read the room (backend/reading.py).
+    read_seq: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """The contract's room object."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from common.schemas import NewRoom, Person
+from common.schemas import NewRoom, Person, ReadPosition
 
 from . import validation
 from .auth import limit, require_user, store
@@ -58,6 +58,14 @@ def add_member(room_id: str):
 def remove_member(room_id: str, username: str):
     """Leave a room; nobody can remove someone else."""
     store().leave(require_user(), room_id, username)
+    return "", 204
+
+
+@bp.put("/api/rooms/<room_id>/read")
+def mark_read(room_id: str):
+    """Move the caller's read position forward (never back, never past the last message)."""
+    username = require_user()
+    store().mark_read(username, room_id, validation.body(request, ReadPosition).seq)
     return "", 204
 
 

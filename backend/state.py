@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import audience
 from .audience import Audience, Members
 from .model import DM, Room
+from .reading import apply_read, check_read
 
 GENERAL = "general"
 _ROOM_FIELDS = {"id": str, "name": str, "kind": str, "visibility": str, "members": list, "created_at": str}
@@ -51,6 +52,8 @@ class Rooms:
             ):
                 raise ValueError(f"message seq {seq!r} is malformed or not after {room.last_seq}")
             return room
+        if record["type"] == "read":
+            check_read(record)
         if record["type"] != "room":
             return self.by_id[room_id(record)]
         data = record["room"]
@@ -72,6 +75,8 @@ class Rooms:
             room.add_message(message["seq"], pos, message["sender"], message["client_id"])
         elif kind == "room":
             room.apply_membership(record["room"]["members"], pos)
+        elif kind == "read":
+            apply_read(room, record)
         special = audience.decide(record, room)
         if special is not None:
             self._audiences[pos] = special

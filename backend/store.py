@@ -17,12 +17,17 @@ import threading
 import time
 from collections.abc import Callable
 
+import orjson
+
 from .accounts import Accounts, canonical
 from .audience import Audience
+from .changes import KINDS, Changes
 from .clock import now_iso
 from .datadir import lock_data_dir
 from .eventlog import EventLog
+from .lifecycle import Lifecycle
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
+from .reading import Reading
 from .refusals import Forbidden, Invalid, NotAMember, NotFound
 from .state import GENERAL, Rooms, room_id
 
@@ -33,8 +38,12 @@ log = logging.getLogger(__name__)
 SCAN_LIMIT = 20_000
 
 
-class Store:
-    """Rooms, memberships and messages over an append-only event log."""
+class Store(Lifecycle, Reading):
+    """Rooms, memberships and messages over an append-only event log.
+
+    Reading, editing, deleting and reacting to one message: :class:`backend.lifecycle.Lifecycle`;
+    read positions: :class:`backend.reading.Reading`.
+    """
 
     def __init__(self, data_dir: str):
         self._lock_fd = lock_data_dir(data_dir)
@@ -44,6 +53,7 @@ class Store:
         self._log = EventLog(os.path.join(data_dir, "events.jsonl"))
         self._rooms = Rooms()
         self._files: dict[str, tuple[str, int]] = {}  # file id: (room id, seq) of its message
+        self._changes = Changes()  # the current state of every changed message (backend.changes)
         self.pos = 0
         for offset, length, record in self._log.recover():
             self._replay(offset, length, record)
@@ -73,12 +83,19 @@ class Store:
         return room
 
     def rooms_for(self, username: str) -> list[dict]:
-        """The user's rooms and every public room, oldest first, each with ``member``."""
-        return [
-            dict(room.to_json(), member=room.has_member(username))
-            for room in self._rooms.in_order
-            if room.visible_to(username)
-        ]
+        """The user's rooms and every public room, oldest first, each with ``member``; the user's
+        own rooms also with ``read_seq``, their read position (backend/reading.py)."""
+        listed = []
+        for room in self._rooms.in_order:
+            if room.visible_to(username):
+                member = room.has_member(username)
+                extra = (
+                    {"member": True, "read_seq": room.read_seq.get(username, 0)}
+                    if member
+                    else {"member": False}
+                )
+                listed.append(room.to_json() | extra)
+        return listed
 
     def create_room(self, creator: str, name: str, visibility: str, members: list[str]) -> dict:
         """Create a group room with ``creator`` and ``members`` (already validated usernames)."""
@@ -160,14 +177,14 @@ class Store:
         for seq in room.seq_range(after, before, limit):
             pos = room.seq_pos[seq - 1]
             if pos > 0:
-                page.append(self._log.event(pos)["message"])
+                page.append(self._current_at(room, seq, pos))
         return page, last_seq
 
     def find_message(self, sender: str, room_id: str, client_id: str) -> dict | None:
         """The message ``sender`` already stored in the room under ``client_id``, if any."""
         room = self._rooms.by_id.get(room_id)
         pos = room.client_ids.get(client_key(sender, client_id)) if room else None
-        return self._log.event(pos)["message"] if pos else None
+        return self._first(room, pos) if pos else None
 
     def post_message(
         self,
@@ -177,12 +194,14 @@ class Store:
         client_id: str,
         admit: Callable[[], None] | None = None,
         *,
+        reply_to: int | None = None,
         file: dict | None = None,
     ) -> tuple[dict, bool]:
         """Store a message; ``(message, created)``. A repeated ``client_id`` returns the first one.
 
         ``admit`` runs only for a message that will be stored (the sender's rate limit, which may
-        raise): a retry is answered without it, so retrying costs the sender nothing. ``file`` is
+        raise): a retry is answered without it, so retrying costs the sender nothing. ``reply_to``
+        is the seq of the message it answers, in the same room (Invalid otherwise). ``file`` is
         the contract's file object of an attachment whose body is already durable on disk
         (:mod:`backend.files`); with one, ``text`` (the caption) may be empty.
         """
@@ -190,9 +209,10 @@ class Store:
             room = self.room(sender, room_id)
             first = room.client_ids.get(client_key(sender, client_id))
             if first is not None:
-                return self._log.event(first)["message"], False
+                return self._first(room, first), False
             if not room.has_member(sender):
                 raise NotAMember("You are not a member of this room.")
+            self.reply_target(room, reply_to)
             if admit is not None:
                 admit()
             message = {
@@ -205,21 +225,12 @@ class Store:
                 "ts": now_iso(),
                 "client_id": client_id,
             }
+            if reply_to is not None:
+                message["reply_to"] = reply_to
             if file is not None:
                 message["file"] = file
             self._append({"type": "message", "pos": message["pos"], "message": message})
             return message, True
-
-    def current(self, room_id: str, seq: int) -> dict | None:
-        """The message ``seq`` of the room as it is now, with no access check; None if none.
-
-        (The simplest version: the stored record. Edits and deletions fold in here.)
-        """
-        room = self._rooms.by_id.get(room_id)
-        if room is None or not 1 <= seq <= room.last_seq:
-            return None
-        pos = room.seq_pos[seq - 1]
-        return self._log.event(pos)["message"] if pos > 0 else None
 
     def file_message(self, file_id: str) -> tuple[str, int] | None:
         """``(room id, seq)`` of the message that carries the file ``file_id``, if any."""
@@ -234,10 +245,11 @@ class Store:
         :func:`backend.state.room_id`). Whom it concerns follows from its kind
         (:mod:`backend.audience`): its room's members unless a rule says otherwise. Raises
         KeyError for a room that does not exist and ValueError for the kinds that change rooms
-        (messages and room events have their own methods), before anything is written.
+        (messages, room events and changes to messages have their own methods), before anything
+        is written.
         """
         kind = record.get("type")
-        if kind in ("message", "room") or not isinstance(kind, str):
+        if kind in ("message", "room", *KINDS) or not isinstance(kind, str):
             raise ValueError(f"append_event cannot append an event of type {kind!r}")
         with self._lock:
             event = {"type": kind, "pos": self.pos + 1}
@@ -263,7 +275,7 @@ class Store:
         line can be returned or the time is up.
         """
         positions, cursor, more = self._select(after, limit, wait, username, scan_limit)
-        return [self._log.line(pos) for pos in positions], cursor, more
+        return [self._served_line(pos) for pos in positions], cursor, more
 
     def addressed_events(
         self, after: int, limit: int, wait: float = 0
@@ -274,7 +286,7 @@ class Store:
         :data:`common.feed.EVERYONE`, from the same :meth:`audience` the per-user feed asks.
         """
         positions, cursor, more = self._select(after, limit, wait, None, SCAN_LIMIT)
-        return [(self._log.line(pos), self.audience(pos).users()) for pos in positions], cursor, more
+        return [(self._served_line(pos), self.audience(pos).users()) for pos in positions], cursor, more
 
     def audience(self, pos: int) -> Audience:
         """Who event ``pos`` concerns (see :mod:`backend.audience`)."""
@@ -308,6 +320,12 @@ class Store:
             self._new_event.wait_for(lambda: self.pos > pos, timeout=timeout)
 
     # -- writing and replaying the log (callers hold the lock) ------------------------------------
+
+    def _first(self, room: Room, pos: int) -> dict:
+        """The message stored at ``pos`` in ``room``, as it is now."""
+        message = self._log.event(pos)["message"]
+        change = self._changes.get(room, message["seq"])
+        return message if change is None else orjson.loads(self._message_bytes(change))
 
     def _new_room(self, name: str, kind: str, visibility: str, creator: str | None) -> Room:
         return Room(
@@ -348,8 +366,11 @@ class Store:
         # whatever they can reach through a room or ``pos`` must already be readable.
         pos = record["pos"]
         room = self._rooms.place(record)
+        change = self._changes.prepare(room, record) if record["type"] in KINDS else None
         self._log.index(pos, offset, length, room.number)
         self._rooms.apply(room, record, pos)
+        if change is not None:
+            self._changes.commit(room, record["seq"], change, pos)
         if record["type"] == "message" and "file" in record["message"]:
             message = record["message"]
             self._files[message["file"]["id"]] = (message["room"], message["seq"])

@@ -20,30 +20,32 @@ from datetime import UTC, datetime
 from bench import procs, wsload
 from bench.capacity import scenario_3
 from bench.history import scenario_5
+from bench.lifecycle import scenario_8
 from bench.polling import scenario_6
 from bench.procs import ROOT, Server, log, raise_nofile
 from bench.report import table, usage_table, write
 from bench.scenarios import SIZES, Context, scenario_1, scenario_2, scenario_4, scenario_7
 from bench.soak import soak
 from bench.stack import Stack
-from bench.uploads import scenario_8
+from bench.uploads import scenario_9
 
 # Run order: the floor right after the runs it is compared with (scenario 1 alternates with it);
 # the 10,000 connections after the latency runs; the history scenario last, on its own stack, once
 # the shared one is stopped.
-ORDER = ["1", "2", "7", "4", "6", "8", "3", "soak", "5"]
+ORDER = ["1", "2", "7", "4", "6", "8", "9", "3", "soak", "5"]
 RUNNERS = {
     "1": scenario_1,
     "2": scenario_2,
     "7": scenario_7,
     "4": scenario_4,
     "6": scenario_6,
-    "3": scenario_3,
     "8": scenario_8,
+    "3": scenario_3,
+    "9": scenario_9,
 }
 # Seconds a scenario may run beyond its sending time before it is stopped and reported as such.
 CAP_S = {False: 300, True: 900}
-NEEDS_STACK = {"1", "2", "3", "4", "6", "8", "soak"}
+NEEDS_STACK = {"1", "2", "3", "4", "6", "8", "9", "soak"}
 
 
 async def guarded(scenario, servers, cap: float):

@@ -1,5 +1,8 @@
 """Scenario 5: the latest 50 messages of a room holding 1,000,000, read through the front server.
 
+A share of the messages (``changes`` in the sizes: 10%) is changed after it was sent, half edited,
+half deleted, as change lines placed right after the message: start-up replays those too.
+
 The data directory is made by the real backend first (one user, one room, one message posted
 through the API), so accounts and the room are exactly what the backend writes. The million
 messages are then appended to ``events.jsonl`` in the backend's own record shape, copied from
@@ -32,7 +35,7 @@ async def scenario_5(ctx: Context) -> dict:
     size = ctx.sizes["s5"]
     data_dir = Path(tempfile.mkdtemp(prefix="chat-bench-history-"))
     try:
-        room, write_s, file_mib = await _build(data_dir, size["messages"])
+        room, write_s, file_mib = await _build(data_dir, size["messages"], size.get("changes", 0))
         stack = Stack(data_dir)
         started = time.perf_counter()
         stack.backend = Server(
@@ -54,6 +57,7 @@ async def scenario_5(ctx: Context) -> dict:
         shutil.rmtree(data_dir, ignore_errors=True)
     return {
         "messages": size["messages"],
+        "changed_share": size.get("changes", 0),
         "events_file_mib": file_mib,
         "write_s": write_s,
         "startup": startup,
@@ -61,7 +65,7 @@ async def scenario_5(ctx: Context) -> dict:
     }
 
 
-async def _build(data_dir: Path, count: int) -> tuple[str, float, float]:
+async def _build(data_dir: Path, count: int, changes: float = 0) -> tuple[str, float, float]:
     stack = Stack(data_dir, backend_flags=[]).start()
     try:
         await stack.sign_up(1, prefix=USER)
@@ -75,12 +79,16 @@ async def _build(data_dir: Path, count: int) -> tuple[str, float, float]:
         stack.front.stop()
     started = time.perf_counter()
     path = data_dir / "events.jsonl"
-    await asyncio.to_thread(_append, path, room, count - 1)
+    await asyncio.to_thread(_append, path, room, count - 1, changes)
     return room, round(time.perf_counter() - started, 2), round(path.stat().st_size / 2**20, 1)
 
 
-def _append(path: Path, room: str, count: int) -> None:
-    """Append ``count`` messages to ``room``, shaped exactly like the last stored message."""
+def _append(path: Path, room: str, count: int, changes: float = 0) -> None:
+    """Append ``count`` messages to ``room``, shaped exactly like the last stored message.
+
+    With ``changes`` (a share), that share of them is followed by an edit or, as often, a deletion
+    by its sender, in the backend's own change-line shape.
+    """
     lines = path.read_bytes().rstrip(b"\n").split(b"\n")
     template = orjson.loads(lines[-1])
     if template.get("type") != "message" or template["message"]["room"] != room:
@@ -89,16 +97,26 @@ def _append(path: Path, room: str, count: int) -> None:
     message = dict(template["message"])
     record = dict(template, message=message)
     filler = "a fairly ordinary chat line of about the usual length, number "
+    every = round(1 / changes) if changes else 0  # one message in ``every`` is changed
+    change = {"room": room, "user": message["sender"], "ts": message["ts"]}
     with open(path, "ab") as out:
         batch = []
         for i in range(1, count + 1):
-            record["pos"] = message["pos"] = pos + i
+            pos += 1
+            record["pos"] = message["pos"] = pos
             message["seq"] = seq + i
-            message["id"] = f"m{pos + i:016x}"
+            message["id"] = f"m{pos:016x}"
             message["client_id"] = f"h{i}"
             message["text"] = f"{filler}{i}"
             batch.append(orjson.dumps(record))
-            if len(batch) == 50_000:
+            if every and i % every == 0:
+                pos += 1
+                kind = "edit" if i % (2 * every) else "delete"
+                line = {"type": kind, "pos": pos, **change, "seq": seq + i}
+                if kind == "edit":
+                    line["text"] = f"{filler}{i}, edited"
+                batch.append(orjson.dumps(line))
+            if len(batch) >= 50_000:
                 out.write(b"\n".join(batch) + b"\n")
                 batch = []
         if batch:

@@ -98,6 +98,7 @@ def _row5(r):
     got = (
         f"latest 50: {_lat(r, 'latest_50')} (middle page p50 {r['middle_50']['p50_ms']} ms); "
         f"backend start {s['healthy_s']} s, RSS {s['backend_rss_mib']} MiB on {r['messages']:,} messages "
+        f"({r.get('changed_share', 0):.0%} of them edited or deleted) "
         f"({r['events_file_mib']} MiB)"
     )
     return got, "p50 <= 5 ms, start <= 5 s", ok
@@ -121,7 +122,7 @@ def _row7(r):
     return got, "our p99 <= 1.5x the floor's", ratio is not None and _le(ratio["p99"], 1.5)
 
 
-def _row8(r):
+def _row9(r):
     fan = r["fanout"]
     ok = _le(fan["latency"]["p99_ms"], 25) and _clean(fan) and not r["failed"]
     quiet = r.get("fanout_without_uploads")
@@ -150,6 +151,22 @@ def _row_soak(r):
     return got, "memory growth <= 10%, nothing lost", ok
 
 
+def _row8(r):
+    ours, upd = r["latency"]["p99_ms"], r["update_latency"]["p99_ms"]
+    ok = (
+        _le(upd, ours)
+        and _clean(r)
+        and r["update_lost"] == 0
+        and r["update_duplicates"] == 0
+        and not r["change_failures"]
+    )
+    got = (
+        f"{r['operations']}; messages {_lat(r)}; updates {_lat(r, 'update_latency')}; {_counts(r)}; "
+        f"updates lost {r['update_lost']}, dup {r['update_duplicates']}, failed {r['change_failures']}"
+    )
+    return got, "update delivery p99 <= message delivery p99, nothing lost", ok
+
+
 ROWS = {
     "1": ("1. Room fan-out: 100 clients, 50 msg/s, in rounds beside the floor", _row1),
     "2": ("2. Crowd: 1,000 clients, 20 msg/s", _row2),
@@ -158,7 +175,8 @@ ROWS = {
     "5": ("5. History: latest 50 of 1,000,000", _row5),
     "6": ("6. Polling: 100 clients, wait=25", _row6),
     "7": ("7. The floor of scenario 2", _row7),
-    "8": ("8. Files: 20 uploads of 5 MiB at once beside scenario 1's fan-out", _row8),
+    "8": ("8. Edits and reactions: 100 clients, 50 op/s, 10% edits, 20% reactions", _row8),
+    "9": ("9. Files: 20 uploads of 5 MiB at once beside scenario 1's fan-out", _row9),
     "soak": ("Soak: 200 clients, 10 min", _row_soak),
 }
 

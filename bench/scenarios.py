@@ -21,8 +21,9 @@ SIZES = {
         "s2": {"clients": 1000, "rate": 20, "duration": 10},
         "s3": {"connections": 10_000},
         "s4": {"clients": 10, "rate": 100, "duration": 10},
-        "s5": {"messages": 1_000_000, "reads": 200},
+        "s5": {"messages": 1_000_000, "reads": 200, "changes": 0.1},
         "s6": {"clients": 100, "rate": 5, "duration": 10},
+        "s8": {"clients": 100, "rate": 50, "duration": 10, "edits": 0.1, "reactions": 0.2},
     },
     "full": {
         "users": 100,
@@ -30,8 +31,9 @@ SIZES = {
         "s2": {"clients": 1000, "rate": 20, "duration": 30},
         "s3": {"connections": 10_000},
         "s4": {"clients": 10, "rate": 100, "duration": 30},
-        "s5": {"messages": 1_000_000, "reads": 1000},
+        "s5": {"messages": 1_000_000, "reads": 1000, "changes": 0.1},
         "s6": {"clients": 100, "rate": 5, "duration": 30},
+        "s8": {"clients": 100, "rate": 50, "duration": 30, "edits": 0.1, "reactions": 0.2},
         "soak": {"clients": 200, "rate": 20, "duration": 600, "warmup": 60, "sample_every": 10},
     },
 }

@@ -1,4 +1,4 @@
-"""Scenario 8: 20 concurrent uploads of 5 MiB while scenario 1's fan-out runs.
+"""Scenario 9: 20 concurrent uploads of 5 MiB while scenario 1's fan-out runs.
 
 The fan-out (100 clients in one room, 50 messages/s) runs as in scenario 1, one round, first alone
 (the baseline on the machine as loaded at that moment), then again while 20
@@ -88,15 +88,15 @@ def _run_uploaders(job: dict) -> dict:
     return totals
 
 
-async def scenario_8(ctx: Context) -> dict:
+async def scenario_9(ctx: Context) -> dict:
     """The fan-out of scenario 1 (one round) with 20 clients uploading and downloading 5 MiB files."""
     size = {k: v for k, v in ctx.sizes["s1"].items() if k != "rounds"}
-    fan_room = await ctx.room("bench s8 fan-out")
-    file_room = await ctx.room("bench s8 files")
+    fan_room = await ctx.room("bench s9 fan-out")
+    file_room = await ctx.room("bench s9 files")
     cookies = ctx.cookies()
     # The same fan-out without uploads first, on the machine as it is now: what the uploads add.
     quiet = await fanout(
-        ctx.stack.ws_url, ctx.cookies(), fan_room, **size, tag="s8q", servers=ctx.stack.servers()
+        ctx.stack.ws_url, ctx.cookies(), fan_room, **size, tag="s9q", servers=ctx.stack.servers()
     )  # fmt: skip
     # The uploaders run in a process of their own, so that their work does not slow the fan-out's
     # clients (and their clocks) in this one.
@@ -112,7 +112,7 @@ async def scenario_8(ctx: Context) -> dict:
         uploads = loop.run_in_executor(pool, _run_uploaders, job)
         await asyncio.sleep(1.0)  # the uploads are under way before the fan-out starts
         fan = await fanout(
-            ctx.stack.ws_url, ctx.cookies(), fan_room, **size, tag="s8", servers=ctx.stack.servers()
+            ctx.stack.ws_url, ctx.cookies(), fan_room, **size, tag="s9", servers=ctx.stack.servers()
         )  # fmt: skip
         totals = await uploads
     wall = totals["wall_s"]

@@ -46,6 +46,9 @@ class Run:
                 receiver, message["room"], message["seq"], frame["pos"], stamp(message["text"]), now_ns
             )
 
+    def on_update(self, receiver: int, frame: dict, now_ns: int) -> None:
+        """An ``update`` frame (an edited, deleted or reacted-to message); counted by scenario 8."""
+
     def on_ack(self, frame: dict, now_ns: int) -> None:
         """Count one ``ack`` frame: its latency and the stored message it names."""
         message = frame["message"]
@@ -123,6 +126,8 @@ class Pool:
                     run.on_message(idx, frame, now)
                 elif kind == "ack":
                     run.on_ack(frame, now)
+                elif kind == "update":
+                    run.on_update(idx, frame, now)
                 elif kind == "error":
                     run.on_error(frame)
                 else:

@@ -43,6 +43,12 @@ THUMB_SIDE = 400  # a thumbnail's longer side, in pixels
 MAX_IMAGE_PIXELS = 50_000_000  # an image with more is never decoded: served as a download
 
 
+# Messages after they are sent (edit, delete, react).
+EMOJI_MIN, EMOJI_MAX = 1, 32  # a reaction's emoji, in code points
+REACTIONS_MAX = 20  # distinct emoji on one message
+EDIT_WINDOW = 0  # seconds after sending that a message may be edited; 0 = no window (--edit-window)
+
+
 def for_app() -> dict[str, Any]:
     """The limits the browser app checks before it sends, as ``GET /api/limits`` serves them."""
     return {
@@ -52,5 +58,6 @@ def for_app() -> dict[str, Any]:
         "message": {"min": MESSAGE_MIN, "max": MESSAGE_MAX},
         "history": {"default": HISTORY_DEFAULT, "max": HISTORY_MAX},
         "long_poll_max_wait": LONG_POLL_MAX_WAIT,
+        "reaction": {"min": EMOJI_MIN, "max": EMOJI_MAX, "per_message": REACTIONS_MAX},
         "upload_max_bytes": MAX_UPLOAD_MB * 1024 * 1024,
     }

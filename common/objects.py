@@ -8,7 +8,7 @@ the document made from here. No Flask, no I/O.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
@@ -46,6 +46,31 @@ class ListedRoom(Room):
     """A room as the caller sees it in lists and on its own."""
 
     member: bool = Field(description="Whether the caller is a member.")
+    read_seq: int = Field(
+        None,
+        ge=0,
+        description="In GET /api/rooms, for the caller's own rooms only: the seq they have read "
+        "up to (0 when nothing was read).",
+        json_schema_extra=lambda schema: schema.pop("default", None),
+    )
+
+
+def _absent(description: str, *, timestamp: bool = False, **constraints: Any) -> Any:
+    """A field that is left out when it does not apply (the document shows no null and no default)."""
+
+    def no_default(schema: dict) -> None:
+        schema.pop("default", None)
+        if timestamp:
+            schema["format"] = "date-time"
+
+    return Field(None, description=description, json_schema_extra=no_default, **constraints)
+
+
+class Reaction(BaseModel):
+    """One emoji on a message and who reacted with it, in the order they did."""
+
+    emoji: str = Field(description="A Unicode emoji or a :short_name:.")
+    users: list[str] = Field(min_length=1)
 
 
 # -- files --
@@ -75,23 +100,38 @@ class FileInfo(BaseModel):
 
 
 class Message(BaseModel):
-    """A stored message."""
+    """A stored message, as it is now (edits, deletion and reactions applied)."""
 
     id: str
     room: str = Field(description="The room's id.")
     seq: int = Field(ge=1, description="1, 2, 3 ... within the room.")
     pos: int = Field(ge=1, description="The event's place in the feed.")
     sender: str
-    text: str
+    text: str = Field(description='"" once deleted.')
     ts: Timestamp
     client_id: str
-    file: FileInfo | None = Field(None, description="Only on a message with an attachment.")
+    # -- only when they apply (messages after they are sent): absent otherwise, never null --
+    edited_at: str = _absent("When the text was last changed (like ts); only then.", timestamp=True)
+    deleted: Literal[True] = _absent("A tombstone: text is empty; no reactions, no file, no edited_at.")
+    reactions: list[Reaction] = _absent(
+        "In order of first use; only when there are some.", max_length=L.REACTIONS_MAX
+    )
+    reply_to: int = _absent("The seq of the message it answers, same room.", ge=1)
+    file: FileInfo = _absent("The attachment (Files); only on a message that has one, never once deleted.")
 
 
 class MessageEvent(BaseModel):
     """A message was stored."""
 
     type: Literal["message"]
+    pos: int = Field(ge=1)
+    message: Message
+
+
+class UpdateEvent(BaseModel):
+    """A message was edited, deleted or reacted to: the whole message as it is now."""
+
+    type: Literal["update"]
     pos: int = Field(ge=1)
     message: Message
 
@@ -108,7 +148,19 @@ class RoomEvent(BaseModel):
     )
 
 
-class Event(RootModel[Annotated[MessageEvent | RoomEvent, Field(discriminator="type")]]):
+class ReadEvent(BaseModel):
+    """The caller's read position in a room moved (on another tab or device too); only for them."""
+
+    type: Literal["read"]
+    pos: int = Field(ge=1)
+    room: str = Field(description="The room's id.")
+    seq: int = Field(ge=0, description="The seq read up to.")
+    user: str = Field(description="The reader: always the caller.")
+
+
+class Event(
+    RootModel[Annotated[MessageEvent | UpdateEvent | RoomEvent | ReadEvent, Field(discriminator="type")]]
+):
     """One event of the feed, told apart by its type."""
 
 
@@ -199,6 +251,12 @@ class HistoryLimits(BaseModel):
     max: int
 
 
+class ReactionLimits(Span):
+    """A reaction's emoji in code points, and how many distinct emoji one message may carry."""
+
+    per_message: int
+
+
 class AppLimits(BaseModel):
     """The limits the app checks before it sends (common/limits.py)."""
 
@@ -208,4 +266,5 @@ class AppLimits(BaseModel):
     message: Span
     history: HistoryLimits
     long_poll_max_wait: int
+    reaction: ReactionLimits
     upload_max_bytes: int = Field(description="The largest file an upload may carry.")

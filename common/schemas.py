@@ -119,6 +119,24 @@ class NewMessage(Body):
 
     text: Text
     client_id: ClientId
+    reply_to: int | None = Field(
+        None, ge=1, description="The seq of the message this one answers, in the same room."
+    )
+
+
+class ReadPosition(Body):
+    """How far the caller has read a room."""
+
+    seq: Cursor = Field(description="The seq read up to; past the room's last_seq counts as last_seq.")
+
+
+# -- messages after they are sent (edit, delete, react) -----------------------------------------
+
+
+class EditedMessage(Body):
+    """The new text of a message."""
+
+    text: Text
 
 
 # -- files: the form fields of an upload (multipart form values are strings, read as such) ------

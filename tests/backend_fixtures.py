@@ -197,6 +197,16 @@ def page(caller: Caller, room_id: str, query: str = "") -> tuple[list[int], int]
     return [message["seq"] for message in body["messages"]], body["last_seq"]
 
 
+def restart(app: Flask) -> Flask:
+    """The backend app again on ``app``'s data directory, as a restart finds it; the seeded people
+    keep their tokens, and ``make_backend_app``'s teardown closes the new store."""
+    app.extensions["chat.store"].close()
+    again = create_app(dict(app.config))
+    app.extensions["chat.store"] = again.extensions["chat.store"]
+    again.extensions["test.tokens"] = app.extensions["test.tokens"]
+    return again
+
+
 def callers_from(app, tokens: dict[str, str]):
     """The seeded people as Callers on ``app``, with the tokens they were given."""
     app.extensions["test.tokens"] = tokens

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.live_http import unique
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,11 +31,6 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 PASSWORD = "correct horse battery"
 CONNECTED = re.compile(r"^(Live|Polling)$")
-
-
-def unique(name: str) -> str:
-    """A username nobody else in the shared processes has."""
-    return f"{name}-{uuid.uuid4().hex[:6]}"
 
 
 class Person:

@@ -38,29 +38,40 @@ Fixtures (names and behaviour are stable; other test modules build on them):
 ``http_user(name="user", *, password=None, unique=True, url=None) -> requests.Session``
     Registers (or signs in) through the front server with ``POST /api/session`` and returns a
     ``requests.Session`` carrying the session cookie, with ``.username``, ``.password``,
-    ``.base_url`` and ``.status`` (201 registered, 200 signed in). The name gets a random suffix
-    unless ``unique=False``. ``url`` defaults to ``live_module`` when the test uses it, else to
-    ``live``. A refused sign-in raises ``RuntimeError`` with the answer. Sessions are closed in
-    teardown.
+    ``.base_url``, ``.token``, ``.answer`` and ``.status`` (201 registered, 200 signed in): the
+    session ``live_http.sign_in`` makes. The name gets a random suffix unless ``unique=False``.
+    ``url`` defaults to ``live_module`` when the test uses it, else to ``live``. A refused sign-in
+    raises ``RuntimeError`` with the answer. Sessions are closed in teardown.
 
 Mark tests that use the processes with ``@pytest.mark.live``. ``Proc`` and ``Launcher`` live in
-``tests/live_procs.py``.
+``tests/live_procs.py``; the plain helpers for HTTP calls (``sign_in``, ``unique``, ``make_room``,
+``open_dm``, ``post``, ``general_room``, ``cookie_attributes``) in ``tests/live_http.py``; the
+WebSocket client (``ws_connect``, ``Client`` and the ``stack`` fixture) in ``tests/ws_client.py``.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 import requests
 from live_procs import REPO, Launcher, Live, Proc, clean_env
 
-# The in-process fixtures of the backend's API tests, the store's tests and the browser tests live
-# beside their helpers; naming them here makes them visible to every test module.
-pytest_plugins = ("tests.backend_fixtures", "tests.store_helpers", "browser_helpers")
+from tests.live_http import sign_in
+from tests.live_http import unique as unique_name
+
+# The in-process fixtures of the backend's API tests, the store's tests, the unit tests' clock, the
+# WebSocket tests and the browser tests live beside their helpers; naming them here makes them
+# visible to every test module.
+pytest_plugins = (
+    "tests.backend_fixtures",
+    "tests.store_helpers",
+    "tests.ws_client",
+    "tests.timing",
+    "browser_helpers",
+)
 
 
 @pytest.fixture
@@ -147,19 +158,8 @@ def http_user(request):
         if url is None:
             stack = "live_module" if "live_module" in request.fixturenames else "live"
             url = request.getfixturevalue(stack).url
-        username = f"{name[:23]}-{uuid.uuid4().hex[:8]}" if unique else name
-        password = password or f"pw-{username}-secret"
-        session = requests.Session()
+        session = sign_in(url, unique_name(name) if unique else name, password)
         sessions.append(session)
-        answer = session.post(
-            f"{url}/api/session", json={"username": username, "password": password}, timeout=10
-        )
-        if answer.status_code not in (200, 201):
-            raise RuntimeError(f"sign-in of {username!r} failed: {answer.status_code} {answer.text}")
-        session.username = username
-        session.password = password
-        session.base_url = url
-        session.status = answer.status_code
         return session
 
     yield make

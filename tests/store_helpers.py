@@ -9,8 +9,8 @@
     A :class:`Store` on that directory, closed at teardown unless the test closed it with
     :func:`shut`.
 
-The plain helpers (``shut``, ``general_id``, ``fill``, ``seqs``, ``feed``, ``log_lines``) are
-imported by name.
+The plain helpers (``shut``, ``general_id``, ``fill``, ``seqs``, ``feed``, ``log_lines``, and
+``assert_whole_lines`` for any data directory, a live backend's too) are imported by name.
 """
 
 from __future__ import annotations
@@ -70,3 +70,15 @@ def feed(store: Store, username: str | None = None, after: int = 0) -> list[dict
 def log_lines(store_dir: Path) -> list[bytes]:
     """The lines of ``events.jsonl``."""
     return (store_dir / "events.jsonl").read_bytes().splitlines()
+
+
+def assert_whole_lines(data_dir: Path) -> None:
+    """Every line of every data file parses, and ``pos`` only grows in ``events.jsonl``."""
+    for path in sorted(data_dir.glob("*.jsonl")):
+        content = path.read_bytes()
+        assert not content or content.endswith(b"\n"), f"{path.name} ends in a partial line"
+        records = [orjson.loads(line) for line in content.splitlines()]
+        assert all(isinstance(record, dict) for record in records), path.name
+        if path.name == "events.jsonl":
+            positions = [record["pos"] for record in records]
+            assert positions == sorted(set(positions)), "pos not strictly increasing in events.jsonl"

@@ -19,43 +19,16 @@ from contextlib import ExitStack
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
 from werkzeug.security import generate_password_hash
 
 from tests import backend_fixtures as fx
-from tests.manual_clock import ManualClock
+from tests.live_http import cookie_attributes, general_room, make_room, sign_in, unique
+from tests.ws_client import WAIT, Client, ws_connect
 
 pytestmark = pytest.mark.live
 
 
-WAIT = 10.0
 EVIL = "http://evil.example"
-
-
-def sign_in(url: str, username: str | None = None, password: str = "password-1", **kw) -> requests.Session:
-    """A session signed in (registered the first time) as ``username``; its token in ``.token``."""
-    session = requests.Session()
-    username = username or f"user-{uuid.uuid4().hex[:8]}"
-    answer = session.post(
-        f"{url}/api/session", json={"username": username, "password": password}, timeout=10, **kw
-    )
-    assert answer.status_code in (200, 201), answer.text
-    session.username, session.password, session.base_url = username, password, url
-    session.token = session.cookies["chat_session"]
-    session.set_cookie = answer.headers["Set-Cookie"]
-    return session
-
-
-def ws_connect(url: str, token: str | None, origin: str | None = "self", **kw):
-    """Open /ws with this token as the cookie; ``origin="self"`` sends the server's own."""
-    headers = {"Cookie": f"chat_session={token}"} if token is not None else {}
-    return connect(
-        url.replace("http://", "ws://") + "/ws",
-        additional_headers=headers,
-        origin=url if origin == "self" else origin,
-        max_queue=None,
-        **kw,
-    )
 
 
 def handshake_status(url: str, token: str | None, origin: str | None = "self") -> int:
@@ -100,18 +73,16 @@ def test_sign_out_revokes_the_session_and_closes_its_websockets_within_a_second(
     second = sign_in(url, first.username)
     assert second.token != first.token
     with ExitStack() as stack:
-        doomed = [stack.enter_context(ws_connect(url, first.token)) for _ in range(2)]
-        kept = stack.enter_context(ws_connect(url, second.token))
-        for ws in (*doomed, kept):
-            assert json.loads(ws.recv(timeout=WAIT))["type"] == "hello"
+        doomed = [Client(stack, first) for _ in range(2)]
+        kept = Client(stack, second)
 
         answer = first.delete(f"{url}/api/session", timeout=10)
         signed_out = time.monotonic()
         assert answer.status_code == 204
-        for ws in doomed:
+        for client in doomed:
             with pytest.raises(ConnectionClosed):
                 while True:
-                    ws.recv(timeout=max(0.01, signed_out + 1.0 - time.monotonic()))
+                    client.ws.recv(timeout=max(0.01, signed_out + 1.0 - time.monotonic()))
             assert time.monotonic() - signed_out <= 1.0
 
         assert status_of(first.token, url) == 401
@@ -122,11 +93,8 @@ def test_sign_out_revokes_the_session_and_closes_its_websockets_within_a_second(
         assert posted.status_code == 401 and posted.json()["error"]["code"] == "unauthenticated"
 
         assert status_of(second, url) == 200
-        rooms = second.get(f"{url}/api/rooms", timeout=10).json()["rooms"]
-        general = next(r["id"] for r in rooms if r["name"] == "general")
-        kept.send(json.dumps({"type": "send", "room": general, "text": "still here", "client_id": "k1"}))
-        while (frame := json.loads(kept.recv(timeout=WAIT)))["type"] not in ("ack", "error"):
-            pass
+        kept.send({"type": "send", "room": general_room(second), "text": "still here", "client_id": "k1"})
+        frame = kept.until(lambda f: f["type"] in ("ack", "error"))
         assert frame["type"] == "ack", frame
 
 
@@ -181,17 +149,10 @@ def test_an_expired_session_is_refused(start_backend, start_front, data_dir):
 # -- cookies ----------------------------------------------------------------------------------------
 
 
-def cookie_attributes(header: str) -> dict[str, str]:
-    """``Set-Cookie``'s attributes, lower-cased names, for the session cookie."""
-    parts = [part.strip() for part in header.split(";")]
-    assert parts[0].startswith("chat_session="), header
-    return {k.lower(): v for k, _, v in (p.partition("=") for p in parts[1:])}
-
-
 def test_the_session_cookie_is_httponly_samesite_lax_and_not_secure_by_default(live_module):
     """HttpOnly, SameSite=Lax, Path=/, 30 days; no Secure on plain HTTP; sign-out clears it alike."""
     user = sign_in(live_module.url)
-    attributes = cookie_attributes(user.set_cookie)
+    attributes = cookie_attributes(user.answer.headers["Set-Cookie"])
     assert "httponly" in attributes and attributes["samesite"].lower() == "lax"
     assert attributes["path"] == "/" and "secure" not in attributes
     assert 30 * 86400 - 120 <= int(attributes["max-age"]) <= 30 * 86400
@@ -216,7 +177,7 @@ def test_state_changing_requests_from_another_origin_are_refused(live_module):
         f"https://{host}:{port}",
         f"http://localhost:{port}",
     ]
-    room = user.post(f"{url}/api/rooms", json={"name": "origin"}, timeout=10).json()["room"]["id"]
+    room = make_room(user, visibility="public", name="origin")
     other = sign_in(url)
     calls = [
         ("POST", "/api/rooms", {"name": "csrf"}),
@@ -263,16 +224,11 @@ def test_allowed_origin_and_secure_cookies(live_module, start_front):
     marks the cookie Secure when it is set and when it is cleared."""
     allowed = "https://chat.example:8443"
     front = start_front(live_module.backend, "--allowed-origin", allowed, "--secure-cookies")
-    answer = requests.post(
-        f"{front.url}/api/session",
-        json={"username": f"sec-{uuid.uuid4().hex[:8]}", "password": "password-1"},
-        headers={"Origin": allowed},
-        timeout=10,
-    )
+    answer = sign_in(front.url, unique("sec"), headers={"Origin": allowed}, status=None).answer
     assert answer.status_code == 201, answer.text
     attributes = cookie_attributes(answer.headers["Set-Cookie"])
     assert "secure" in attributes and "httponly" in attributes and attributes["samesite"].lower() == "lax"
-    token = answer.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    token = attributes["value"]
     jar = {"chat_session": token}  # requests keeps a Secure cookie off plain http: sent by hand
     for origin, status in ((allowed, 201), ("https://chat.example", 403), (EVIL, 403), (front.url, 201)):
         answer = requests.post(
@@ -323,12 +279,6 @@ def test_messages_over_the_limit_get_429_with_retry_after(strict):
     assert post(other, "o0").status_code == 201  # the limit is per user
     history = user.get(f"{url}/api/rooms/{general}/messages", timeout=10).json()["messages"]
     assert [m["client_id"] for m in history if m["sender"] == user.username] == [f"m{n}" for n in range(5)]
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    """The time the backend app's rate limits read: it moves only when the test moves it."""
-    return ManualClock()
 
 
 def test_messages_flow_again_once_retry_after_has_passed(make_backend_app, clock):

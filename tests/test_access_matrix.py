@@ -15,18 +15,18 @@ Cases that change membership get a fresh outsider, target or room, so no row dep
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from contextlib import ExitStack
 
 import pytest
 import requests
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
+
+from tests.live_http import make_room, open_dm, post, sign_in, unique
+from tests.ws_client import Client, ws_connect
 
 pytestmark = pytest.mark.live
 
-WAIT = 10.0
 KINDS = ("public", "private", "dm")
 ACTORS = ("owner", "member", "outsider", "anon")
 
@@ -43,30 +43,13 @@ class World:
 
     def user(self, name: str) -> requests.Session:
         """A newly registered, signed-in user."""
-        session = requests.Session()
-        username = f"{name}-{uuid.uuid4().hex[:8]}"
-        answer = session.post(
-            f"{self.url}/api/session", json={"username": username, "password": "password-1"}, timeout=10
-        )
-        assert answer.status_code == 201, answer.text
-        session.username = username
-        return session
+        return sign_in(self.url, unique(name), status=(201,))
 
     def room(self, kind: str) -> str:
         """A new room of ``kind`` made by the owner with the member in it (a DM: the pair's one)."""
         if kind == "dm":
-            answer = self.owner.post(
-                f"{self.url}/api/dms", json={"username": self.member.username}, timeout=10
-            )
-            assert answer.status_code in (200, 201), answer.text
-        else:
-            answer = self.owner.post(
-                f"{self.url}/api/rooms",
-                json={"name": f"{kind} room", "visibility": kind, "members": [self.member.username]},
-                timeout=10,
-            )
-            assert answer.status_code == 201, answer.text
-        return answer.json()["room"]["id"]
+            return open_dm(self.owner, self.member)
+        return make_room(self.owner, [self.member], kind, f"{kind} room")
 
     def actor(self, name: str) -> requests.Session:
         """The session of ``name``; a fresh outsider each time, and no cookie at all for anon."""
@@ -216,6 +199,63 @@ def test_remove_someone_else(world, kind, actor, expected):
     assert victim.username in members
 
 
+# One message after it is sent. The owner edits only their own; deleting is for its sender or the
+# creator of a group room (in a DM each deletes only their own); reacting needs membership.
+EDIT_OWNERS = {
+    "public": (OK, FORBIDDEN, FORBIDDEN, UNAUTH),
+    "private": (OK, FORBIDDEN, HIDDEN, UNAUTH),
+    "dm": (OK, FORBIDDEN, HIDDEN, UNAUTH),
+}
+DELETE_MEMBERS = {
+    "public": (GONE, GONE, FORBIDDEN, UNAUTH),
+    "private": (GONE, GONE, HIDDEN, UNAUTH),
+    "dm": (FORBIDDEN, GONE, HIDDEN, UNAUTH),
+}
+REACT = {
+    "public": (OK, OK, NOT_MEMBER, UNAUTH),
+    "private": (OK, OK, HIDDEN, UNAUTH),
+    "dm": (OK, OK, HIDDEN, UNAUTH),
+}
+
+
+def message_of(world: World, sender: requests.Session, kind: str) -> str:
+    """A new message of ``sender`` in the room of ``kind``; its URL."""
+    room = world.rooms[kind]
+    answer = sender.post(
+        f"{world.url}/api/rooms/{room}/messages",
+        json={"text": "hello", "client_id": uuid.uuid4().hex},
+        timeout=10,
+    )
+    assert answer.status_code == 201, answer.text
+    return f"{world.url}/api/rooms/{room}/messages/{answer.json()['message']['seq']}"
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(READ))
+def test_get_one_message(world, kind, actor, expected):
+    expect(world.actor(actor).get(message_of(world, world.owner, kind), timeout=10), expected)
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(EDIT_OWNERS))
+def test_edit_the_owners_message(world, kind, actor, expected):
+    url = message_of(world, world.owner, kind)
+    expect(world.actor(actor).patch(url, json={"text": f"edited by {actor}"}, timeout=10), expected)
+
+
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(DELETE_MEMBERS))
+def test_delete_the_members_message(world, kind, actor, expected):
+    url = message_of(world, world.member, kind)
+    expect(world.actor(actor).delete(url, timeout=10), expected)
+    deleted = world.member.get(url, timeout=10).json()["message"].get("deleted", False)
+    assert deleted is (expected == GONE)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+@pytest.mark.parametrize(("kind", "actor", "expected"), row(REACT))
+def test_react(world, kind, actor, expected, method):
+    url = message_of(world, world.owner, kind) + "/reactions/%F0%9F%91%8D"
+    expect(world.actor(actor).request(method, url, timeout=10), expected)
+
+
 SIGNED_IN_ONLY = [
     ("GET", "/api/session", None, OK),
     ("GET", "/api/users", None, OK),
@@ -268,12 +308,7 @@ def test_room_lists_show_public_rooms_to_all_and_hide_the_rest(world):
 def test_event_feed_carries_only_what_concerns_the_caller(world):
     """GET /api/events: messages of one's rooms; of others, only the creation of public rooms."""
     for kind in KINDS:
-        answer = world.owner.post(
-            f"{world.url}/api/rooms/{world.rooms[kind]}/messages",
-            json={"text": f"feed {kind}", "client_id": uuid.uuid4().hex},
-            timeout=10,
-        )
-        assert answer.status_code == 201
+        post(world.owner, world.rooms[kind], f"feed {kind}")
     ours = set(world.rooms.values())
     for session, see in ((world.member, ours), (world.outsider, set())):
         events = session.get(f"{world.url}/api/events", params={"after": 0}, timeout=10).json()["events"]
@@ -288,42 +323,9 @@ def test_event_feed_carries_only_what_concerns_the_caller(world):
 # -- the WebSocket --------------------------------------------------------------------------------
 
 
-class Socket:
-    """A user's open WebSocket; frames read as dicts."""
-
-    def __init__(self, stack: ExitStack, url: str, user: requests.Session):
-        self.ws = stack.enter_context(
-            connect(
-                url.replace("http://", "ws://") + "/ws",
-                additional_headers={"Cookie": f"chat_session={user.cookies['chat_session']}"},
-                origin=url,
-                max_queue=None,
-            )
-        )
-        assert json.loads(self.ws.recv(timeout=WAIT))["type"] == "hello"
-
-    def send(self, frame: dict) -> None:
-        self.ws.send(json.dumps(frame))
-
-    def until(self, predicate, timeout: float = WAIT) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            frame = json.loads(self.ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-            if predicate(frame):
-                return frame
-
-    def about(self, room: str, seconds: float = 0.5) -> list[dict]:
-        """Frames about ``room`` that arrive within ``seconds``."""
-        frames = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                frame = json.loads(self.ws.recv(timeout=left))
-            except TimeoutError:
-                break
-            if room_of(frame) == room:
-                frames.append(frame)
-        return frames
+def about(client: Client, room: str) -> list[dict]:
+    """Frames about ``room`` that arrive before the connection has been quiet for half a second."""
+    return [frame for frame in client.quiet(0.5) if room_of(frame) == room]
 
 
 def room_of(frame: dict) -> str | None:
@@ -346,9 +348,9 @@ def test_websocket_frames_by_caller(world, kind):
     """send and typing work for owner and member; an outsider gets the HTTP code and hears nothing."""
     room = world.rooms[kind]
     with ExitStack() as stack:
-        owner = Socket(stack, world.url, world.owner)
-        member = Socket(stack, world.url, world.member)
-        outsider = Socket(stack, world.url, world.outsider)
+        owner = Client(stack, world.owner)
+        member = Client(stack, world.member)
+        outsider = Client(stack, world.outsider)
 
         owner.send({"type": "typing", "room": room})
         typing = member.until(lambda f: f["type"] == "typing")
@@ -382,14 +384,14 @@ def test_websocket_frames_by_caller(world, kind):
             outsider.send(frame)
             error = outsider.until(lambda f: f["type"] == "error")
             assert error["error"]["code"] == WS_OUTSIDER[kind], (frame, error)
-        heard = outsider.about(room)
+        heard = about(outsider, room)
         assert heard == [], heard  # no message, typing or room event of a room one is not in
 
 
 def test_websocket_handshake_needs_a_session(world):
     """Signed out, /ws is 401 before anything is sent."""
     with pytest.raises(InvalidStatus) as refused:
-        connect(world.url.replace("http://", "ws://") + "/ws", origin=world.url)
+        ws_connect(world.url, None)
     assert refused.value.response.status_code == 401
     assert json.loads(refused.value.response.body)["error"]["code"] == "unauthenticated"
 
@@ -397,33 +399,25 @@ def test_websocket_handshake_needs_a_session(world):
 def test_an_outsider_hears_public_rooms_being_created_and_nothing_private(world):
     """Creation of a public room reaches everyone; a private room's and a DM's reach only members."""
     with ExitStack() as stack:
-        outsider = Socket(stack, world.url, world.outsider)
+        outsider = Client(stack, world.outsider)
         private = world.room("private")
         public = world.room("public")
         event = outsider.until(lambda f: f["type"] == "room")
         assert event["room"]["id"] == public, event  # the private room, made first, never arrived
-        assert outsider.about(private) == []
+        assert about(outsider, private) == []
 
 
 def test_a_member_who_leaves_a_private_room_hears_no_more_of_it(world):
     """After leaving, the room is gone for them on /ws as on HTTP: no events, and send is not_found."""
     leaver = world.user("leaver")
-    answer = world.owner.post(
-        f"{world.url}/api/rooms",
-        json={"name": "soon left", "visibility": "private", "members": [leaver.username]},
-        timeout=10,
-    )
-    room = answer.json()["room"]["id"]
+    room = make_room(world.owner, [leaver], name="soon left")
     with ExitStack() as stack:
-        ws = Socket(stack, world.url, leaver)
+        ws = Client(stack, leaver)
         gone = leaver.delete(f"{world.url}/api/rooms/{room}/members/{leaver.username}", timeout=10)
         assert gone.status_code == 204
         left = ws.until(lambda f: f["type"] == "room" and f["room"]["id"] == room)
         assert leaver.username not in left["room"]["members"]  # the event that removes them arrives
-        posted = world.owner.post(
-            f"{world.url}/api/rooms/{room}/messages", json={"text": "after", "client_id": "after"}, timeout=10
-        )
-        assert posted.status_code == 201
+        post(world.owner, room, "after")
         world.owner.post(
             f"{world.url}/api/rooms/{room}/members", json={"username": world.member.username}, timeout=10
         )
@@ -432,6 +426,6 @@ def test_a_member_who_leaves_a_private_room_hears_no_more_of_it(world):
         while (frame := ws.until(lambda f: True))["type"] != "error":
             heard.append(frame)
         assert frame["error"]["code"] == "not_found"
-        heard += ws.about(room)
+        heard += about(ws, room)
         assert [f for f in heard if room_of(f) == room] == []  # neither the message nor the new member
     expect(leaver.get(f"{world.url}/api/rooms/{room}/messages", timeout=10), HIDDEN)

@@ -11,23 +11,17 @@ import pytest
 from browser_helpers import PHONE, screenshot, unique
 from playwright.sync_api import expect
 
+from tests.live_http import make_room, post
+
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 
 def test_scrolling_up_loads_older_messages_and_keeps_the_place(live_module, people, http_user):
     poster = http_user("poster")
     room_name = unique("archive")
-    answer = poster.post(
-        f"{live_module.url}/api/rooms", json={"name": room_name, "visibility": "public", "members": []}
-    )
-    assert answer.status_code == 201, answer.text
-    room_id = answer.json()["room"]["id"]
+    room_id = make_room(poster, visibility="public", name=room_name)
     for n in range(1, 121):
-        sent = poster.post(
-            f"{live_module.url}/api/rooms/{room_id}/messages",
-            json={"text": f"old message {n:03}", "client_id": f"old-{n}"},
-        )
-        assert sent.status_code == 201, sent.text
+        post(poster, room_id, f"old message {n:03}")
 
     reader = people(live_module.url, unique("reader"))
     page = reader.page
@@ -54,9 +48,7 @@ def test_scrolling_up_loads_older_messages_and_keeps_the_place(live_module, peop
     expect(reader.message_texts().first).to_have_text("old message 001")
 
     # Scrolled up, a new message does not drag the view down: a button offers to jump.
-    poster.post(
-        f"{live_module.url}/api/rooms/{room_id}/messages", json={"text": "brand new", "client_id": "new-1"}
-    )
+    post(poster, room_id, "brand new")
     expect(page.locator("#jump")).to_be_visible(timeout=5_000)
     screenshot(page, "history-jump-desktop")
     page.click("#jump")

@@ -15,13 +15,14 @@ import threading
 import time
 import traceback
 from contextlib import ExitStack
-from pathlib import Path
 
-import orjson
 import pytest
 import requests
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
-from websockets.sync.client import connect
+
+from tests.live_http import make_room
+from tests.store_helpers import assert_whole_lines
+from tests.ws_client import ws_connect
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -73,16 +74,6 @@ def crash_twice(storm: Storm, proc) -> int:
     return killed_at
 
 
-def make_room(owner: requests.Session, members: list[requests.Session], name: str) -> str:
-    answer = owner.post(
-        f"{owner.base_url}/api/rooms",
-        json={"name": name, "visibility": "private", "members": [m.username for m in members]},
-        timeout=10,
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()["room"]["id"]
-
-
 def history(user: requests.Session, room: str) -> list[dict]:
     """The whole history of a room, paged with ``after=``, and a check of ``last_seq``."""
     messages: list[dict] = []
@@ -97,18 +88,6 @@ def history(user: requests.Session, room: str) -> list[dict]:
         if not page["messages"]:
             assert page["last_seq"] == len(messages), "last_seq does not match the history"
             return messages
-
-
-def assert_whole_lines(data_dir: Path) -> None:
-    """Every line of every data file parses, and ``pos`` only grows in ``events.jsonl``."""
-    for path in sorted(data_dir.glob("*.jsonl")):
-        content = path.read_bytes()
-        assert not content or content.endswith(b"\n"), f"{path.name} ends in a partial line"
-        records = [orjson.loads(line) for line in content.splitlines()]
-        assert all(isinstance(record, dict) for record in records), path.name
-        if path.name == "events.jsonl":
-            positions = [record["pos"] for record in records]
-            assert positions == sorted(set(positions)), "pos not strictly increasing in events.jsonl"
 
 
 def assert_exactly_once(storm: Storm, user: requests.Session, rooms: list[str]) -> None:
@@ -149,15 +128,12 @@ class WsClient:
 
     def connect(self) -> None:
         """Open /ws (with ``after`` once a position is known), retrying while the server is away."""
-        query = f"?after={self.last_pos}" if self.connections else ""
-        url = self.user.base_url.replace("http://", "ws://") + "/ws" + query
-        cookie = f"chat_session={self.user.cookies['chat_session']}"
+        after = self.last_pos if self.connections else None
+        token = self.user.cookies["chat_session"]
         while True:
             assert time.monotonic() < self.storm.deadline, "could not reconnect"
             try:
-                self.ws = self.sockets.enter_context(
-                    connect(url, additional_headers={"Cookie": cookie}, origin=self.user.base_url)
-                )
+                self.ws = self.sockets.enter_context(ws_connect(self.user.base_url, token, after=after))
             except (OSError, InvalidHandshake, InvalidStatus, ConnectionClosed):
                 self.storm.retried()  # the server is still away, or went away during the handshake
                 time.sleep(RETRY_PAUSE)
@@ -261,7 +237,7 @@ def http_sender(storm: Storm, user: requests.Session, rooms: list[str]) -> None:
 
 def test_kill_9_of_the_backend_mid_storm_loses_no_acknowledged_message(live, http_user, data_dir):
     users = [http_user(f"sender{i}") for i in range(SENDERS)]
-    rooms = [make_room(users[0], users[1:], f"storm-{n}") for n in range(3)]
+    rooms = [make_room(users[0], users[1:], name=f"storm-{n}") for n in range(3)]
     storm = Storm(SENDERS * PER_SENDER)
     # Half of the people send over HTTP, the other half over /ws: the front server stays up while
     # the backend behind it dies, so their sends fail with an error frame and are sent again, and
@@ -296,7 +272,7 @@ def test_kill_9_of_the_backend_mid_storm_loses_no_acknowledged_message(live, htt
 
 def test_kill_9_of_the_front_server_mid_storm_clients_catch_up_exactly_once(live, http_user, data_dir):
     users = [http_user(f"ws{i}") for i in range(SENDERS)]
-    room = make_room(users[0], users[1:], "ws-storm")
+    room = make_room(users[0], users[1:], name="ws-storm")
     storm = Storm(SENDERS * PER_SENDER)
     start = threading.Barrier(SENDERS)
     clients = [WsClient(storm, user, room, start, PER_SENDER) for user in users]

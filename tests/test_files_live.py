@@ -259,3 +259,29 @@ def test_the_message_event_carries_the_file(live, http_user, stack: ExitStack):
     assert frame["message"] == message and frame["message"]["file"]["image"]["width"] == 40
     events = bob.get(f"{live.url}/api/events", params={"after": watcher.hello["pos"]}, timeout=5).json()
     assert events["events"][-1]["message"]["file"] == message["file"]
+
+
+def test_a_deleted_message_serves_no_file_and_compaction_removes_its_body(
+    live, http_user, run_launcher, data_dir
+):
+    alice, bob = http_user("alice"), http_user("bob")
+    room = general(alice)
+    gone = upload(alice, room, png(color="black"), "gone.png", "del-1").json()["message"]
+    kept = upload(alice, room, png(color="white"), "kept.png", "del-2").json()["message"]
+    urls = (live.url + gone["file"]["url"], live.url + gone["file"]["image"]["thumb_url"])
+    assert all(bob.get(url, timeout=5).status_code == 200 for url in urls)
+    assert alice.delete(f"{live.url}/api/rooms/{room}/messages/{gone['seq']}", timeout=5).status_code == 204
+    for url in urls:  # at once, for everyone, its sender included
+        assert bob.get(url, timeout=5).status_code == 404
+        assert alice.get(url, timeout=5).status_code == 404
+    shown = alice.get(f"{live.url}/api/rooms/{room}/messages/{gone['seq']}", timeout=5).json()["message"]
+    assert shown["deleted"] is True and "file" not in shown
+    assert len(bodies_on_disk(data_dir)) == 2  # until compaction
+
+    live.backend.stop()
+    compacted = run_launcher("backend.py", "--compact", "--data-dir", str(data_dir))
+    assert compacted.returncode == 0, compacted.stderr
+    assert [path.name for path in bodies_on_disk(data_dir)] == [kept["file"]["sha256"]]
+    assert not list((data_dir / "files").glob(f"??/??/{gone['file']['sha256']}*"))
+    live.backend.restart()
+    assert alice.get(live.url + kept["file"]["url"], timeout=10).status_code == 200

@@ -19,37 +19,18 @@ import pytest
 import requests
 
 from common import limits
+from tests.live_http import cookie_attributes, sign_in, unique
 
 pytestmark = pytest.mark.live
 
 THIRTY_DAYS = 30 * 24 * 3600
 
 
-def _cookie_attributes(header: str) -> dict[str, str]:
-    """``Set-Cookie``'s attributes by lower-case name (flags map to ``""``), plus ``"value"``."""
-    first, *rest = [part.strip() for part in header.split(";")]
-    attributes = {"value": first.split("=", 1)[1]}
-    for part in rest:
-        name, _, value = part.partition("=")
-        attributes[name.lower()] = value
-    return attributes
-
-
-def _sign_in(url: str, username: str, password: str = "password-1234", **headers) -> requests.Response:
-    return requests.post(
-        f"{url}/api/session", json={"username": username, "password": password}, headers=headers, timeout=10
-    )
-
-
-def _unique(name: str) -> str:
-    return f"{name}{time.monotonic_ns() % 10**9}"
-
-
 def test_session_cookie_attributes(live_module):
-    answer = _sign_in(live_module.url, _unique("cookie"))
+    answer = sign_in(live_module.url, unique("cookie")).answer
     assert answer.status_code == 201
     assert "session" not in answer.json()  # the token travels only in the cookie
-    cookie = _cookie_attributes(answer.headers["Set-Cookie"])
+    cookie = cookie_attributes(answer.headers["Set-Cookie"])
     assert cookie["value"] and "httponly" in cookie and cookie["samesite"].lower() == "lax"
     assert cookie["path"] == "/"
     assert THIRTY_DAYS - 120 <= int(cookie["max-age"]) <= THIRTY_DAYS
@@ -64,7 +45,7 @@ def test_cookie_signs_in_and_sign_out_revokes_it_on_the_server(live_module, http
 
     answer = alice.delete(f"{alice.base_url}/api/session", timeout=5)
     assert answer.status_code == 204 and answer.content == b"" and "Content-Type" not in answer.headers
-    cleared = _cookie_attributes(answer.headers["Set-Cookie"])
+    cleared = cookie_attributes(answer.headers["Set-Cookie"])
     assert cleared["value"] == "" and cleared["max-age"] == "0"
     assert "chat_session" not in alice.cookies
 
@@ -124,9 +105,10 @@ def test_secure_cookies_and_allowed_origin_flags(live_module, start_front):
     front = start_front(
         live_module.backend, "--secure-cookies", "--allowed-origin", "https://chat.example:8443"
     )
-    answer = _sign_in(front.url, _unique("secure"), Origin="https://chat.example:8443")
+    allowed = {"Origin": "https://chat.example:8443"}
+    answer = sign_in(front.url, unique("secure"), headers=allowed, status=None).answer
     assert answer.status_code == 201
-    cookie = _cookie_attributes(answer.headers["Set-Cookie"])
+    cookie = cookie_attributes(answer.headers["Set-Cookie"])
     assert "secure" in cookie and "httponly" in cookie
     jar = {"chat_session": cookie["value"]}  # requests keeps Secure cookies off plain http
     for origin, status in (
@@ -343,6 +325,6 @@ def test_limits_are_served_from_the_one_table(live_module):
     served = answer.json()
     assert served == limits.for_app()
     too_long = "x" * (served["username"]["max"] + 1)
-    refused = _sign_in(live_module.url, too_long)
+    refused = sign_in(live_module.url, too_long, status=None).answer
     assert refused.status_code == 422
-    assert _sign_in(live_module.url, _unique("zoë")).status_code == 201
+    assert sign_in(live_module.url, unique("zoë"), status=None).answer.status_code == 201

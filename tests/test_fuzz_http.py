@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
-import uuid
 
 import hypothesis
 import pytest
@@ -29,9 +28,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.live_http import general_room, make_room, open_dm, sign_in, unique
+
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-# Examples per operation in the fuzzing phase: 14 operations, each example one request (a sign-in
+# Examples per operation in the fuzzing phase: 19 operations, each example one request (a sign-in
 # costs a scrypt hash), so this bounds the run to about half a minute. FUZZ_EXAMPLES=200 digs deeper.
 MAX_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
 
@@ -53,55 +54,32 @@ class Target:
         # Sends only the cookies a case carries: it keeps none that answers set.
         self.bare = requests.Session()
         self.bare.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-        self.user = self.sign_in("fuzzer")
-        self.peer = self.sign_in("peer")
+        self.user = self.new_user("fuzzer")
+        self.peer = self.new_user("peer")
         self.rooms = [
-            self._room(self.user, "public"),
-            self._room(self.user, "private"),
-            self._room(self.peer, "private"),  # one the fuzzer cannot see
-            self._dm(),
-            self._general(),
+            make_room(self.user, visibility="public", name="fuzz"),
+            make_room(self.user, visibility="private", name="fuzz"),
+            make_room(self.peer, visibility="private", name="fuzz"),  # one the fuzzer cannot see
+            open_dm(self.user, self.peer, status=(201,)),
+            general_room(self.user),
         ]
+        for room in self.rooms[:2] + self.rooms[3:]:  # a few messages to edit, delete and react to
+            for n in range(3):
+                answer = self.user.post(
+                    f"{self.url}/api/rooms/{room}/messages",
+                    json={"text": f"fuzz {n}", "client_id": f"fuzz-{n}"},
+                    timeout=10,
+                )
+                assert answer.status_code == 201, answer.text
 
-    def sign_in(self, name: str) -> requests.Session:
+    def new_user(self, name: str) -> requests.Session:
         """A new user with its own session."""
-        session = requests.Session()
-        username = f"{name}-{uuid.uuid4().hex[:8]}"
-        answer = session.post(
-            f"{self.url}/api/session", json={"username": username, "password": "fuzz-password"}, timeout=10
-        )
-        assert answer.status_code == 201, answer.text
-        session.username = username
-        return session
-
-    def _room(self, owner: requests.Session, visibility: str) -> str:
-        answer = owner.post(
-            f"{self.url}/api/rooms", json={"name": "fuzz", "visibility": visibility}, timeout=10
-        )
-        assert answer.status_code == 201, answer.text
-        return answer.json()["room"]["id"]
-
-    def _dm(self) -> str:
-        answer = self.user.post(f"{self.url}/api/dms", json={"username": self.peer.username}, timeout=10)
-        assert answer.status_code == 201, answer.text
-        return answer.json()["room"]["id"]
-
-    def _general(self) -> str:
-        rooms = self.user.get(f"{self.url}/api/rooms", timeout=10).json()["rooms"]
-        return next(room["id"] for room in rooms if room["name"] == "general" and room["created_by"] is None)
+        return sign_in(self.url, unique(name), status=(201,))
 
     def session(self) -> requests.Session:
         """The fuzzing user's session, signed in again if a fuzzed sign-out ended it."""
         if self.user.get(f"{self.url}/api/session", timeout=10).status_code == 401:
-            fresh = requests.Session()
-            answer = fresh.post(
-                f"{self.url}/api/session",
-                json={"username": self.user.username, "password": "fuzz-password"},
-                timeout=10,
-            )
-            assert answer.status_code == 200, answer.text
-            fresh.username = self.user.username
-            self.user = fresh
+            self.user = sign_in(self.url, self.user.username, self.user.password, status=(200,))
         return self.user
 
 
@@ -128,9 +106,15 @@ OPERATIONS = [
     ("GET", "/api/rooms/{id}"),
     ("POST", "/api/rooms/{id}/members"),
     ("DELETE", "/api/rooms/{id}/members/{username}"),
+    ("PUT", "/api/rooms/{id}/read"),
     ("POST", "/api/dms"),
     ("GET", "/api/rooms/{id}/messages"),
     ("POST", "/api/rooms/{id}/messages"),
+    ("GET", "/api/rooms/{id}/messages/{seq}"),
+    ("PATCH", "/api/rooms/{id}/messages/{seq}"),
+    ("DELETE", "/api/rooms/{id}/messages/{seq}"),
+    ("PUT", "/api/rooms/{id}/messages/{seq}/reactions/{emoji}"),
+    ("DELETE", "/api/rooms/{id}/messages/{seq}/reactions/{emoji}"),
     ("POST", "/api/rooms/{id}/files"),
     ("GET", "/api/files/{id}/{name}"),
     ("GET", "/api/thumbnails/{id}"),
@@ -170,6 +154,8 @@ def test_every_answer_matches_the_document(method, path, target, api_schema):
     def fuzz(case, aim):
         if case.path_parameters and "id" in case.path_parameters and aim < len(target.rooms):
             case.path_parameters["id"] = target.rooms[aim]
+        if case.path_parameters and "seq" in case.path_parameters and aim % 4 != 3:
+            case.path_parameters["seq"] = 1 + aim % 3
         if case.path_parameters and "username" in case.path_parameters and aim % 2:
             case.path_parameters["username"] = target.user.username
         wait = (case.query or {}).get("wait")
@@ -177,7 +163,7 @@ def test_every_answer_matches_the_document(method, path, target, api_schema):
             case.query["wait"] = 0.2  # a valid long-poll, kept short: waiting is not what is fuzzed
         session = target.session()
         if (method, path) == ("DELETE", "/api/session"):
-            session = target.sign_in("leaver")  # signing the fuzzing user out would blunt the rest
+            session = target.new_user("leaver")  # signing the fuzzing user out would blunt the rest
         # The document declares the session cookie as a parameter: where the case has one, it is
         # the real session's; where the fuzzer left it out on purpose, none is sent.
         if case.cookies and "chat_session" in case.cookies:

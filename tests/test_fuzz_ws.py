@@ -17,11 +17,12 @@ import pytest
 import requests
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
+
+from tests.live_http import make_room, sign_in, unique
+from tests.ws_client import Client, ws_connect
 
 pytestmark = pytest.mark.live
 
-WAIT = 10.0  # seconds one expected frame may take on a busy two-core machine
 MAX_FRAME = 65_536
 
 ERROR_CODES = {
@@ -38,86 +39,51 @@ ERROR_CODES = {
 SERVER_FRAMES = {"hello", "ack", "message", "room", "typing", "presence", "error"}
 
 
-class Socket:
-    """A user's WebSocket that reads frames as dicts and checks each against the contract."""
+class Socket(Client):
+    """A user's WebSocket whose every frame is checked against the contract as it is read."""
 
     def __init__(self, stack: ExitStack, user: requests.Session):
-        url = user.base_url.replace("http://", "ws://") + "/ws"
-        self.ws = stack.enter_context(
-            connect(
-                url,
-                additional_headers={"Cookie": f"chat_session={user.cookies['chat_session']}"},
-                origin=user.base_url,
-                max_size=None,
-                max_queue=None,
-            )
-        )
-        self.hello = self.recv()
-        assert self.hello["type"] == "hello"
+        super().__init__(stack, user, max_size=None)
 
-    def recv(self, timeout: float = WAIT) -> dict:
-        """The next frame: a JSON object of a type the contract names; errors in its shape."""
-        raw = self.ws.recv(timeout=timeout)
-        assert isinstance(raw, str), "the server sends text frames only"
-        frame = json.loads(raw)
-        assert isinstance(frame, dict) and frame.get("type") in SERVER_FRAMES, frame
+    def check(self, frame: dict) -> None:
+        """A JSON object of a type the contract names; an error frame in the contract's shape."""
+        assert frame.get("type") in SERVER_FRAMES, frame
         if frame["type"] == "error":
             error = frame["error"]
             assert set(error) <= {"code", "message", "retry_after"}, frame
             assert error["code"] in ERROR_CODES and isinstance(error["message"], str), frame
-        return frame
-
-    def until(self, predicate, timeout: float = WAIT) -> tuple[dict, list[dict]]:
-        """The first frame that matches, and the frames before it."""
-        seen = []
-        while True:
-            frame = self.recv(timeout)
-            if predicate(frame):
-                return frame, seen
-            seen.append(frame)
 
     def fence(self) -> list[dict]:
         """Everything the server sent in answer to earlier frames: a marker frame's error ends it."""
         marker = "fence-" + uuid.uuid4().hex
-        self.ws.send(json.dumps({"type": "fence", "client_id": marker}))
-        frame, before = self.until(lambda f: f["type"] == "error" and f.get("client_id") == marker)
+        self.send({"type": "fence", "client_id": marker})
+        before: list[dict] = []
+        frame = self.until(lambda f: f["type"] == "error" and f.get("client_id") == marker, skipped=before)
         assert frame["error"]["code"] == "validation_error"
         return before
 
     def error(self) -> dict:
         """The next error frame (presence and typing may come first); the connection stays open."""
-        frame, _ = self.until(lambda f: f["type"] == "error")
-        return frame["error"]
+        return self.until(lambda f: f["type"] == "error")["error"]
+
+    def close_code(self) -> int | None:
+        """Read until the server closes the connection (it must); the code it closed with, if any."""
+        with pytest.raises(ConnectionClosed) as closed:
+            self.until(lambda f: False)
+        return None if closed.value.rcvd is None else closed.value.rcvd.code
 
 
 @pytest.fixture(scope="module")
 def world(live_module):
     """An attacker and a bystander who share a room, each with an open WebSocket."""
-
-    def sign_in(name: str) -> requests.Session:
-        session = requests.Session()
-        username = f"{name}-{uuid.uuid4().hex[:8]}"
-        answer = session.post(
-            f"{live_module.url}/api/session",
-            json={"username": username, "password": "password-1"},
-            timeout=10,
-        )
-        assert answer.status_code == 201, answer.text
-        session.username, session.base_url = username, live_module.url
-        return session
-
-    attacker, bystander = sign_in("attacker"), sign_in("bystander")
-    answer = attacker.post(
-        f"{live_module.url}/api/rooms",
-        json={"name": "fuzz", "visibility": "private", "members": [bystander.username]},
-        timeout=10,
-    )
-    assert answer.status_code == 201, answer.text
+    attacker = sign_in(live_module.url, unique("attacker"), status=(201,))
+    bystander = sign_in(live_module.url, unique("bystander"), status=(201,))
+    room = make_room(attacker, [bystander], name="fuzz")
     with ExitStack() as stack:
         yield {
             "attacker": attacker,
             "bystander": bystander,
-            "room": answer.json()["room"]["id"],
+            "room": room,
             "calm": Socket(stack, bystander),
             "stack": stack,
             "url": live_module.url,
@@ -199,9 +165,7 @@ def test_invalid_utf8_in_a_text_frame_closes_with_1007(world):
     """A text frame whose bytes are not UTF-8 breaks the protocol: close 1007, others unaffected."""
     attacker = Socket(world["stack"], world["attacker"])
     attacker.ws.send(b'{"type": "send", "text": "\xff\xfe\xc3"}', text=True)
-    with pytest.raises(ConnectionClosed) as closed:
-        attacker.until(lambda f: False)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
+    assert attacker.close_code() == 1007
     _bystander_still_served(world, Socket(world["stack"], world["attacker"]))
 
 
@@ -217,9 +181,7 @@ def test_a_frame_over_64_kib_closes_with_1009_and_one_of_64_kib_does_not(world):
     over = padding[: MAX_FRAME - 1] + '"}'
     assert len(over.encode()) == MAX_FRAME + 1
     attacker.ws.send(over)
-    with pytest.raises(ConnectionClosed) as closed:
-        attacker.until(lambda f: False)
-    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    assert attacker.close_code() == 1009
     _bystander_still_served(world, Socket(world["stack"], world["attacker"]))
 
 
@@ -232,7 +194,7 @@ def test_the_64_kib_limit_counts_bytes_not_characters(world, char):
     assert len(frame) < MAX_FRAME < len(frame.encode())
     attacker.ws.send(frame)
     try:
-        answer, _ = attacker.until(lambda f: f["type"] == "error")
+        answer = attacker.until(lambda f: f["type"] == "error")
     except ConnectionClosed as closed:
         assert closed.rcvd is not None and closed.rcvd.code == 1009
     else:
@@ -243,14 +205,9 @@ def test_the_64_kib_limit_counts_bytes_not_characters(world, char):
 def test_bad_handshake_cursors_are_refused_with_422(world):
     """``after`` that is not a non-negative integer is refused before the socket opens."""
     user = world["attacker"]
-    base = user.base_url.replace("http://", "ws://") + "/ws?after="
     for after in ("-1", "abc", "1e3", "", "9" * 40, "%00", "1%2F2"):
         with pytest.raises(InvalidStatus) as refused:
-            connect(
-                base + after,
-                additional_headers={"Cookie": f"chat_session={user.cookies['chat_session']}"},
-                origin=user.base_url,
-            )
+            ws_connect(user.base_url, user.token, after=after)
         assert refused.value.response.status_code == 422, after
         assert json.loads(refused.value.response.body)["error"]["code"] == "validation_error"
 
@@ -310,13 +267,13 @@ def _bystander_still_served(world: dict, attacker: Socket) -> None:
     """The bystander's connection, open since the start, still sends and receives."""
     calm: Socket = world["calm"]
     marker = "still-here-" + uuid.uuid4().hex[:8]
-    calm.ws.send(json.dumps({"type": "send", "room": world["room"], "text": marker, "client_id": marker}))
-    ack, _ = calm.until(lambda f: f["type"] == "ack" and f["client_id"] == marker)
+    calm.send({"type": "send", "room": world["room"], "text": marker, "client_id": marker})
+    ack = calm.until(lambda f: f["type"] == "ack" and f["client_id"] == marker)
     assert ack["message"]["text"] == marker
-    heard, _ = attacker.until(lambda f: f["type"] == "message" and f["message"]["text"] == marker)
+    attacker.until(lambda f: f["type"] == "message" and f["message"]["text"] == marker)
     reply = "reply-" + uuid.uuid4().hex[:8]
-    attacker.ws.send(json.dumps({"type": "send", "room": world["room"], "text": reply, "client_id": reply}))
-    got, _ = calm.until(lambda f: f["type"] == "message" and f["message"]["text"] == reply)
+    attacker.send({"type": "send", "room": world["room"], "text": reply, "client_id": reply})
+    got = calm.until(lambda f: f["type"] == "message" and f["message"]["text"] == reply)
     assert got["message"]["sender"] == world["attacker"].username
     health = requests.get(f"{world['url']}/healthz", timeout=5).json()
     assert health == {"status": "ok", "backend": "ok"}

@@ -13,21 +13,12 @@ import pytest
 
 from common.feed import EVERYONE
 from common.limits import EVENTS_BATCH
+from tests.hub_helpers import drain, positions
+from tests.timing import Clock
 from webserver import polling
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
 from webserver.hub import Hub
 from webserver.presence import OFFLINE_GRACE
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 R1 = ["alice", "bob"]  # who the events of room r1 concern, as the backend would say
 
@@ -52,24 +43,6 @@ def room_event(pos: int, rid: str, members: list[str], action: str, user: str, v
         "action": action,
         "user": user,
     }
-
-
-def drain(conn: Connection) -> list[dict]:
-    """Everything queued on a connection, decoded, as its writer would send it."""
-    frames = []
-    while (frame := conn.next_frame(timeout=0)) is not None:
-        frames.append(orjson.loads(frame))
-    return frames
-
-
-def events(conn: Connection) -> list[int]:
-    """The positions of the log events queued on a connection (hello, presence, typing left out)."""
-    return [f["pos"] for f in drain(conn) if "pos" in f and f["type"] != "hello"]
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -98,7 +71,7 @@ def test_messages_go_to_every_connection_of_every_member_and_no_one_else(hub: Hu
         connect(hub, "carol"),
     )
     assert hub.apply(message(11, "r1"), R1) == 3
-    assert [events(c) for c in (a1, a2, b, carol)] == [[11], [11], [11], []]
+    assert [positions(c) for c in (a1, a2, b, carol)] == [[11], [11], [11], []]
 
 
 def test_everyone_means_every_connected_user_and_parked_poll(hub: Hub) -> None:
@@ -106,8 +79,8 @@ def test_everyone_means_every_connected_user_and_parked_poll(hub: Hub) -> None:
     dave = hub.park("dave", 10)
     hub.apply(room_event(11, "new-pub", ["alice"], "created", "alice", "public"), EVERYONE)
     hub.apply(room_event(12, "new-priv", ["alice"], "created", "alice"), ["alice"])
-    assert events(alice) == [11, 12]
-    assert events(carol) == [11]
+    assert positions(alice) == [11, 12]
+    assert positions(carol) == [11]
     assert [e["pos"] for e in answer(hub, dave)["events"]] == [11]
 
 
@@ -119,7 +92,7 @@ def test_delivery_follows_the_backends_audience_and_room_events_update_the_room_
     hub.apply(message(13, "r1"), [*R1, "carol"])
     hub.apply(room_event(14, "r1", ["alice", "bob"], "left", "carol"), [*R1, "carol"])
     hub.apply(message(15, "r1"), R1)
-    assert events(carol) == [12, 13, 14]
+    assert positions(carol) == [12, 13, 14]
     assert hub.room("r1") == (False, {"alice", "bob"})
 
 
@@ -138,7 +111,7 @@ def test_old_and_repeated_positions_are_dropped(hub: Hub) -> None:
     alice = connect(hub, "alice")
     for pos in (11, 11, 9, 12, 12, 10):
         hub.apply(message(pos, "r1"), R1)
-    assert events(alice) == [11, 12]
+    assert positions(alice) == [11, 12]
     assert hub.pos == 12
 
 
@@ -162,7 +135,7 @@ def test_a_slow_consumer_is_closed_and_the_others_carry_on(hub: Hub) -> None:
     assert aborted == [True]
     assert slow.pending() == 0  # its queue is dropped, so memory is given back
     hub.apply(message(31, "r1"), R1)
-    assert events(fast) == [31]
+    assert positions(fast) == [31]
 
 
 def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
@@ -177,8 +150,8 @@ def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
         hub.apply(message(pos, "r1"), R1)
     hub.close_session("t-alice")
     writer.join(timeout=5)
-    positions = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
-    assert positions == [10, 11, 12, 13, 14, 15]  # hello, then the events in order
+    order = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
+    assert order == [10, 11, 12, 13, 14, 15]  # hello, then the events in order
     assert closed == [(1000, "signed out")]
 
 
@@ -211,7 +184,7 @@ def test_catch_up_seam_has_no_gap_and_no_repeat(hub: Hub) -> None:
         conn.put(orjson.dumps(message(pos, "r1")).decode())
     hub.finish_catch_up(conn, 11)
     hub.apply(message(13, "r1"), R1)
-    assert events(conn) == [7, 9, 11, 12, 13]
+    assert positions(conn) == [7, 9, 11, 12, 13]
 
 
 def test_catch_up_put_waits_for_room_in_the_queue() -> None:
@@ -309,7 +282,7 @@ def test_several_polls_of_one_user_and_of_others_each_get_the_event(hub: Hub) ->
     conn = connect(hub, "alice")
     assert hub.apply(message(11, "r1"), R1) == 4
     assert [answer(hub, w)["events"] for w in (a1, a2, b)] == [[message(11, "r1")]] * 3
-    assert events(conn) == [11]
+    assert positions(conn) == [11]
 
 
 def test_a_parked_poll_wakes_a_waiting_thread_and_keeps_the_batch(hub: Hub) -> None:

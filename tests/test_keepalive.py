@@ -13,12 +13,12 @@ import base64
 import os
 import socket
 import threading
-import time
 
 import pytest
 from werkzeug.serving import make_server
 
 import webserver
+from tests.timing import wait_for
 
 pytestmark = pytest.mark.live
 
@@ -41,15 +41,6 @@ def _open_silent_websocket(port: int, cookie: str) -> socket.socket:
     return sock
 
 
-def _wait_for(condition, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def test_a_peer_that_stops_answering_pings_is_dropped(live_module, http_user):
     alice = http_user("alice")
     app = webserver.create_app(
@@ -60,9 +51,9 @@ def test_a_peer_that_stops_answering_pings_is_dropped(live_module, http_user):
     hub = app.extensions["chat.hub"]
     silent = _open_silent_websocket(server.port, alice.cookies["chat_session"])
     try:
-        assert _wait_for(lambda: len(hub.connections(alice.username)) == 1, 5)
+        assert wait_for(lambda: len(hub.connections(alice.username)) == 1, 5)
         # One ping unanswered by the next: the server closes and the hub forgets the connection.
-        assert _wait_for(lambda: not hub.connections(alice.username), 5), "the silent peer was kept"
+        assert wait_for(lambda: not hub.connections(alice.username), 5), "the silent peer was kept"
         received = b""
         while chunk := silent.recv(65536):  # the pings, the hello, then the end of the stream
             received += chunk

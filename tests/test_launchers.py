@@ -12,6 +12,8 @@ import psutil
 import pytest
 import requests
 
+from tests.live_http import general_room
+
 pytestmark = pytest.mark.live
 
 LAUNCHERS = ["backend.py", "MainWServer.py"]
@@ -260,8 +262,7 @@ def test_message_rate_limit_is_set_at_start(start_backend, start_front, http_use
         backend = start_backend(env={"CHAT_MESSAGE_BURST": "2", "CHAT_MESSAGE_RATE": "0.01"})
     front = start_front(backend)
     alice = http_user("limited", url=front.url)
-    rooms = alice.get(f"{front.url}/api/rooms", timeout=5).json()["rooms"]
-    general = next(room["id"] for room in rooms if room["name"] == "general")
+    general = general_room(alice)
     answers = [
         alice.post(
             f"{front.url}/api/rooms/{general}/messages", json={"text": "hi", "client_id": f"c{i}"}, timeout=5

@@ -19,13 +19,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from websockets.sync.client import connect
+
+from tests.live_http import general_room, make_room, sign_in, unique
+from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
 
 REPO = Path(__file__).resolve().parent.parent
 DATA_FILES = {"events.jsonl", "users.jsonl", "sessions.jsonl", ".lock"}
-WAIT = 10.0
 
 PATHS = ["../../etc/passwd", "..\\..\\windows\\win.ini", "/", "/etc/passwd", "con", "nul", "CON.txt", "aux"]
 UNICODE = [
@@ -68,46 +69,21 @@ class Checker:
         self.url = live.url
         self.data_dir = Path(live.backend.argv[live.backend.argv.index("--data-dir") + 1])
         self.started = time.time() - 1
-        self.owner = self.sign_in(f"owner-{uuid.uuid4().hex[:6]}")[1]
-        self.reader = self.sign_in(f"reader-{uuid.uuid4().hex[:6]}")[1]
-        answer = self.owner.post(
-            f"{self.url}/api/rooms",
-            json={"name": "names", "visibility": "private", "members": [self.reader.username]},
-            timeout=10,
-        )
-        assert answer.status_code == 201, answer.text
-        self.room = answer.json()["room"]["id"]
+        self.owner = self.sign_in(unique("owner"))[1]
+        self.reader = self.sign_in(unique("reader"))[1]
+        self.room = make_room(self.owner, [self.reader], name="names")
 
-    def sign_in(self, username: str, raw: bytes | None = None) -> tuple[requests.Response, requests.Session]:
-        """POST /api/session with this name (or this raw body); the answer and the session."""
-        session = requests.Session()
+    def sign_in(
+        self, username: str, raw: bytes | None = None
+    ) -> tuple[requests.Response, requests.Session | None]:
+        """POST /api/session with this name (or this raw body); the answer and the session (if not raw)."""
         if raw is None:
-            answer = session.post(
-                f"{self.url}/api/session", json={"username": username, "password": "password-1"}, timeout=10
-            )
-        else:
-            answer = session.post(
-                f"{self.url}/api/session",
-                data=raw,
-                headers={"Content-Type": "application/json"},
-                timeout=10,
-            )
-        session.username = username
-        return answer, session
-
-    def socket(self, stack: ExitStack, user: requests.Session):
-        """An open WebSocket of ``user`` with its hello frame read."""
-        ws = stack.enter_context(
-            connect(
-                self.url.replace("http://", "ws://") + "/ws",
-                additional_headers={"Cookie": f"chat_session={user.cookies['chat_session']}"},
-                origin=self.url,
-                max_queue=None,
-            )
+            session = sign_in(self.url, username, "password-1", status=None)
+            return session.answer, session
+        answer = requests.post(
+            f"{self.url}/api/session", data=raw, headers={"Content-Type": "application/json"}, timeout=10
         )
-        hello = json.loads(ws.recv(timeout=WAIT))
-        assert hello["type"] == "hello"
-        return ws, hello
+        return answer, None
 
     def check_files(self, names: list[str]) -> None:
         """The data directory holds only its own files; no tested name became a file anywhere."""
@@ -116,15 +92,6 @@ class Checker:
         basenames |= {name.lower() for name in names if "/" not in name}
         for root in (self.data_dir.parent, REPO):
             assert created_names(root, basenames, self.started) == []
-
-
-def until(ws, predicate, timeout: float = WAIT) -> dict:
-    """The first frame of ``ws`` that matches."""
-    deadline = time.monotonic() + timeout
-    while True:
-        frame = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
-        if predicate(frame):
-            return frame
 
 
 def refused(answer: requests.Response) -> None:
@@ -169,8 +136,8 @@ def test_a_username_is_shown_exactly_as_registered(check, username):
     listed = [u["username"] for u in user.get(f"{check.url}/api/users", timeout=10).json()["users"]]
     assert username in listed
     with ExitStack() as stack:
-        ws, hello = check.socket(stack, user)
-        assert hello["user"]["username"] == username
+        ws = Client(stack, user)
+        assert ws.hello["user"]["username"] == username
         dm = user.post(f"{check.url}/api/dms", json={"username": check.owner.username}, timeout=10)
         assert dm.status_code == 201, dm.text
         room = dm.json()["room"]
@@ -180,14 +147,10 @@ def test_a_username_is_shown_exactly_as_registered(check, username):
             f"{check.url}/api/rooms/{room['id']}/messages", json={"text": "hi", "client_id": "c1"}, timeout=10
         )
         assert posted.status_code == 201 and posted.json()["message"]["sender"] == username
-        event = until(ws, lambda f: f["type"] == "message")
+        event = ws.until(lambda f: f["type"] == "message")
         assert event["message"]["sender"] == username
     # Leaving a room names the user in the path: that must reach the same user, not a path.
-    general = next(
-        r["id"]
-        for r in user.get(f"{check.url}/api/rooms", timeout=10).json()["rooms"]
-        if r["name"] == "general"
-    )
+    general = general_room(user)
     left = user.delete(f"{check.url}/api/rooms/{general}/members/{_segment(username)}", timeout=10)
     assert left.status_code == 204, left.text
     check.check_files([username])
@@ -216,9 +179,9 @@ def test_surrogate_escapes_are_refused_with_validation_error(check, where, raw):
         refused(owner.post(url, data=body, headers=headers, timeout=10))
     else:
         with ExitStack() as stack:
-            ws, _ = check.socket(stack, owner)
-            ws.send(f'{{"type": "send", "room": "{check.room}", "text": {raw}, "client_id": "s2"}}')
-            error = until(ws, lambda f: f["type"] == "error")
+            ws = Client(stack, owner)
+            ws.ws.send(f'{{"type": "send", "room": "{check.room}", "text": {raw}, "client_id": "s2"}}')
+            error = ws.until(lambda f: f["type"] == "error")
             assert error["error"]["code"] == "validation_error", error
 
 
@@ -241,9 +204,9 @@ ROOM_NAMES_BAD = ["", " ", "\t\n", "\u3000", "x" * 65, "\U0001f600" * 65, "e" + 
 @pytest.mark.parametrize("name", ROOM_NAMES_OK, ids=repr)
 def test_a_room_name_is_shown_exactly_as_created(check, name):
     """An accepted room name comes back the same in the answer, the room, the list and the WebSocket."""
-    owner = check.sign_in(f"maker-{uuid.uuid4().hex[:8]}")[1]  # its own room-creation allowance
+    owner = check.sign_in(unique("maker"))[1]  # its own room-creation allowance
     with ExitStack() as stack:
-        ws, _ = check.socket(stack, check.reader)
+        ws = Client(stack, check.reader)
         answer = owner.post(
             f"{check.url}/api/rooms",
             json={"name": name, "visibility": "private", "members": [check.reader.username]},
@@ -257,7 +220,7 @@ def test_a_room_name_is_shown_exactly_as_created(check, name):
         )
         listed = check.reader.get(f"{check.url}/api/rooms", timeout=10).json()["rooms"]
         assert [r["name"] for r in listed if r["id"] == room["id"]] == [name]
-        event = until(ws, lambda f: f["type"] == "room" and f["room"]["id"] == room["id"])
+        event = ws.until(lambda f: f["type"] == "room" and f["room"]["id"] == room["id"])
         assert event["room"]["name"] == name
         assert room["id"] != name and name not in room["id"]
     check.check_files([name])
@@ -278,8 +241,8 @@ def test_a_message_text_round_trips_byte_for_byte(check, text):
     """Posted over HTTP or sent over the WebSocket, a text comes back identical everywhere."""
     client_id = uuid.uuid4().hex
     with ExitStack() as stack:
-        reader_ws, _ = check.socket(stack, check.reader)
-        owner_ws, _ = check.socket(stack, check.owner)
+        reader_ws = Client(stack, check.reader)
+        owner_ws = Client(stack, check.owner)
         answer = check.owner.post(
             f"{check.url}/api/rooms/{check.room}/messages",
             json={"text": text, "client_id": client_id},
@@ -288,15 +251,13 @@ def test_a_message_text_round_trips_byte_for_byte(check, text):
         assert answer.status_code == 201, answer.text
         message = answer.json()["message"]
         assert message["text"].encode() == text.encode()
-        owner_ws.send(
-            json.dumps({"type": "send", "room": check.room, "text": text, "client_id": client_id + "-ws"})
-        )
-        ack = until(owner_ws, lambda f: f["type"] in ("ack", "error"))
+        owner_ws.send({"type": "send", "room": check.room, "text": text, "client_id": client_id + "-ws"})
+        ack = owner_ws.until(lambda f: f["type"] in ("ack", "error"))
         assert ack["type"] == "ack", ack
         assert ack["message"]["text"].encode() == text.encode()
         for sent in (message, ack["message"]):
-            heard = until(
-                reader_ws, lambda f, s=sent: f["type"] == "message" and f["message"]["id"] == s["id"]
+            heard = reader_ws.until(
+                lambda f, s=sent: f["type"] == "message" and f["message"]["id"] == s["id"]
             )
             assert heard["message"]["text"].encode() == text.encode()
         history = check.reader.get(
@@ -325,9 +286,9 @@ def test_a_bad_message_text_is_refused_over_http_and_the_websocket(check, text):
         )
     )
     with ExitStack() as stack:
-        ws, _ = check.socket(stack, check.owner)
-        ws.send(json.dumps({"type": "send", "room": check.room, "text": text, "client_id": "bad"}))
-        error = until(ws, lambda f: f["type"] == "error")
+        ws = Client(stack, check.owner)
+        ws.send({"type": "send", "room": check.room, "text": text, "client_id": "bad"})
+        error = ws.until(lambda f: f["type"] == "error")
         assert error["error"]["code"] == "validation_error" and error["client_id"] == "bad"
 
 

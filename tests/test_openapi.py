@@ -230,6 +230,22 @@ def test_real_answers_match_the_document(live_module, http_user, loaded):
         "/api/rooms/{id}/messages",
         bob.get(f"{url}/api/rooms/{rid}/messages", params={"limit": 201}, timeout=5),
     )
+    one, reaction = "/api/rooms/{id}/messages/{seq}", "/api/rooms/{id}/messages/{seq}/reactions/{emoji}"
+    msg = f"{url}/api/rooms/{rid}/messages"
+    check(one, bob.get(f"{msg}/1", timeout=5))
+    check(one, bob.get(f"{msg}/9", timeout=5))
+    check(one, alice.patch(f"{msg}/1", json={"text": "hello, edited"}, timeout=5))
+    check(one, bob.patch(f"{msg}/1", json={"text": "not mine"}, timeout=5))
+    check(one, alice.patch(f"{msg}/1", json={"text": ""}, timeout=5))
+    check(reaction, bob.put(f"{msg}/1/reactions/%F0%9F%91%8D", timeout=5))
+    check(reaction, bob.put(f"{msg}/1/reactions/ok", timeout=5))
+    check(reaction, bob.put(f"{msg}/9/reactions/%F0%9F%91%8D", timeout=5))
+    check(reaction, bob.delete(f"{msg}/1/reactions/%F0%9F%91%8D", timeout=5))
+    check(one, bob.delete(f"{msg}/1", timeout=5))
+    check(one, alice.delete(f"{msg}/1", timeout=5))
+    check(one, alice.delete(f"{msg}/9", timeout=5))
+    check(one, alice.patch(f"{msg}/1", json={"text": "gone"}, timeout=5))
+    check(one, alice.get(f"{msg}/1", timeout=5))
     check(
         "/api/rooms/{id}/members/{username}",
         bob.delete(f"{url}/api/rooms/{rid}/members/{alice.username}", timeout=5),
@@ -238,6 +254,11 @@ def test_real_answers_match_the_document(live_module, http_user, loaded):
         "/api/rooms/{id}/members/{username}",
         bob.delete(f"{url}/api/rooms/{rid}/members/{bob.username}", timeout=5),
     )
+    read = "/api/rooms/{id}/read"
+    check(read, alice.put(f"{url}/api/rooms/{rid}/read", json={"seq": 1}, timeout=5))
+    check(read, alice.put(f"{url}/api/rooms/{rid}/read", json={"seq": -1}, timeout=5))
+    check(read, alice.put(f"{url}/api/rooms/nope/read", json={"seq": 1}, timeout=5))
+    check("/api/rooms", alice.get(f"{url}/api/rooms", timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": alice.username}, timeout=5))

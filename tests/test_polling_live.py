@@ -14,7 +14,8 @@ import time
 import pytest
 import requests
 
-from tests.ws_client import make_room, post
+from tests.live_http import general_room, make_room, post
+from tests.timing import wait_for
 
 pytestmark = pytest.mark.live
 
@@ -147,10 +148,8 @@ def test_a_poll_chain_gets_every_message_of_its_rooms_once_in_order(live_module,
     for thread in threads:
         thread.join(60)
     assert len(stored) == 200
-    deadline = time.monotonic() + 20
     last = max(m["pos"] for m in stored)
-    while time.monotonic() < deadline and not (answers and answers[-1][1] >= last):
-        time.sleep(0.1)  # until the poller's cursor has passed every message sent
+    wait_for(lambda: answers and answers[-1][1] >= last, 20)  # the poller's cursor passed every message
     time.sleep(0.5)  # anything extra would arrive now
     done.set()
     watcher.join(10)
@@ -202,11 +201,7 @@ def test_polls_behind_the_hub_wait_in_memory_not_on_backend_threads(
     busy = make_room(carol, [])  # a private room none of the pollers is in
     for n in range(5):
         post(carol, busy, f"busy {n}")
-    general = next(
-        r["id"]
-        for r in carol.get(f"{front.url}/api/rooms", timeout=10).json()["rooms"]
-        if r["name"] == "general"
-    )
+    general = general_room(carol)
     waiting = [poll_in_background(user, start) for user in pollers]
     message = post(carol, general, "everyone still there?")  # fails with 503 if threads are held
     for thread, result in waiting:

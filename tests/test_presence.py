@@ -2,24 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
+from tests.timing import Clock
 from webserver.presence import OFFLINE_GRACE, POLL_WINDOW, Presence, RateGate
-
-
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_rate_gate_slides(clock: Clock) -> None:

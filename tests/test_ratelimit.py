@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from backend.ratelimit import FailureWindow, TokenBucket
-from tests.manual_clock import ManualClock
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 def test_a_bucket_allows_its_burst_then_one_per_refill(clock):

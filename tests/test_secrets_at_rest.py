@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import requests
 from websockets.exceptions import InvalidStatus
-from websockets.sync.client import connect
+
+from tests.live_http import general_room
+from tests.ws_client import ws_connect
 
 pytestmark = pytest.mark.live
 
@@ -28,11 +30,9 @@ def forms(secret: str) -> list[bytes]:
 
 def open_socket(user: requests.Session, token: str):
     """Open /ws with ``token`` as the session cookie, send one message, return the ack's text."""
-    url = user.base_url.replace("http://", "ws://") + "/ws"
-    with connect(url, additional_headers={"Cookie": f"chat_session={token}"}, origin=user.base_url) as ws:
+    with ws_connect(user.base_url, token) as ws:
         assert json.loads(ws.recv(timeout=10))["type"] == "hello"
-        rooms = user.get(f"{user.base_url}/api/rooms", timeout=10).json()["rooms"]
-        general = next(r["id"] for r in rooms if r["name"] == "general")
+        general = general_room(user)
         ws.send(json.dumps({"type": "send", "room": general, "text": "over the socket", "client_id": "ws-1"}))
         while (frame := json.loads(ws.recv(timeout=10)))["type"] != "ack":
             pass

@@ -18,13 +18,13 @@ import os
 import resource
 from pathlib import Path
 
-import orjson
 import psutil
 import pytest
 
 import backend.jsonl
 from backend import create_app
 from tests.backend_fixtures import callers, sign_in
+from tests.store_helpers import assert_whole_lines
 
 FILES = ("events.jsonl", "users.jsonl", "sessions.jsonl")
 
@@ -78,13 +78,6 @@ def files_of(app) -> dict[str, bytes]:
     """The content of every data file of ``app``."""
     data_dir = Path(app.config["DATA_DIR"])
     return {name: (data_dir / name).read_bytes() for name in FILES}
-
-
-def assert_whole_lines(data_dir: Path) -> None:
-    """Every line of every data file is a complete JSON object."""
-    for name in FILES:
-        for line in (data_dir / name).read_bytes().splitlines():
-            assert isinstance(orjson.loads(line), dict), (name, line)
 
 
 def reopened(app):

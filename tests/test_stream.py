@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 
-import orjson
 import pytest
 
+from tests import backend_fixtures as fx
+from tests.hub_helpers import drain, positions
+from tests.timing import wait_for
 from webserver.backend_client import BackendClient, BackendResponse, BackendUnavailable
 from webserver.connection import Connection
 from webserver.hub import Hub
@@ -43,23 +45,13 @@ def backend(backend_app) -> InProcessBackend:
 
 @pytest.fixture
 def general(users) -> str:
-    rooms = users.alice.get("/api/rooms").get_json()["rooms"]
-    return next(r["id"] for r in rooms if r["name"] == "general")
+    return fx.general(users.alice)["id"]
 
 
 def say(caller, room: str, text: str) -> int:
-    answer = caller.post(
-        f"/api/rooms/{room}/messages", {"text": text, "client_id": f"c-{time.monotonic_ns()}"}
-    )
+    answer = fx.say(caller, room, text, f"c-{time.monotonic_ns()}")
     assert answer.status_code == 201, answer.get_data(as_text=True)
     return answer.get_json()["message"]["pos"]
-
-
-def positions(conn: Connection) -> list[int]:
-    frames = []
-    while (frame := conn.next_frame(timeout=0)) is not None:
-        frames.append(orjson.loads(frame))
-    return [f["pos"] for f in frames if f["type"] in ("message", "room")]
 
 
 def test_the_stream_applies_the_log_in_order_and_resumes_after_an_outage(backend, users, general) -> None:
@@ -91,9 +83,7 @@ def test_the_stream_loop_retries_until_the_backend_answers(backend, users, gener
         backend.down = False
         assert hub.ready.wait(5)
         pos = say(users.bob, general, "after the outage")
-        deadline = time.monotonic() + 5
-        while hub.pos < pos and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: hub.pos >= pos, 5, every=0.05)
         assert hub.pos == pos
     finally:
         stream.stop(timeout=5)
@@ -125,8 +115,6 @@ def test_catch_up_gives_up_on_a_backend_that_stays_away(backend, users, monkeypa
     hub.register(conn, {"username": "alice"}, after=0)
     backend.down = True
     catch_up(conn, hub, backend, 0)
-    frames = []
-    while (frame := conn.next_frame(timeout=0)) is not None:
-        frames.append(orjson.loads(frame))
+    frames = drain(conn)
     assert frames[-1]["type"] == "error" and frames[-1]["error"]["code"] == "backend_unavailable"
     assert conn.closed and conn.close_code == 1013

@@ -10,14 +10,11 @@ import time
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import connect
 
-from tests import ws_client
-from tests.ws_client import WAIT, Client, make_room
+from tests.live_http import make_room
+from tests.ws_client import WAIT, Client, ws_connect
 
 pytestmark = pytest.mark.live
-
-stack = ws_client.stack
 
 
 def test_bad_frames_get_errors_and_the_connection_stays(live_module, http_user, stack) -> None:
@@ -69,25 +66,21 @@ def test_an_oversized_frame_closes_with_1009(live_module, http_user, stack) -> N
 
 
 def test_handshake_needs_the_cookie_and_the_own_origin(live_module, http_user) -> None:
-    alice = http_user("alice")
-    url = live_module.url.replace("http://", "ws://") + "/ws"
+    url, token = live_module.url, http_user("alice").token
     with pytest.raises(InvalidStatus) as refused:
-        connect(url, origin=live_module.url, open_timeout=5).close()
+        ws_connect(url, None, open_timeout=5).close()
     assert refused.value.response.status_code == 401
-    cookie = {"Cookie": f"chat_session={alice.cookies['chat_session']}"}
     for origin in ("http://evil.example", "null"):
         with pytest.raises(InvalidStatus) as refused:
-            connect(url, additional_headers=cookie, origin=origin, open_timeout=5).close()
+            ws_connect(url, token, origin, open_timeout=5).close()
         assert refused.value.response.status_code == 403
     with pytest.raises(InvalidStatus) as refused:
-        connect(
-            url + "?after=soon", additional_headers=cookie, origin=live_module.url, open_timeout=5
-        ).close()
+        ws_connect(url, token, after="soon", open_timeout=5).close()
     assert refused.value.response.status_code == 422
     with pytest.raises(InvalidStatus) as refused:  # a digit to str.isdigit(), not to int()
-        connect(url + "?after=%C2%B2", additional_headers=cookie, open_timeout=5).close()
+        ws_connect(url, token, None, after="%C2%B2", open_timeout=5).close()
     assert refused.value.response.status_code == 422
-    with connect(url, additional_headers=cookie, open_timeout=5) as ws:  # no Origin: a script
+    with ws_connect(url, token, None, open_timeout=5) as ws:  # no Origin: a script
         assert json.loads(ws.recv(timeout=WAIT))["type"] == "hello"
         # The client offered permessage-deflate (websockets does by default); it is declined.
         assert "Sec-WebSocket-Extensions" not in ws.response.headers

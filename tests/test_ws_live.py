@@ -12,12 +12,10 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests import ws_client
-from tests.ws_client import Client, make_room, post
+from tests.live_http import make_room, post
+from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
-
-stack = ws_client.stack
 
 
 def test_two_users_chat(live_module, http_user, stack) -> None:

@@ -1,53 +1,107 @@
-"""The live WebSocket tests' client: a signed-in user's ``/ws`` as the ``websockets`` library sees it.
+"""The live tests' WebSocket client: ``/ws`` of the front server as the ``websockets`` library sees it.
 
-Shared by ``test_ws_live.py`` and ``test_ws_faults.py``; a test module makes the ``stack`` fixture
-visible by naming it at module level (``stack = ws_client.stack``).
+``ws_connect`` opens one connection the way a page (or an attacker) would; ``Client`` is a
+signed-in user's open connection that reads frames as dicts. ``tests/conftest.py`` registers this
+module as a pytest plugin, so the ``stack`` fixture (an ``ExitStack`` closed at teardown, for the
+connections a test opens) is there by name.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+import time
 from contextlib import ExitStack
 
 import pytest
 import requests
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
+
+# make_room and post live in live_http; modules written before the move still import them here.
+from tests.live_http import make_room, post  # noqa: F401
 
 WAIT = 10.0  # seconds any single expected frame may take on a busy two-core machine
 
 
+def ws_connect(
+    url: str, token: str | None, origin: str | None = "self", *, after: object = None, **kw
+) -> ClientConnection:
+    """Open ``url``'s ``/ws`` with ``token`` as the session cookie (``None``: no cookie).
+
+    ``origin`` is the Origin header: ``"self"`` sends ``url`` (the page's own), ``None`` none (a
+    script). ``after`` goes into the query as it is, so a test may send a malformed one. Frames are
+    queued without bound unless ``max_queue`` says otherwise, so a test that reads late never
+    slows the server down; other keyword arguments go to ``connect``. A refused handshake raises
+    ``InvalidStatus``.
+    """
+    query = "" if after is None else f"?after={after}"
+    headers = {"Cookie": f"chat_session={token}"} if token is not None else {}
+    kw.setdefault("max_queue", None)
+    return connect(
+        url.replace("http://", "ws://") + "/ws" + query,
+        additional_headers=headers,
+        origin=url if origin == "self" else origin,
+        **kw,
+    )
+
+
 class Client:
-    """One WebSocket of a signed-in user; frames are read as dicts, presence frames kept apart."""
+    """One WebSocket of a signed-in user (a ``sign_in`` or ``http_user`` session).
+
+    ``frame()`` reads the next frame of any type; ``recv()`` the next other than presence, which it
+    keeps in ``.presence``. The hello frame, which must come first and name the user, is in
+    ``.hello``. A subclass may override ``check`` to assert something of every frame read.
+    """
 
     def __init__(self, stack: ExitStack, user: requests.Session, after: int | None = None, **kw):
-        query = "" if after is None else f"?after={after}"
-        url = user.base_url.replace("http://", "ws://") + "/ws" + query
-        cookie = f"chat_session={user.cookies['chat_session']}"
         self.user = user
-        self.ws = stack.enter_context(
-            connect(url, additional_headers={"Cookie": cookie}, origin=user.base_url, max_queue=None, **kw)
-        )
+        token = user.cookies["chat_session"]
+        self.ws = stack.enter_context(ws_connect(user.base_url, token, after=after, **kw))
         self.presence: list[dict] = []
-        self.hello = self.recv()
-        assert self.hello["type"] == "hello" and self.hello["user"]["username"] == user.username
+        self.hello = self.frame()
+        assert self.hello["type"] == "hello" and self.hello["user"]["username"] == user.username, self.hello
+
+    def check(self, frame: dict) -> None:
+        """Called with every frame read; nothing to check here."""
 
     def send(self, frame: dict) -> None:
+        """Send ``frame`` as JSON text."""
         self.ws.send(json.dumps(frame))
 
+    def frame(self, timeout: float = WAIT) -> dict:
+        """The next frame, whatever its type (every frame must be a JSON object in a text frame)."""
+        raw = self.ws.recv(timeout=timeout)
+        assert isinstance(raw, str), "the server sends text frames only"
+        frame = json.loads(raw)
+        assert isinstance(frame, dict), frame
+        self.check(frame)
+        return frame
+
     def recv(self, timeout: float = WAIT) -> dict:
-        """The next frame other than presence (every frame must be a JSON object)."""
+        """The next frame other than presence."""
         while True:
-            frame = json.loads(self.ws.recv(timeout=timeout))
-            assert isinstance(frame, dict)
+            frame = self.frame(timeout)
             if frame["type"] != "presence":
                 return frame
             self.presence.append(frame)
 
     def expect(self, kind: str, timeout: float = WAIT) -> dict:
+        """The next frame other than presence, which must be of type ``kind``."""
         frame = self.recv(timeout)
         assert frame["type"] == kind, frame
         return frame
+
+    def until(self, predicate, timeout: float = WAIT, skipped: list | None = None) -> dict:
+        """The first frame of any type that matches ``predicate`` within ``timeout`` seconds.
+
+        The frames before it are dropped, or appended to ``skipped``.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = self.frame(max(0.01, deadline - time.monotonic()))
+            if predicate(frame):
+                return frame
+            if skipped is not None:
+                skipped.append(frame)
 
     def ack_and_echo(self) -> tuple[dict, dict]:
         """The ack of a send and its broadcast to this same connection, which may come first."""
@@ -68,29 +122,6 @@ class Client:
 
 @pytest.fixture
 def stack():
+    """An ExitStack for the connections a test opens, closed at teardown."""
     with ExitStack() as stack:
         yield stack
-
-
-def make_room(owner: requests.Session, members: list[requests.Session], visibility: str = "private") -> str:
-    answer = owner.post(
-        f"{owner.base_url}/api/rooms",
-        json={
-            "name": f"room-{uuid.uuid4().hex[:6]}",
-            "visibility": visibility,
-            "members": [m.username for m in members],
-        },
-        timeout=10,
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()["room"]["id"]
-
-
-def post(user: requests.Session, room: str, text: str) -> dict:
-    answer = user.post(
-        f"{user.base_url}/api/rooms/{room}/messages",
-        json={"text": text, "client_id": uuid.uuid4().hex},
-        timeout=10,
-    )
-    assert answer.status_code == 201, answer.text
-    return answer.json()["message"]

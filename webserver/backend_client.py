@@ -99,17 +99,23 @@ class BackendClient(BackendHttp):
         )
         return body["user"]
 
-    def post_message(self, token: str, room_id: str, text: str, client_id: str) -> dict:
+    def post_message(
+        self, token: str, room_id: str, text: str, client_id: str, *, reply_to: object = None
+    ) -> dict:
         """Store a message (or find the one stored under ``client_id``) and return it.
 
         Repeatable: the backend stores one message per sender, room and ``client_id``, so a send
         whose connection failed is tried once more. The timeout covers the backend's fsync.
+        ``reply_to`` (the seq it answers) is passed as given, for the backend to judge.
         """
+        body = {"text": text, "client_id": client_id}
+        if reply_to is not None:
+            body["reply_to"] = reply_to
         answer = self.request(
             "POST",
             f"/api/rooms/{room_id}/messages",
             token=token,
-            json={"text": text, "client_id": client_id},
+            json=body,
             timeout=SEND_TIMEOUT,
             repeatable=True,
         )

@@ -44,7 +44,7 @@ ENVELOPE_BYTES = 64 * 1024
 # request threads (32 by default) for as long as it lasts; past these, a transfer waits here, in a
 # greenlet that costs nothing, so the threads that store and feed messages stay free. Measured:
 # 20 uploads of 5 MiB at once with no bound took every backend thread and held the chat's messages
-# back by seconds (docs/benchmark.md, scenario 8).
+# back by seconds (docs/benchmark.md, scenario 9).
 TRANSFERS_EACH_WAY = 4
 _uploads = threading.BoundedSemaphore(TRANSFERS_EACH_WAY)
 _downloads = threading.BoundedSemaphore(TRANSFERS_EACH_WAY)

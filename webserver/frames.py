@@ -56,7 +56,9 @@ def on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: BackendClie
     if not _ROOM_ID.fullmatch(room):
         return send_error(conn, "not_found", None, client_id)
     try:
-        message = backend.post_message(conn.token, room, frame["text"], client_id)
+        message = backend.post_message(
+            conn.token, room, frame["text"], client_id, reply_to=frame.get("reply_to")
+        )
     except BackendUnavailable:
         return send_error(conn, "backend_unavailable", None, client_id)
     except BackendRefused as refused:

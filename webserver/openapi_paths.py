@@ -12,6 +12,7 @@ from common import limits
 from common import objects as o
 from common import schemas as s
 from webserver.openapi_files import file_paths
+from webserver.openapi_messages import message_paths
 from webserver.openapi_schemas import answer, error, operation, path_param, query
 
 SET_COOKIE = {
@@ -23,6 +24,7 @@ SET_COOKIE = {
     }
 }
 ROOM_ID = path_param("id", "The room's id.")
+
 
 # Where an answer's room can be used next: lets a client generator or a stateful fuzzer chain calls.
 ROOM_LINKS = {
@@ -135,6 +137,19 @@ def paths() -> dict:
                 changes=True,
             ),
         },
+        "/api/rooms/{id}/read": {
+            "parameters": [ROOM_ID],
+            "put": operation(
+                "markRead",
+                "Move the caller's read position in a room forward",
+                {
+                    204: answer("Moved, or already there or further (nothing changes)."),
+                    404: error(404, "not_found"),
+                },
+                body=s.ReadPosition,
+                changes=True,
+            ),
+        },
         "/api/dms": {
             "post": operation(
                 "openDm",
@@ -180,6 +195,7 @@ def paths() -> dict:
                 changes=True,
             ),
         },
+        **message_paths(),
         **file_paths(),
         "/api/events": {
             "get": operation(

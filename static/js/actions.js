@@ -7,13 +7,15 @@
 
 import { api } from './api.js';
 
-/** Enter in the composer: the message goes to the outbox, shown as pending at once. */
+/** Enter in the composer: the message (an answer, while replying) goes to the outbox, pending at once. */
 export function send(controller, text) {
   const store = controller.store;
   if (!store || !store.current || !controller.connection) return;
   if (!text.trim()) return;
   controller.jumpToEnd();
-  controller.connection.delivery.send(store.current, text);
+  const reply = controller.replyTo && controller.replyTo.room === store.current ? controller.replyTo.seq : null;
+  controller.connection.delivery.send(store.current, text, reply);
+  if (reply) controller.cancelReply();
   controller.messagesView.scrollToBottom();
 }
 

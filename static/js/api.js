@@ -152,6 +152,11 @@ export function uploadFile(roomId, blob, name, clientId, { onProgress = () => {}
   });
 }
 
+/** The address of message `seq` of room `id`. */
+function messagePath(id, seq) {
+  return `/api/rooms/${encodeURIComponent(id)}/messages/${Number(seq)}`;
+}
+
 export const api = {
   getSession: () => request('GET', '/api/session'),
   signIn: (username, password) => request('POST', '/api/session', { body: { username, password } }),
@@ -168,9 +173,14 @@ export const api = {
   openDm: (username) => request('POST', '/api/dms', { body: { username } }),
   messages: (id, { after, before, limit } = {}) =>
     request('GET', `/api/rooms/${encodeURIComponent(id)}/messages`, { query: { after, before, limit } }),
-  postMessage: (id, text, clientId) =>
+  postMessage: (id, text, clientId, replyTo = null) =>
     request('POST', `/api/rooms/${encodeURIComponent(id)}/messages`, {
-      body: { text, client_id: clientId },
+      body: replyTo ? { text, client_id: clientId, reply_to: replyTo } : { text, client_id: clientId },
     }),
+  message: (id, seq) => request('GET', messagePath(id, seq)),
+  editMessage: (id, seq, text) => request('PATCH', messagePath(id, seq), { body: { text } }),
+  deleteMessage: (id, seq) => request('DELETE', messagePath(id, seq)),
+  react: (id, seq, emoji) => request('PUT', `${messagePath(id, seq)}/reactions/${encodeURIComponent(emoji)}`),
+  unreact: (id, seq, emoji) => request('DELETE', `${messagePath(id, seq)}/reactions/${encodeURIComponent(emoji)}`),
   events: (after, wait, signal) => request('GET', '/api/events', { query: { after, wait }, signal }),
 };

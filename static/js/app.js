@@ -7,6 +7,7 @@
 import * as actions from './actions.js';
 import { Controller } from './controller.js';
 import { Dialogs } from './dialogs.js';
+import * as messageActions from './message_actions.js';
 import { MessagesView } from './messages_view.js';
 import * as paging from './paging.js';
 import { View } from './view.js';
@@ -27,6 +28,8 @@ const view = new View(document, {
   onCreateRoom: () => actions.openCreate(controller),
   onBrowse: () => actions.openBrowse(controller),
   onEnableNotifications: () => actions.enableNotifications(controller),
+  onEditLast: () => messageActions.editLast(controller),
+  onCancelReply: () => controller.cancelReply(),
 });
 
 const messagesView = new MessagesView(document, {
@@ -38,6 +41,14 @@ const messagesView = new MessagesView(document, {
   onRetry: (clientId) => controller.retryPending(clientId),
   onDiscard: (clientId) => controller.discardPending(clientId),
   onOpenImage: (url, name, opener) => view.openImage(url, name, opener),
+  onReply: (seq) => controller.startReply(seq),
+  onReact: (seq) => messageActions.openPicker(controller, seq),
+  onEdit: (seq, text) => messageActions.edit(controller, seq, text),
+  onDelete: (seq) => messageActions.remove(controller, seq),
+  onToggleReaction: (seq, emoji) => messageActions.toggleReaction(controller, seq, emoji),
+  onShowMessage: (seq) => messageActions.goToMessage(controller, seq),
+  onRetryChange: (clientId) => controller.connection && controller.connection.delivery.retry(clientId),
+  onDiscardChange: (clientId) => controller.connection && controller.connection.delivery.discard(clientId),
 });
 
 const dialogs = new Dialogs(document, {

@@ -42,6 +42,56 @@ export class Controller {
     this.usersTimer = null;
     this.session = 0; // bumps on sign-out, so late answers for an old session are dropped
     this.lastStatus = { state: 'connecting' };
+    this.replyTo = null; // {room, seq}: the message the composer answers
+    this.parents = new Map(); // "room/seq" -> a replied-to message not in the loaded history
+    this.updatedAt = new Map(); // "room/seq" -> when an update event last changed it
+    messagesView.setLookups({
+      changes: (seq) => this.changesTo(this.store && this.store.current, seq),
+      parent: (seq) => this.parentOf(this.store && this.store.current, seq),
+      canAct: () => this.isMemberHere(),
+      canEdit: (message) => this.isMemberHere() && message.sender === this.store.me,
+      canDelete: (message) => this.mayDelete(message),
+    });
+  }
+
+  /* ---- what the message list asks about messages ---- */
+
+  isMemberHere() {
+    const room = this.store && this.store.rooms.get(this.store.current);
+    return Boolean(room && this.store.isMember(room));
+  }
+
+  /** Its sender, or the creator of the group room it is in. */
+  mayDelete(message) {
+    const room = this.store && this.store.rooms.get(message.room);
+    if (!room || !this.store.isMember(room)) return false;
+    return message.sender === this.store.me || (room.kind === 'group' && room.created_by === this.store.me);
+  }
+
+  /** The outbox's changes to message `seq` of `roomId`. */
+  changesTo(roomId, seq) {
+    return this.connection && roomId ? this.connection.delivery.outbox.changesTo(roomId, seq) : [];
+  }
+
+  /** Message `seq` of `roomId` when known: loaded, or fetched once for a reply's quote. */
+  parentOf(roomId, seq) {
+    if (!this.store || !roomId) return null;
+    const history = this.store.history(roomId);
+    const index = history.indexOf(seq);
+    if (index >= 0) return history.messages[index];
+    const key = `${roomId}/${seq}`;
+    if (this.parents.has(key)) return this.parents.get(key);
+    this.parents.set(key, null); // asked once; the quote says "an earlier message" meanwhile
+    const store = this.store;
+    api.message(roomId, seq).then(
+      (answer) => {
+        if (store !== this.store) return;
+        this.parents.set(key, answer.message);
+        if (roomId === store.current) this.messagesView.refreshReplies(seq);
+      },
+      () => {}, // gone or unreachable: the quote stays general
+    );
+    return null;
   }
 
   /** The retry hooks that keep the status pill honest during start-up loads. */
@@ -104,6 +154,10 @@ export class Controller {
     this.uploads = null;
     clearInterval(this.usersTimer);
     this.store = null;
+    this.replyTo = null;
+    this.parents.clear();
+    this.updatedAt.clear();
+    this.view.showReply(null);
     this.messagesView.clear();
   }
 
@@ -159,6 +213,7 @@ export class Controller {
         if (status.state === 'live' || status.state === 'polling') this.refreshUsers();
       },
       onOutbox: (change) => this.outboxChanged(change),
+      onChanged: (message, sentAt) => this.changeConfirmed(message, sentAt),
       onUnauthorized: () => this.sessionEnded(),
     };
   }
@@ -215,6 +270,7 @@ export class Controller {
     this.view.setDrawer(false);
     // The room left keeps only its newest messages; scrolling back there loads the rest again.
     if (store.current && store.current !== roomId) store.history(store.current).keepNewest(KEPT_WHEN_LEFT);
+    if (store.current !== roomId) this.cancelReply();
     store.current = roomId;
     this.saved.saveLastRoom(roomId);
     const unread = store.unread(roomId);
@@ -262,16 +318,25 @@ export class Controller {
       const unread = messages.findIndex((m) => m.seq > after);
       if (unread >= 0 && unread < start) start = Math.max(0, unread - 5, messages.length - DOM_MESSAGES_MAX);
     }
-    const shown = messages.slice(start);
+    this.renderSlice(start, messages.length, after);
+  }
+
+  /** Show messages [start, end) of the open room's loaded history (to the end: with the outbox). */
+  renderSlice(start, end, dividerAfter = null) {
+    const store = this.store;
+    const roomId = store.current;
+    const shown = store.history(roomId).messages.slice(start, end);
+    const atEnd = end >= store.history(roomId).messages.length;
     const entries = [
       ...(this.connection ? this.connection.delivery.outbox.forRoom(roomId) : []),
       ...(this.uploads ? this.uploads.forRoom(roomId) : []),
     ];
     this.messagesView.show(roomId, shown, entries, {
       me: store.me,
-      dividerAfter: after,
+      dividerAfter,
       olderState: olderState(this, shown.length ? shown[0].seq : null),
       waiting: !['live', 'polling'].includes(this.lastStatus.state),
+      atEnd,
     });
   }
 
@@ -322,10 +387,39 @@ export class Controller {
     for (const message of fresh) if (message.seq > last) this.messagesView.append(message);
   }
 
-  /** A loaded message changed: the store's copy and its one node are replaced. */
+  /**
+   * A message changed (an `update` event): the store's copy and its one node are replaced, and
+   * the quotes of the replies to it in the window follow.
+   */
   replaceMessage(message) {
-    if (!this.store.history(message.room).replace(message)) return;
-    if (message.room === this.store.current) this.messagesView.replace(message);
+    const key = `${message.room}/${message.seq}`;
+    this.updatedAt.set(key, Date.now());
+    if (this.parents.has(key)) this.parents.set(key, message);
+    const loaded = this.store.history(message.room).replace(message);
+    if (message.deleted && this.connection) {
+      // Nothing can change a deleted message any more: its waiting edits and reactions go.
+      for (const entry of this.changesTo(message.room, message.seq)) this.connection.delivery.discard(entry.client_id);
+    }
+    if (message.room !== this.store.current) return;
+    if (loaded) this.messagesView.replace(message);
+    this.messagesView.refreshReplies(message.seq);
+    if (this.replyTo && this.replyTo.room === message.room && this.replyTo.seq === message.seq) {
+      this.view.showReply(message);
+    }
+  }
+
+  /**
+   * The server confirmed one of the user's changes, answering with the message as it was then.
+   * An update event that arrived after the request left may be newer: then the events have
+   * the last word (the change's own event comes too), and the answer is not shown.
+   */
+  changeConfirmed(message, sentAt) {
+    if (!this.store) return;
+    const key = `${message.room}/${message.seq}`;
+    if ((this.updatedAt.get(key) || 0) >= sentAt) return;
+    if (this.store.history(message.room).replace(message) && message.room === this.store.current) {
+      this.messagesView.replace(message);
+    }
   }
 
   /** The "new messages below" button, or sending: to the newest message, rendered if trimmed. */
@@ -356,11 +450,30 @@ export class Controller {
   /** One outbox entry changed: only its node in the open room changes. */
   outboxChanged({ kind, entry, clientId }) {
     if (!this.store) return;
+    if (entry && entry.kind) {
+      // A change to a sent message: that message is drawn again, with it or without it.
+      if (entry.room === this.store.current) this.messagesView.refresh(entry.seq);
+      return;
+    }
     if (kind === 'remove') this.messagesView.removePending(clientId);
     else if (entry && entry.room === this.store.current && this.messagesView.roomId === entry.room) {
       if (kind === 'add') this.messagesView.addPending(entry);
       else this.messagesView.updatePending(entry);
     }
+  }
+
+  /** The composer answers message `seq` of the open room: its quote shows above the composer. */
+  startReply(seq) {
+    const message = this.parentOf(this.store.current, seq);
+    if (!message || message.deleted) return;
+    this.replyTo = { room: this.store.current, seq };
+    this.view.showReply(message);
+    this.view.focusComposer();
+  }
+
+  cancelReply() {
+    this.replyTo = null;
+    this.view.showReply(null);
   }
 
   /** Show who is typing in the open room; again once the notices may have run out. */

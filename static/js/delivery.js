@@ -5,6 +5,11 @@
  * gets the first stored copy back. The outbox is saved through persist.js after every change,
  * and every change is told to the controller (`onOutbox({kind, entry, clientId})`, kind `add`,
  * `change` or `remove`) so that the page redraws that one entry.
+ *
+ * Changes to sent messages (edits, reactions: the outbox's `edit` and `react` entries) go by HTTP
+ * whichever way the page is connected, one at a time in the order they were made, and wait like
+ * messages while there is no connection. A confirmed change is told to the controller
+ * (`onChanged(message, sentAt)`); one the user changed again while it was on its way goes again.
  */
 
 import { ApiError, api } from './api.js';
@@ -24,6 +29,7 @@ export class Delivery {
     this.outbox = new Outbox();
     this.outbox.load(saved.outbox());
     this.flushing = false;
+    this.changing = false; // a change request is on its way
     this.done = new Set(); // client_ids this page confirmed or discarded
   }
 
@@ -39,11 +45,19 @@ export class Delivery {
     return this.outbox.remove(clientId);
   }
 
-  /** Queue a message the user typed; it is sent now if connected, else when connected. */
-  send(roomId, text) {
-    const entry = this.outbox.add(roomId, text);
+  /** Queue a message the user typed (an answer to `replyTo`, or null); sent now if connected. */
+  send(roomId, text, replyTo = null) {
+    const entry = this.outbox.add(roomId, text, replyTo);
     this.save('add', entry);
     this.flush();
+    return entry;
+  }
+
+  /** Queue a change to message `seq`: `{kind: 'edit', text}` or `{kind: 'react', emoji, added}`. */
+  change(roomId, seq, wanted) {
+    const [entry, isNew] = this.outbox.change(roomId, seq, wanted);
+    this.save(isNew ? 'add' : 'change', entry);
+    this.flushChanges();
     return entry;
   }
 
@@ -54,8 +68,9 @@ export class Delivery {
   }
 
   discard(clientId) {
+    const entry = this.outbox.get(clientId) || null;
     this.settle(clientId);
-    this.save('remove', null, clientId);
+    this.save('remove', entry, clientId);
   }
 
   /** The server stored it (ack, POST answer): out of the outbox, into the history. */
@@ -85,9 +100,10 @@ export class Delivery {
     this.save('change', this.outbox.get(clientId));
   }
 
-  /** Send every pending message the current way, oldest first. */
+  /** Send every pending message the current way, oldest first, and every pending change. */
   async flush() {
     const connection = this.connection;
+    this.flushChanges();
     if (connection.mode === 'live') {
       this.flushFrames();
       return;
@@ -101,7 +117,7 @@ export class Delivery {
       for (let entry = this.outbox.pending()[0]; entry; entry = this.outbox.pending()[0]) {
         if (connection.mode !== 'polling') return;
         try {
-          const answer = await api.postMessage(entry.room, entry.text, entry.client_id);
+          const answer = await api.postMessage(entry.room, entry.text, entry.client_id, entry.reply_to);
           this.confirmed(answer.message, entry.client_id);
         } catch (error) {
           if (error instanceof ApiError && error.status === 401) {
@@ -129,11 +145,60 @@ export class Delivery {
     for (const entry of this.outbox.pending()) {
       const recent = entry.sentGeneration === connection.generation && now - (entry.sentAt || 0) < RESEND_AFTER_MS;
       if (recent) continue;
-      if (!connection.sendFrame({ type: 'send', room: entry.room, text: entry.text, client_id: entry.client_id })) {
-        return;
-      }
+      const frame = { type: 'send', room: entry.room, text: entry.text, client_id: entry.client_id };
+      if (entry.reply_to) frame.reply_to = entry.reply_to;
+      if (!connection.sendFrame(frame)) return;
       entry.sentAt = now;
       entry.sentGeneration = connection.generation;
     }
   }
+
+  /**
+   * Send the pending changes by HTTP, one at a time, oldest first (live or polling alike). A
+   * change is settled when the server confirmed the version the user still wants; a refusal
+   * that may pass later waits and tries again; any other marks it failed with the reason.
+   */
+  async flushChanges() {
+    const connection = this.connection;
+    if (this.changing || !['live', 'polling'].includes(connection.mode)) return;
+    this.changing = true;
+    try {
+      for (let entry = this.outbox.pendingChanges()[0]; entry; entry = this.outbox.pendingChanges()[0]) {
+        if (!['live', 'polling'].includes(connection.mode)) return;
+        const version = entry.version || 0;
+        const sentAt = Date.now();
+        let answer;
+        try {
+          answer = await sendChange(entry);
+        } catch (error) {
+          if (error instanceof ApiError && error.status === 401) {
+            connection.on.onUnauthorized();
+            return;
+          }
+          if (!this.outbox.has(entry.client_id)) continue; // discarded meanwhile
+          if (error instanceof ApiError && !error.transient) {
+            if ((entry.version || 0) !== version) continue; // changed meanwhile: try the new wish
+            this.outbox.fail(entry.client_id, error);
+            this.save('change', entry);
+            continue;
+          }
+          connection.later(RETRY_AFTER_MS, () => this.flushChanges());
+          return;
+        }
+        if (this.outbox.has(entry.client_id) && (entry.version || 0) === version) {
+          this.settle(entry.client_id);
+          this.save('remove', entry);
+        }
+        connection.on.onChanged(answer.message, sentAt);
+      }
+    } finally {
+      this.changing = false;
+    }
+  }
+}
+
+/** One change's request: PATCH for an edit, PUT or DELETE of a reaction. */
+function sendChange(entry) {
+  if (entry.kind === 'edit') return api.editMessage(entry.room, entry.seq, entry.text);
+  return entry.added ? api.react(entry.room, entry.seq, entry.emoji) : api.unreact(entry.room, entry.seq, entry.emoji);
 }

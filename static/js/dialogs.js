@@ -1,10 +1,12 @@
 /**
- * The three dialogs: create a room, browse and join public rooms, invite someone. Each uses a
+ * The dialogs: create a room, browse and join public rooms, invite someone, and the reaction
+ * picker (common emoji and a filter box). Each uses a
  * native <dialog> (focus stays inside, Escape closes) and shows the server's refusal inline.
  * The handlers return promises; a rejected one carries the message to show.
  */
 
 import { el } from './format.js';
+import { COMMON_EMOJI } from './rules.js';
 
 function wireCancel(dialog) {
   for (const button of dialog.querySelectorAll('button.cancel')) {
@@ -17,7 +19,8 @@ export class Dialogs {
   constructor(doc, handlers) {
     this.$ = (id) => doc.getElementById(id);
     this.on = handlers;
-    for (const id of ['room-dialog', 'browse-dialog', 'invite-dialog']) wireCancel(this.$(id));
+    for (const id of ['room-dialog', 'browse-dialog', 'invite-dialog', 'emoji-dialog']) wireCancel(this.$(id));
+    this.wireEmoji();
     this.$('room-form').addEventListener('submit', (event) => {
       event.preventDefault();
       this.submitRoom();
@@ -30,6 +33,71 @@ export class Dialogs {
       const button = event.target.closest('button[data-room]');
       if (button) this.join(button);
     });
+  }
+
+  /** The reaction picker: a button per common emoji, the filter box narrowing them by name. */
+  wireEmoji() {
+    this.onEmoji = null;
+    this.onEmojiClosed = null;
+    const list = this.$('emoji-list');
+    for (const [emoji, name] of COMMON_EMOJI) {
+      const item = el('li');
+      const choice = el('button', 'emoji-choice', emoji);
+      choice.type = 'button';
+      choice.dataset.emoji = emoji;
+      choice.dataset.name = name;
+      const label = name.split(' ').slice(0, 2).join(' ');
+      choice.setAttribute('aria-label', `${emoji} ${label}`);
+      choice.title = label;
+      item.append(choice);
+      list.append(item);
+    }
+    list.addEventListener('click', (event) => {
+      const choice = event.target.closest('button[data-emoji]');
+      if (choice) this.pickEmoji(choice.dataset.emoji);
+    });
+    const filter = this.$('emoji-filter');
+    filter.addEventListener('input', () => this.filterEmoji());
+    filter.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter') return;
+      event.preventDefault();
+      const first = [...list.querySelectorAll('li:not([hidden]) button')][0];
+      if (first) this.pickEmoji(first.dataset.emoji);
+    });
+    this.$('emoji-dialog').addEventListener('close', () => {
+      const closed = this.onEmojiClosed;
+      this.onEmojiClosed = null;
+      if (closed) closed();
+    });
+  }
+
+  filterEmoji() {
+    const words = this.$('emoji-filter').value.trim().toLowerCase();
+    let shown = 0;
+    for (const item of this.$('emoji-list').children) {
+      const choice = item.firstElementChild;
+      const match = !words || choice.dataset.name.includes(words) || choice.dataset.emoji === words;
+      item.hidden = !match;
+      if (match) shown += 1;
+    }
+    this.$('emoji-none').hidden = shown > 0;
+  }
+
+  /** Open the picker; `onPick(emoji)` gets the choice, `onClosed()` puts focus back. */
+  openEmoji(onPick, onClosed = null) {
+    this.onEmoji = onPick;
+    this.onEmojiClosed = onClosed;
+    this.$('emoji-filter').value = '';
+    this.filterEmoji();
+    this.$('emoji-dialog').showModal();
+    this.$('emoji-filter').focus();
+  }
+
+  pickEmoji(emoji) {
+    const pick = this.onEmoji;
+    this.onEmoji = null;
+    this.$('emoji-dialog').close();
+    if (pick) pick(emoji);
   }
 
   /** Open "create a room" with a checkbox for each other person. */

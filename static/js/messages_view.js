@@ -6,10 +6,25 @@
  * again. Also senders, times, grouping, day separators, the "new messages" divider, and the
  * scroll rules (follow new messages only at the bottom, keep the reading position when the
  * window grows or shrinks).
+ *
+ * Each message's action menu, reaction chips, reply quote and edit box are message_controls.js
+ * (`this.controls`); a message whose outbox changes, or whose parent changed, is one node
+ * replaced here.
  */
 
 import { dayKey, el } from './format.js';
-import { dayNode, groupedWith, messageNode, pendingNode, setGrouped, setProgress, setWaiting } from './message_nodes.js';
+import {
+  NO_CONTEXT,
+  SAVING,
+  dayNode,
+  groupedWith,
+  messageNode,
+  pendingNode,
+  setGrouped,
+  setProgress,
+  setWaiting,
+} from './message_nodes.js';
+import { MessageControls } from './message_controls.js';
 import { DOM_MESSAGES_MAX } from './rules.js';
 
 const BOTTOM_SLACK_PX = 48; // this close to the end still counts as "at the bottom"
@@ -19,8 +34,10 @@ export class MessagesView {
   /**
    * `handlers`: onNeedOlder(), onNeedNewer() (the window does not reach the newest loaded
    * message and the reader is near its end), onReachBottom(), onJump() (the "new messages
-   * below" button), onRetry(clientId), onDiscard(clientId) (also Cancel of an upload),
-   * onOpenImage(url, name) (a thumbnail was clicked).
+   * below" button), onRetry(clientId), onDiscard(clientId); for sent messages: onReply(seq),
+   * onReact(seq), onEdit(seq, text), onDelete(seq), onToggleReaction(seq, emoji),
+   * onShowMessage(seq) (a reply's quote), onRetryChange(clientId), onDiscardChange(clientId);
+   * onOpenImage(url, name, opener) (a thumbnail was clicked); Cancel of an upload is onDiscard.
    */
   constructor(root, handlers) {
     this.scroller = root.querySelector('#messages');
@@ -32,24 +49,40 @@ export class MessagesView {
     this.me = null;
     this.shown = new Map(); // seq -> {message, node}, for the window of stored messages
     this.pending = new Map(); // client_id -> node, always after the stored messages
+    this.pendingEntries = new Map(); // client_id -> its outbox entry
     this.atEnd = true; // the window reaches the newest loaded message
     this.dividerAfter = null; // the divider goes before the first other's message after this seq
     this.dividerNode = null; // once placed, never placed again for this showing of the room
     this.waiting = false;
+    this.editing = null; // {seq, draft}: the open edit box
+    this.lookups = NO_CONTEXT; // what the controller tells about messages (see message_nodes.js)
     this.scroller.addEventListener('scroll', () => this.onScroll());
     this.jump.addEventListener('click', () => this.on.onJump());
-    this.list.addEventListener('click', (event) => {
-      const thumb = event.target.closest('button[data-view-url]');
-      if (thumb) {
-        this.on.onOpenImage(thumb.dataset.viewUrl, thumb.dataset.viewName, thumb);
-        return;
-      }
-      const button = event.target.closest('button[data-client-id]');
-      if (!button) return;
-      const id = button.dataset.clientId;
-      if (button.dataset.action === 'retry') this.on.onRetry(id);
-      else this.on.onDiscard(id);
-    });
+    this.controls = new MessageControls(this); // the menus, chips, quotes and edit box
+  }
+
+  /** What the controller tells about messages: changes(seq), parent(seq), canAct/canEdit/canDelete(m). */
+  setLookups(lookups) {
+    this.lookups = { ...NO_CONTEXT, ...lookups };
+  }
+
+  context() {
+    return { ...this.lookups, me: this.me, waiting: this.waiting, editing: this.editing };
+  }
+
+  /** Message `seq` drawn again as it is now (its outbox changes or its parent moved on). */
+  refresh(seq) {
+    const shown = this.shown.get(seq);
+    if (shown) this.replace(shown.message);
+  }
+
+  /** The replies in the window to message `seq`: their quotes drawn again. */
+  refreshReplies(seq) {
+    for (const [replySeq, { message }] of this.shown) if (message.reply_to === seq) this.refresh(replySeq);
+    for (const node of this.pending.values()) {
+      const quote = node.querySelector(`.quote[data-reply-to="${seq}"]`);
+      if (quote) this.updatePending(this.pendingEntries.get(node.dataset.clientId));
+    }
   }
 
   atBottom() {
@@ -106,19 +139,21 @@ export class MessagesView {
    * outbox `entries`, the divider before the first message after seq `dividerAfter` (null for
    * none), and `olderState` above. Jumps to the divider or the end.
    */
-  show(roomId, messages, entries, { me, dividerAfter, olderState, waiting }) {
+  show(roomId, messages, entries, { me, dividerAfter, olderState, waiting, atEnd = true }) {
+    if (this.roomId !== roomId) this.editing = null;
     this.roomId = roomId;
     this.me = me;
     this.waiting = waiting;
     this.shown.clear();
     this.pending.clear();
-    this.atEnd = true;
+    this.pendingEntries.clear();
+    this.atEnd = atEnd;
     this.dividerAfter = dividerAfter;
     this.dividerNode = null;
     this.top.textContent = olderState;
     const fragment = document.createDocumentFragment();
     this.run(fragment, messages, null);
-    for (const entry of entries) fragment.append(this.pendingItem(entry));
+    if (atEnd) for (const entry of entries) fragment.append(this.pendingItem(entry));
     this.list.replaceChildren(fragment);
     this.jump.hidden = true;
     if (this.dividerNode) this.dividerNode.scrollIntoView({ block: 'center' });
@@ -134,6 +169,8 @@ export class MessagesView {
   /** Clear the list (no room, or a room whose history is on its way). */
   clear(olderState = '') {
     this.roomId = null;
+    this.editing = null;
+    this.pendingEntries.clear();
     this.atEnd = true;
     this.dividerNode = null;
     this.shown.clear();
@@ -165,7 +202,7 @@ export class MessagesView {
         parent.append(this.dividerNode);
         prev = null;
       }
-      const node = messageNode(message, this.me, groupedWith(prev, message));
+      const node = messageNode(message, this.context(), groupedWith(prev, message));
       this.shown.set(message.seq, { message, node });
       parent.append(node);
       prev = message;
@@ -200,9 +237,23 @@ export class MessagesView {
   replace(message) {
     const shown = this.shown.get(message.seq);
     if (!shown) return;
-    const node = messageNode(message, this.me, shown.node.classList.contains('grouped'));
-    shown.node.replaceWith(node);
+    const old = shown.node;
+    const focused = old.contains(document.activeElement) ? document.activeElement : null;
+    const node = messageNode(message, this.context(), old.classList.contains('grouped'));
+    old.replaceWith(node);
     this.shown.set(message.seq, { message, node });
+    // Focus stays where it was: in the edit box (with its caret), or on the same button.
+    if (!focused) return;
+    const box = node.querySelector('.edit-text');
+    if (focused.classList.contains('edit-text') && box) {
+      box.focus();
+      box.setSelectionRange(focused.selectionStart, focused.selectionEnd);
+    } else if (focused.classList.contains('reaction')) {
+      const chip = [...node.querySelectorAll('.reaction')].find((c) => c.dataset.emoji === focused.dataset.emoji);
+      (chip || node.querySelector('.more') || this.scroller).focus();
+    } else {
+      (node.querySelector('.more') || this.scroller).focus();
+    }
   }
 
   /** A message is gone from the window: its node removed, and separators left with nothing. */
@@ -353,6 +404,7 @@ export class MessagesView {
     if (!node) return;
     node.remove();
     this.pending.delete(clientId);
+    this.pendingEntries.delete(clientId);
   }
 
   /** An upload's progress: only its bar changes. */
@@ -365,12 +417,14 @@ export class MessagesView {
   setWaiting(waiting) {
     this.waiting = waiting;
     for (const node of this.pending.values()) setWaiting(node, waiting);
+    for (const node of this.list.querySelectorAll('li.changing')) setWaiting(node, waiting, SAVING);
   }
 
   /** The node of an outbox entry, remembered by its client id. */
   pendingItem(entry) {
-    const node = pendingNode(entry, this.me, this.waiting);
+    const node = pendingNode(entry, this.context());
     this.pending.set(entry.client_id, node);
+    this.pendingEntries.set(entry.client_id, entry);
     return node;
   }
 }

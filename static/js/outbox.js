@@ -1,5 +1,13 @@
 /**
- * The outbox: every message the user typed that the server has not yet confirmed.
+ * The outbox: every message the user typed that the server has not yet confirmed, and every
+ * change to a sent message (an edit, a reaction added or removed) not yet confirmed either.
+ *
+ * Entries of kind `message` (no `kind` field, as before) go out in typing order. Changes are
+ * entries of kind `edit` ({seq, text}) or `react` ({seq, emoji, added}); each is the *wanted
+ * state* of one thing, so a second edit of the same message, or toggling the same emoji again,
+ * updates the entry instead of adding one, and its `version` tells delivery.js whether what the
+ * server confirmed is still what the user wants. The server's PATCH with the same text and its
+ * PUT/DELETE of a reaction are idempotent, so sending a change twice is harmless.
  *
  * Pure bookkeeping, no I/O: delivery.js saves `entriesToSave()` through persist.js after every
  * change and feeds the saved list back through `load()` on start, so a reload resends the same
@@ -15,7 +23,11 @@ export function newClientId() {
 
 export class Outbox {
   constructor() {
-    /** client_id -> {client_id, room, text, ts, failed: null | {code, message}} in typing order */
+    /**
+     * client_id -> {client_id, room, text, ts, failed: null | {code, message}, reply_to?} in
+     * typing order, or a change: {kind: 'edit' | 'react', client_id, room, seq, text | emoji and
+     * added, ts, failed}.
+     */
     this.entries = new Map();
   }
 
@@ -32,15 +44,35 @@ export class Outbox {
 
   /** The entries to save: only what the user typed and its fate, not this page's send times. */
   entriesToSave() {
-    const keep = ({ client_id, room, text, ts, failed }) => ({ client_id, room, text, ts, failed });
+    const keep = ({ kind, client_id, room, text, ts, failed, reply_to, seq, emoji, added }) =>
+      kind ? { kind, client_id, room, seq, text, emoji, added, ts, failed } : { client_id, room, text, ts, failed, reply_to };
     return [...this.entries.values()].map(keep);
   }
 
-  /** Record a message the user just sent; returns its entry. */
-  add(room, text) {
+  /** Record a message the user just sent (an answer to seq `replyTo`, or null); returns its entry. */
+  add(room, text, replyTo = null) {
     const entry = { client_id: newClientId(), room, text, ts: new Date().toISOString(), failed: null };
+    if (replyTo) entry.reply_to = replyTo;
     this.entries.set(entry.client_id, entry);
     return entry;
+  }
+
+  /**
+   * Record a wanted change to message `seq` of `room`: `{kind: 'edit', text}` or
+   * `{kind: 'react', emoji, added}`. An entry for the same thing is updated (and un-failed);
+   * returns [entry, isNew].
+   */
+  change(room, seq, wanted) {
+    const same = (entry) =>
+      entry.kind === wanted.kind && entry.room === room && entry.seq === seq && (wanted.kind !== 'react' || entry.emoji === wanted.emoji);
+    const found = [...this.entries.values()].find(same);
+    if (found) {
+      Object.assign(found, wanted, { failed: null, version: (found.version || 0) + 1 });
+      return [found, false];
+    }
+    const entry = { client_id: newClientId(), room, seq, ...wanted, ts: new Date().toISOString(), failed: null, version: 0 };
+    this.entries.set(entry.client_id, entry);
+    return [entry, true];
   }
 
   /** Forget an entry (confirmed by the server, or discarded by the user); true if it was there. */
@@ -71,13 +103,23 @@ export class Outbox {
     }
   }
 
-  /** Entries still waiting to go out, oldest first. */
+  /** Messages still waiting to go out, oldest first. */
   pending() {
-    return [...this.entries.values()].filter((entry) => !entry.failed);
+    return [...this.entries.values()].filter((entry) => !entry.kind && !entry.failed);
   }
 
-  /** All entries of one room (pending and refused), oldest first. */
+  /** Changes still waiting to go out, oldest first. */
+  pendingChanges() {
+    return [...this.entries.values()].filter((entry) => entry.kind && !entry.failed);
+  }
+
+  /** All messages of one room (pending and refused), oldest first. */
   forRoom(roomId) {
-    return [...this.entries.values()].filter((entry) => entry.room === roomId);
+    return [...this.entries.values()].filter((entry) => !entry.kind && entry.room === roomId);
+  }
+
+  /** The changes (pending and refused) to message `seq` of `roomId`, oldest first. */
+  changesTo(roomId, seq) {
+    return [...this.entries.values()].filter((entry) => entry.kind && entry.room === roomId && entry.seq === seq);
   }
 }

@@ -6,7 +6,9 @@
  */
 
 import { api, withRetry } from './api.js';
-import { pageMax, pageSize } from './rules.js';
+import { DOM_MESSAGES_OPEN, pageMax, pageSize } from './rules.js';
+
+const CONTEXT_ABOVE = 20; // messages shown above one that is brought into view
 
 /** What the line above the messages says, for a window starting at seq `first`. */
 export function olderState(controller, first) {
@@ -45,6 +47,41 @@ export async function loadOlder(controller) {
   view.prepend(history.around(view.first, pageSize()));
   view.setOlderState(olderState(controller, view.first));
   view.fillIfShort();
+}
+
+/**
+ * Bring message `seq` of the open room into view (a reply's quote was clicked): from the window,
+ * else from memory, else after loading older pages until it is there. The window then shows the
+ * part of history around it, and it is focused and marked.
+ */
+export async function showMessage(controller, seq) {
+  const store = controller.store;
+  const view = controller.messagesView;
+  if (!store || !store.current || view.controls.highlight(seq)) return;
+  const roomId = store.current;
+  const history = store.history(roomId);
+  controller.loadingOlder = true;
+  try {
+    while (history.indexOf(seq) < 0 && history.hasOlder && (history.first === null || history.first > seq)) {
+      const before = history.first;
+      const answer = await withRetry(() => api.messages(roomId, { before, limit: pageMax() }), controller.retryHooks());
+      if (store !== controller.store) return;
+      history.hasOlder = answer.messages.length > 0 && answer.messages[0].seq > 1;
+      store.addMessages(roomId, answer.messages);
+      if (!answer.messages.length) break;
+    }
+  } finally {
+    controller.loadingOlder = false;
+  }
+  if (store.current !== roomId) return;
+  const index = history.indexOf(seq);
+  if (index < 0) {
+    controller.view.announce('That message is not in the history.');
+    return;
+  }
+  const start = Math.max(0, index - CONTEXT_ABOVE);
+  controller.renderSlice(start, Math.min(history.messages.length, start + DOM_MESSAGES_OPEN));
+  view.controls.highlight(seq);
 }
 
 /** Scrolled near the end of a window that stops short of the newest: the next loaded page. */

@@ -11,6 +11,8 @@
  * `read: (c, e) => { c.store.markReadUpTo(e.room, e.seq); c.saveRead(); c.view.renderSidebar(c.store); }`.)
  */
 
+import { plainText } from './markdown.js';
+
 export const EVENTS = {
   /** A new stored message: appended to its room (one node when the room is open). */
   message(controller, event) {
@@ -30,12 +32,12 @@ export const EVENTS = {
     controller.addMessages(message.room, [message]);
     if (open) controller.showTyping();
     if (mine) return;
-    const said = message.text || (message.file ? `shared ${message.file.name}` : '');
+    const said = plainText(message.text) || (message.file ? `shared ${message.file.name}` : '');
     if (open) controller.view.announce(`${message.sender}: ${said}`);
     const direct = room.kind === 'dm';
     if (document.hidden && (direct || store.mentionsMe(message.text))) {
       const where = direct ? 'Direct message' : `In ${store.title(room)}`;
-      notify(controller, `${message.sender} · ${where}`, message.text, message.room);
+      notify(controller, `${message.sender} · ${where}`, plainText(message.text), message.room);
     }
   },
 

@@ -18,6 +18,30 @@ export const DOM_MESSAGES_OPEN = 100;
 // A room that is left keeps only this many of its newest messages in memory.
 export const KEPT_WHEN_LEFT = 100;
 
+// The reaction picker's common emoji, each with the name its filter box matches.
+export const COMMON_EMOJI = [
+  ['👍', 'thumbs up yes ok'],
+  ['👎', 'thumbs down no'],
+  ['😀', 'grinning smile happy'],
+  ['😂', 'joy laughing tears'],
+  ['❤️', 'red heart love'],
+  ['🎉', 'party tada celebrate'],
+  ['🙏', 'pray thanks please'],
+  ['👀', 'eyes looking'],
+  ['🔥', 'fire hot'],
+  ['✅', 'check done yes'],
+  ['❌', 'cross no wrong'],
+  ['🤔', 'thinking hmm'],
+  ['😢', 'crying sad'],
+  ['😮', 'surprised wow'],
+  ['🚀', 'rocket ship launch'],
+  ['💯', 'hundred perfect'],
+  ['👏', 'clap applause'],
+  ['🙌', 'raised hands hooray'],
+  ['😅', 'sweat smile phew'],
+  ['☕', 'coffee tea'],
+];
+
 /** The server's limits, as `GET /api/limits` answered; null until `setLimits`. */
 export let limits = null;
 let usernameRule = null;

@@ -6,6 +6,7 @@
  */
 
 import { el } from './format.js';
+import { plainText } from './markdown.js';
 import { renderSidebar } from './sidebar.js';
 import { TYPING_EVERY_MS, limits } from './rules.js';
 
@@ -15,7 +16,8 @@ export class View {
   /**
    * `handlers`: onSignIn(username, password), onSignOut(), onOpenRoom(id), onOpenDm(username),
    * onSend(text), onTyping(), onLeave(), onInvite(), onCreateRoom(), onBrowse(),
-   * onEnableNotifications().
+   * onEnableNotifications(), onEditLast() (up-arrow in the empty composer: true when an edit
+   * box opened), onCancelReply().
    */
   constructor(doc, handlers) {
     this.doc = doc;
@@ -67,7 +69,17 @@ export class View {
       if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
         event.preventDefault();
         this.submitComposer();
+      } else if (event.key === 'ArrowUp' && !text.value && !event.isComposing) {
+        // Slack's habit: up-arrow in an empty box edits your last message.
+        if (this.on.onEditLast()) event.preventDefault();
+      } else if (event.key === 'Escape' && !$('reply-bar').hidden) {
+        event.preventDefault();
+        this.on.onCancelReply();
       }
+    });
+    $('reply-cancel').addEventListener('click', () => {
+      this.on.onCancelReply();
+      text.focus();
     });
     text.addEventListener('input', () => {
       this.fitComposer();
@@ -225,6 +237,15 @@ export class View {
     this.$('leave').hidden = !group;
     this.setComposerEnabled(Boolean(room && store.isMember(room)));
     this.$('composer-text').placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${store.title(room)}` : '';
+  }
+
+  /** The quote of the message the composer answers above it, or none (`message` null). */
+  showReply(message) {
+    const bar = this.$('reply-bar');
+    bar.hidden = !message;
+    this.$('reply-quote').textContent = message
+      ? `${message.sender}: ${message.deleted ? 'This message was deleted' : plainText(message.text)}`
+      : '';
   }
 
   setComposerEnabled(enabled) {

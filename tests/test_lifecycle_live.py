@@ -1,0 +1,158 @@
+"""Messages after they are sent, through the real ``backend.py`` and ``MainWServer.py``.
+
+Edits, reactions and deletions made over HTTP through the front server reach the room's members
+over the WebSocket (live, and on ``/ws?after=`` catch-up) and over ``GET /api/events`` (a long-poll
+parked in the hub, and a catch-up read from the backend) as ``update`` events carrying the message
+as it is now; a client catching up from before a deleted message was sent sees only its tombstone.
+Emoji in the path pass the relay intact however they are percent-encoded. A change that was
+answered survives ``kill -9`` of the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from urllib.parse import quote
+
+import pytest
+
+from tests import ws_client
+from tests.ws_client import Client, make_room, post
+
+pytestmark = pytest.mark.live
+
+stack = ws_client.stack
+
+
+def base(user) -> str:
+    return f"{user.base_url}/api/rooms"
+
+
+def react(user, room: str, seq: int, emoji: str, add: bool = True):
+    method = user.put if add else user.delete
+    answer = method(f"{base(user)}/{room}/messages/{seq}/reactions/{quote(emoji, safe='')}", timeout=10)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["message"]
+
+
+def test_changes_reach_members_live_and_on_catch_up(live, http_user, stack):
+    alice, bob, carol = http_user("alice"), http_user("bob"), http_user("carol")
+    room = make_room(alice, [bob])
+    start = alice.get(f"{alice.base_url}/api/events", timeout=10).json()["pos"]
+    a, b, c = Client(stack, alice), Client(stack, bob), Client(stack, carol)
+    first = post(alice, room, "the password is hunter2")
+    assert b.expect("message")["message"] == first and a.expect("message")["message"] == first
+
+    # A long-poll parked in the hub gets the update too.
+    parked = {}
+    poll = threading.Thread(
+        target=lambda: parked.update(
+            bob.get(
+                f"{bob.base_url}/api/events",
+                params={"after": first["pos"], "wait": 10},
+                timeout=20,
+            ).json()
+        )
+    )
+    poll.start()
+    answer = alice.patch(f"{base(alice)}/{room}/messages/1", json={"text": "hunter2 was a joke"}, timeout=10)
+    assert answer.status_code == 200
+    edited = answer.json()["message"]
+    update = b.expect("update")
+    assert update["message"] == edited and update["pos"] > first["pos"]
+    assert a.expect("update") == update
+    poll.join(20)
+    assert parked["events"] == [update]
+
+    for emoji in ("👍", ":+1:", "👨‍👩‍👧"):
+        message = react(bob, room, 1, emoji)
+        assert b.expect("update")["message"] == message and a.expect("update")["message"] == message
+    assert [r["emoji"] for r in message["reactions"]] == ["👍", ":+1:", "👨‍👩‍👧"]
+    # Escapes as a client may write them (lower-case hex, ':' and '+' escaped) reach the backend
+    # decoded once, as the same emoji.
+    for path, emoji in (("%f0%9f%8e%89", "🎉"), ("%3A%2B1%3A", ":+1:")):
+        answer = bob.put(f"{base(bob)}/{room}/messages/1/reactions/{path}", timeout=10)
+        assert answer.status_code == 200, answer.text
+        users = {r["emoji"]: r["users"] for r in answer.json()["message"]["reactions"]}
+        assert users[emoji] == [bob.username]  # the second is already there: no change
+    b.expect("update")
+    a.expect("update")
+    assert [r["emoji"] for r in react(bob, room, 1, ":+1:", add=False)["reactions"]] == ["👍", "👨‍👩‍👧", "🎉"]
+    b.expect("update")
+    a.expect("update")
+
+    assert alice.delete(f"{base(alice)}/{room}/messages/1", timeout=10).status_code == 204
+    tombstone = b.expect("update")["message"]
+    assert tombstone["deleted"] is True and tombstone["text"] == "" and "reactions" not in tombstone
+    a.expect("update")
+    assert c.quiet() == []  # carol is not in the room: she saw none of it
+
+    # Catching up from before the message was sent: its message event is the tombstone.
+    for user in (alice, bob):
+        replay = Client(stack, user, after=start)
+        frames = replay.quiet(2.0)
+        assert "hunter2" not in json.dumps(frames)
+        about = [f for f in frames if f.get("message", {}).get("seq") == 1 and f["message"]["room"] == room]
+        assert about[0]["type"] == "message" and about[0]["pos"] == first["pos"]
+        assert all(f["message"] == tombstone for f in about) and len(about) == 8
+        polled = user.get(f"{user.base_url}/api/events", params={"after": start}, timeout=10)
+        assert "hunter2" not in polled.text
+    history = bob.get(f"{base(bob)}/{room}/messages", timeout=10).json()["messages"]
+    assert history == [tombstone]
+    assert carol.get(f"{base(carol)}/{room}/messages/1", timeout=10).status_code == 404
+
+    # A reply over the WebSocket: the send frame takes reply_to, which the backend judges.
+    b.send({"type": "send", "room": room, "text": "replying", "client_id": "re-1", "reply_to": 1})
+    frames = {f["type"]: f for f in (b.recv(), b.recv())}
+    assert frames["ack"]["message"]["reply_to"] == 1 == frames["message"]["message"]["reply_to"]
+    b.send({"type": "send", "room": room, "text": "replying", "client_id": "re-2", "reply_to": 7})
+    error = b.expect("error")
+    assert error["client_id"] == "re-2" and error["error"]["code"] == "validation_error"
+
+
+def test_a_change_that_was_answered_survives_kill_9(live, http_user, data_dir):
+    alice, bob = http_user("alice"), http_user("bob")
+    room = make_room(alice, [bob], visibility="public")
+    for text in ("one", "two", "three"):
+        post(alice, room, text)
+    assert alice.patch(f"{base(alice)}/{room}/messages/1", json={"text": "one, edited"}, timeout=10).ok
+    react(bob, room, 2, "👍")
+    assert alice.delete(f"{base(alice)}/{room}/messages/3", timeout=10).status_code == 204
+    before = bob.get(f"{base(bob)}/{room}/messages", timeout=10).json()
+    live.backend.kill9()
+    live.backend.restart()
+    after = None
+    for _ in range(50):  # the front server reconnects to the restarted backend
+        answer = bob.get(f"{base(bob)}/{room}/messages", timeout=10)
+        if answer.status_code == 200:
+            after = answer.json()
+            break
+        threading.Event().wait(0.2)
+    assert after == before
+    texts = [m["text"] for m in after["messages"]]
+    assert texts == ["one, edited", "two", ""] and after["messages"][1]["reactions"][0]["emoji"] == "👍"
+
+
+@pytest.mark.parametrize("how", ["flags", "environment"])
+def test_the_edit_window_is_set_at_start(start_backend, start_front, http_user, how):
+    if how == "flags":
+        backend = start_backend(None, "--edit-window", "1")
+    else:
+        backend = start_backend(env={"CHAT_EDIT_WINDOW": "1"})
+    front = start_front(backend)
+    alice = http_user("window", url=front.url)
+    rooms = alice.get(f"{front.url}/api/rooms", timeout=5).json()["rooms"]
+    general = next(room["id"] for room in rooms if room["name"] == "general")
+    sent = post(alice, general, "a draft")
+    path = f"{front.url}/api/rooms/{general}/messages/{sent['seq']}"
+    assert alice.patch(path, json={"text": "a draft, fixed"}, timeout=5).status_code == 200
+    time.sleep(1.3)
+    late = alice.patch(path, json={"text": "too late"}, timeout=5)
+    assert late.status_code == 403 and late.json()["error"]["code"] == "forbidden"
+    assert "edit window has closed" in late.json()["error"]["message"]
+
+
+def test_a_bad_edit_window_stops_the_start(run_launcher):
+    answer = run_launcher("backend.py", "--edit-window", "-5")
+    assert answer.returncode == 2 and "--edit-window" in answer.stderr
