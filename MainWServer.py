@@ -54,6 +54,17 @@ def _flag(text: str) -> bool:
     return text.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _upload_mb(text: str) -> float:
+    """argparse type: an upload limit in MiB, more than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number more than 0: {text}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the flags, falling back on the environment, then on the defaults."""
     parser = ArgumentParser(
@@ -85,6 +96,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="another origin allowed to call the API and open /ws; repeatable "
         "(CHAT_ALLOWED_ORIGINS, comma-separated)",
     )
+    add(
+        "--max-upload-mb",
+        type=_upload_mb,
+        default=env("CHAT_MAX_UPLOAD_MB", "25"),
+        help="largest file passed on to the backend, in MiB; give both processes the same "
+        "(CHAT_MAX_UPLOAD_MB)",
+    )
     args = parser.parse_args(argv)
     if args.allowed_origins is None:
         # The environment's list is checked like the flag's, and a bad entry is reported the same way.
@@ -103,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         "BACKEND_URL": args.backend,
         "SECURE_COOKIES": args.secure_cookies,
         "ALLOWED_ORIGINS": args.allowed_origins,
+        "MAX_UPLOAD_MB": args.max_upload_mb,
     }
 
     def build():

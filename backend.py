@@ -56,6 +56,8 @@ RATE_LIMITS = [
     ),
     ("--room-burst", str(limits.ROOM_BURST), _count, "rooms a user may create at once"),
     ("--room-rate", str(limits.ROOM_RATE), _rate, "rooms per second a user regains"),
+    ("--upload-burst", str(limits.UPLOAD_BURST), _count, "files a user may upload at once"),
+    ("--upload-rate", str(limits.UPLOAD_RATE), _rate, "uploads per second a user regains"),
 ]
 
 
@@ -73,6 +75,14 @@ def _threads(text: str) -> int:
     value = _count(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _upload_mb(text: str) -> float:
+    """argparse type: an upload limit in MiB, more than 0."""
+    value = _rate(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
     return value
 
 
@@ -99,6 +109,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for flag, default, kind, meaning in RATE_LIMITS:
         variable = "CHAT_" + _config_key(flag)
         add(flag, type=kind, default=env(variable, default), help=f"{meaning} ({variable}; 0 = no limit)")
+    add(
+        "--max-upload-mb",
+        type=_upload_mb,
+        default=env("CHAT_MAX_UPLOAD_MB", str(limits.MAX_UPLOAD_MB)),
+        help="largest file a user may upload, in MiB (CHAT_MAX_UPLOAD_MB)",
+    )
     add(
         "--threads",
         type=_threads,
@@ -127,7 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.compact:
         return compact(args.data_dir)
-    config = {"DATA_DIR": args.data_dir, "EDIT_WINDOW": args.edit_window, "START_SEARCH_INDEX": False}
+    config = {
+        "DATA_DIR": args.data_dir,
+        "EDIT_WINDOW": args.edit_window,
+        "MAX_UPLOAD_MB": args.max_upload_mb,
+        "START_SEARCH_INDEX": False,
+    }
     for flag, *_ in RATE_LIMITS:
         config[_config_key(flag)] = getattr(args, _config_key(flag).lower())
     # Imported here, not at the top, so that ``--help`` and flag errors answer at once.

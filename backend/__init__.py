@@ -15,6 +15,7 @@ from common.codes import STATUS
 from common.jsonprovider import OrjsonProvider
 
 from .datadir import DataDirError
+from .files import Bodies
 from .jsonl import StorageError
 from .ratelimit import FailureWindow, TokenBucket
 from .refusals import Refused
@@ -31,6 +32,9 @@ DEFAULTS = {
     "ROOM_BURST": limits.ROOM_BURST,
     "ROOM_RATE": limits.ROOM_RATE,  # per second
     "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
+    "MAX_UPLOAD_MB": limits.MAX_UPLOAD_MB,  # a file's own bytes; the upload route's own limit
+    "UPLOAD_BURST": limits.UPLOAD_BURST,
+    "UPLOAD_RATE": limits.UPLOAD_RATE,  # per second
     "EDIT_WINDOW": limits.EDIT_WINDOW,  # seconds after sending that an edit is allowed; 0 = always
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
@@ -46,12 +50,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.json = OrjsonProvider(app)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
+    app.config["MAX_UPLOAD_BYTES"] = int(app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
     store = Store(app.config["DATA_DIR"])
     app.extensions["chat.store"] = store
+    app.extensions["chat.bodies"] = Bodies(app.config["DATA_DIR"])
     clock = app.config["RATE_LIMIT_CLOCK"]
     app.extensions["chat.limits"] = {
         "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"], clock),
         "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"], clock),
+        "uploads": TokenBucket(app.config["UPLOAD_BURST"], app.config["UPLOAD_RATE"], clock),
         "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"], clock),
     }
     errors.install(app)
@@ -73,9 +80,9 @@ def create_app(config: dict | None = None) -> Flask:
     if app.config["START_SEARCH_INDEX"]:
         start_background(app)
 
-    from . import auth, events, messages, rooms, search
+    from . import auth, events, messages, rooms, search, uploads
 
-    for module in (auth, rooms, messages, events, search):
+    for module in (auth, rooms, messages, events, search, uploads):
         app.register_blueprint(module.bp)
 
     @app.get("/healthz")

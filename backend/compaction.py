@@ -161,11 +161,25 @@ def _remove_unreferenced_file_bodies(data_dir: str, log_path: str) -> None:
     """The one place where compaction removes the bodies of files no live message refers to.
 
     Runs only once the new log is durable, so a crash before it leaves bodies that the next
-    compaction removes, never a message whose file is gone. File attachments (``backend/files.py``)
-    provide the removal; until they exist there are no bodies to remove. At that merge this calls
-    it with :func:`referenced_file_ids` of ``log_path``.
+    compaction removes, never a message whose file is gone. The removal itself, crash-safe step by
+    step, is :func:`backend.files.remove_unreferenced`; what it keeps is every body a message of
+    the compacted log still carries.
     """
-    del data_dir, log_path
+    from .files import remove_unreferenced
+
+    remove_unreferenced(data_dir, _referenced_digests(log_path))
+
+
+def _referenced_digests(log_path: str) -> set[str]:
+    """The SHA-256 of every file body that messages in the (compacted) log still carry."""
+    digests = set()
+    with open(log_path, "rb") as lines:
+        for line in lines:
+            if b'"file":{' in line:
+                file = (orjson.loads(line).get("message") or {}).get("file")
+                if isinstance(file, dict) and isinstance(file.get("sha256"), str):
+                    digests.add(file["sha256"])
+    return digests
 
 
 def referenced_file_ids(log_path: str) -> set[str]:

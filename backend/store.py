@@ -55,6 +55,7 @@ class Store(Lifecycle, Reading, SearchSource):
         self.accounts = Accounts(data_dir)
         self._log = EventLog(os.path.join(data_dir, "events.jsonl"))
         self._rooms = Rooms()
+        self._files: dict[str, tuple[str, int]] = {}  # file id: (room id, seq) of its message
         self._changes = Changes()  # the current state of every changed message (backend.changes)
         self.pos = 0
         for offset, length, record in self._log.recover():
@@ -200,12 +201,15 @@ class Store(Lifecycle, Reading, SearchSource):
         admit: Callable[[], None] | None = None,
         *,
         reply_to: int | None = None,
+        file: dict | None = None,
     ) -> tuple[dict, bool]:
         """Store a message; ``(message, created)``. A repeated ``client_id`` returns the first one.
 
         ``admit`` runs only for a message that will be stored (the sender's rate limit, which may
         raise): a retry is answered without it, so retrying costs the sender nothing. ``reply_to``
-        is the seq of the message it answers, in the same room (Invalid otherwise).
+        is the seq of the message it answers, in the same room (Invalid otherwise). ``file`` is
+        the contract's file object of an attachment whose body is already durable on disk
+        (:mod:`backend.files`); with one, ``text`` (the caption) may be empty.
         """
         with self._lock:
             room = self.room(sender, room_id)
@@ -229,8 +233,14 @@ class Store(Lifecycle, Reading, SearchSource):
             }
             if reply_to is not None:
                 message["reply_to"] = reply_to
+            if file is not None:
+                message["file"] = file
             self._append({"type": "message", "pos": message["pos"], "message": message})
             return message, True
+
+    def file_message(self, file_id: str) -> tuple[str, int] | None:
+        """``(room id, seq)`` of the message that carries the file ``file_id``, if any."""
+        return self._files.get(file_id)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -367,6 +377,9 @@ class Store(Lifecycle, Reading, SearchSource):
         self._rooms.apply(room, record, pos)
         if change is not None:
             self._changes.commit(room, record["seq"], change, pos)
+        if record["type"] == "message" and "file" in record["message"]:
+            message = record["message"]
+            self._files[message["file"]["id"]] = (message["room"], message["seq"])
         self.pos = pos
 
 

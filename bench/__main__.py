@@ -28,11 +28,12 @@ from bench.scenarios import SIZES, Context, scenario_1, scenario_2, scenario_4, 
 from bench.search import scenario_9
 from bench.soak import soak
 from bench.stack import Stack
+from bench.uploads import scenario_10
 
 # Run order: the floor right after the runs it is compared with (scenario 1 alternates with it);
 # the 10,000 connections after the latency runs; the history and search scenarios last, on stacks of
 # their own, once the shared one is stopped.
-ORDER = ["1", "2", "7", "4", "6", "8", "3", "soak", "5", "9"]
+ORDER = ["1", "2", "7", "4", "6", "8", "10", "3", "soak", "5", "9"]
 RUNNERS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -41,10 +42,11 @@ RUNNERS = {
     "6": scenario_6,
     "8": scenario_8,
     "3": scenario_3,
+    "10": scenario_10,
 }
 # Seconds a scenario may run beyond its sending time before it is stopped and reported as such.
 CAP_S = {False: 300, True: 900}
-NEEDS_STACK = {"1", "2", "3", "4", "6", "8", "soak"}
+NEEDS_STACK = {"1", "2", "3", "4", "6", "8", "10", "soak"}
 
 
 async def guarded(scenario, servers, cap: float):

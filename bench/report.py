@@ -122,6 +122,26 @@ def _row7(r):
     return got, "our p99 <= 1.5x the floor's", ratio is not None and _le(ratio["p99"], 1.5)
 
 
+def _row10(r):
+    fan = r["fanout"]
+    ok = _le(fan["latency"]["p99_ms"], 25) and _clean(fan) and not r["failed"]
+    quiet = r.get("fanout_without_uploads")
+    before = ""
+    if quiet:
+        lat = quiet["latency"]
+        before = f" (alone, just before: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms)"
+    got = (
+        f"fan-out {_lat(fan)}; {_counts(fan)}{before}"
+        f"; {r['uploaders']} clients moved {r['uploads']} files of "
+        f"{r['file_mib']:.0f} MiB in {r['wall_s']} s: up {r['upload_mib_s']} MiB/s, down "
+        f"{r['download_mib_s']} MiB/s in all (one upload {r['per_upload_mib_s']} MiB/s, one download "
+        f"{r['per_download_mib_s']} MiB/s)"
+    )
+    if r["failed"]:
+        got += f"; {r['failed']} failed ({r['last_error']})"
+    return got, "fan-out p99 <= 25 ms (scenario 1's) during the uploads; throughput reported", ok
+
+
 def _row_soak(r):
     ok = r["memory_ok"] and _clean(r)
     got = (
@@ -184,6 +204,7 @@ ROWS = {
     "7": ("7. The floor of scenario 2", _row7),
     "8": ("8. Edits and reactions: 100 clients, 50 op/s, 10% edits, 20% reactions", _row8),
     "9": ("9. Search: two words over 1,000 to 1,000,000 messages", _row9),
+    "10": ("10. Files: 20 uploads of 5 MiB at once beside scenario 1's fan-out", _row10),
     "soak": ("Soak: 200 clients, 10 min", _row_soak),
 }
 

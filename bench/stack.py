@@ -20,6 +20,7 @@ NO_LIMITS = [
     "--message-burst", "0", "--message-rate", "0",
     "--room-burst", "0", "--room-rate", "0",
     "--login-failures", "0",
+    "--upload-burst", "0", "--upload-rate", "0",
 ]  # fmt: skip
 PASSWORD = "bench-password-1"
 

@@ -20,4 +20,6 @@ STATUS = {
     # Ours, beyond the contract's list: the backend could not write to its disk (nothing was
     # half-written; the same request may be retried).
     "storage_unavailable": 503,
+    # Ours: a Range header outside a file (GET /api/files/...).
+    "range_not_satisfiable": 416,
 }

@@ -22,6 +22,7 @@ _CODE_FOR_STATUS = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    416: "range_not_satisfiable",
     429: "rate_limited",
     503: "backend_unavailable",
 }

@@ -41,6 +41,12 @@ MESSAGE_BURST, MESSAGE_RATE = 300, 10  # messages per user: a burst, then so man
 LOGIN_FAILURES, LOGIN_WINDOW = 10, 300  # failed sign-ins per username within so many seconds
 ROOM_BURST, ROOM_RATE = 20, 0.1  # rooms per user: a burst, then one every 10 s
 
+# -- files --
+MAX_UPLOAD_MB = 25  # a file's own bytes at most (--max-upload-mb); more is 413 payload_too_large
+UPLOAD_BURST, UPLOAD_RATE = 30, 0.2  # uploads per user: a burst, then one every 5 s
+THUMB_SIDE = 400  # a thumbnail's longer side, in pixels
+MAX_IMAGE_PIXELS = 50_000_000  # an image with more is never decoded: served as a download
+
 
 # Messages after they are sent (edit, delete, react).
 EMOJI_MIN, EMOJI_MAX = 1, 32  # a reaction's emoji, in code points
@@ -59,4 +65,5 @@ def for_app() -> dict[str, Any]:
         "long_poll_max_wait": LONG_POLL_MAX_WAIT,
         "reaction": {"min": EMOJI_MIN, "max": EMOJI_MAX, "per_message": REACTIONS_MAX},
         "search": {"min": SEARCH_QUERY_MIN, "max": SEARCH_QUERY_MAX, "page": SEARCH_DEFAULT},
+        "upload_max_bytes": MAX_UPLOAD_MB * 1024 * 1024,
     }

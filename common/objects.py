@@ -73,6 +73,32 @@ class Reaction(BaseModel):
     users: list[str] = Field(min_length=1)
 
 
+# -- files --
+
+
+class ImageInfo(BaseModel):
+    """An image shown inline: its size and its thumbnail."""
+
+    width: int = Field(ge=1)
+    height: int = Field(ge=1)
+    thumb_url: str = Field(description=f"A thumbnail at most {L.THUMB_SIDE} px on its longer side.")
+
+
+class FileInfo(BaseModel):
+    """A message's attachment."""
+
+    id: str = Field(description="Opaque, made by the server; one per upload.")
+    name: str = Field(description="The uploader's name for it, cleaned (no path, no control characters).")
+    size: int = Field(ge=0, description="Bytes.")
+    type: str = Field(description="The MIME type read from the file's own bytes.")
+    url: str = Field(description="Where to download it (GET; the caller must be able to read the room).")
+    image: ImageInfo | None = Field(
+        description="For a PNG, JPEG, GIF or WebP image of at most "
+        f"{L.MAX_IMAGE_PIXELS:,} pixels that could be read; null for anything else."
+    )
+    sha256: str = Field(description="The SHA-256 of the bytes, in hex (also the download's ETag).")
+
+
 class Message(BaseModel):
     """A stored message, as it is now (edits, deletion and reactions applied)."""
 
@@ -91,6 +117,7 @@ class Message(BaseModel):
         "In order of first use; only when there are some.", max_length=L.REACTIONS_MAX
     )
     reply_to: int = _absent("The seq of the message it answers, same room.", ge=1)
+    file: FileInfo = _absent("The attachment (Files); only on a message that has one, never once deleted.")
 
 
 class MessageEvent(BaseModel):
@@ -258,3 +285,4 @@ class AppLimits(BaseModel):
     long_poll_max_wait: int
     reaction: ReactionLimits
     search: SearchLimits
+    upload_max_bytes: int = Field(description="The largest file an upload may carry.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from common import limits as L
@@ -137,6 +137,25 @@ class EditedMessage(Body):
     """The new text of a message."""
 
     text: Text
+
+
+# -- files: the form fields of an upload (multipart form values are strings, read as such) ------
+
+
+class NewFile(BaseModel):
+    """The parts of an upload besides the file: its client_id, and a caption."""
+
+    client_id: ClientId
+    text: str = Field(
+        "",
+        max_length=L.MESSAGE_MAX,
+        description="A caption, optional; white space alone counts as none.",
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _caption(cls, value: str) -> str:
+        return value if value.strip() else ""
 
 
 class HistoryQuery(BaseModel):

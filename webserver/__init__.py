@@ -15,8 +15,8 @@ from flask import Flask, Response, current_app, jsonify, send_from_directory
 
 import common.errors
 from common.jsonprovider import OrjsonProvider
-from common.limits import MAX_BODY_BYTES
-from webserver import openapi, relay, security, ws
+from common.limits import MAX_BODY_BYTES, MAX_UPLOAD_MB
+from webserver import files, openapi, relay, security, ws
 from webserver.backend_client import DEFAULT_BACKEND_URL, BackendClient, BackendUnavailable
 from webserver.sessions import SessionCache
 
@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "ALLOWED_ORIGINS": [],
     "STATIC_DIR": str(STATIC_DIR),
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,  # Werkzeug answers 413 as soon as a view reads more
+    "MAX_UPLOAD_MB": MAX_UPLOAD_MB,  # the upload route's own limit (webserver.files)
 }
 
 
@@ -53,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["chat.sessions"] = SessionCache(backend)
 
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(files.bp)
     app.register_blueprint(relay.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/", "index", index)

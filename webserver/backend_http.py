@@ -129,6 +129,42 @@ class BackendHttp:
                 raise self._unavailable(f"failed: {_reason(error)}") from None
         return BackendResponse(answer.status, _parse(answer.data), _kept_headers(answer.headers))
 
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None,
+        headers: dict[str, str],
+        body: Any = None,
+        timeout: Timeout = None,
+    ) -> urllib3.BaseHTTPResponse:
+        """Call the backend with ``body`` (an iterable of bytes, sent as it is produced) and return
+        the raw answer unread, for a caller that passes it on as it arrives (files both ways).
+
+        The caller must ``release_conn()`` the answer once read. Never retried: an upload's body
+        cannot be sent twice. Raises :class:`BackendUnavailable` like :meth:`request`.
+        """
+        headers = dict(headers)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        connect, read = _timeouts(timeout)
+        try:
+            return self._pool.urlopen(
+                method,
+                self._prefix + path,
+                body=body,
+                headers=headers,
+                timeout=urllib3.Timeout(connect=connect, read=read),
+                redirect=False,
+                preload_content=False,
+                chunked=body is not None and "Content-Length" not in headers,
+            )
+        except TimeoutError as error:
+            raise self._unavailable(f"did not answer in time ({error.__class__.__name__})") from None
+        except (HTTPError, ConnectionError) as error:
+            raise self._unavailable(f"failed: {_reason(error)}") from None
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._pool.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 
 import orjson
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify
 
 from common import limits
 from webserver.openapi_paths import paths
@@ -58,7 +58,10 @@ def _encoded() -> bytes:
 @bp.get("/api/limits")
 def limits_json() -> Response:
     """The limits the browser app needs, so that it copies none of them."""
-    return jsonify(limits.for_app())
+    answer = limits.for_app()
+    # This server's own upload limit (--max-upload-mb), which may differ from the default.
+    answer["upload_max_bytes"] = int(current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    return jsonify(answer)
 
 
 @bp.get("/api/openapi.json")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from common import limits
 from common import objects as o
 from common import schemas as s
+from webserver.openapi_files import file_paths
 from webserver.openapi_messages import message_paths
 from webserver.openapi_schemas import answer, error, operation, path_param, query
 
@@ -195,6 +196,7 @@ def paths() -> dict:
             ),
         },
         **message_paths(),
+        **file_paths(),
         "/api/events": {
             "get": operation(
                 "getEvents",

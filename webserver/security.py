@@ -86,6 +86,10 @@ def origin_allowed(req: Request) -> bool:
     return origin == own_origin(req) or origin in allowed
 
 
+# What every answer that carries an uploaded file is served with: it may run nothing, load nothing.
+FILE_POLICY = "default-src 'none'; sandbox"
+
+
 def install(app: Flask) -> None:
     """Enforce the origin rule before state-changing requests and add the headers to every answer."""
     app.extensions["chat.allowed_origins"] = parse_allowed_origins(app.config.get("ALLOWED_ORIGINS"))
@@ -109,9 +113,13 @@ def install(app: Flask) -> None:
 def add_headers(response: Response, path: str) -> None:
     """Set the security headers on ``response``; API answers and health checks are never cached."""
     headers = response.headers
-    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Referrer-Policy"] = "same-origin"
     headers["X-Frame-Options"] = "DENY"
+    if getattr(response, "file_answer", False):
+        # An uploaded file (webserver.files): the backend's stricter policy and private caching stay.
+        headers.setdefault("Content-Security-Policy", FILE_POLICY)
+        return
+    headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     if path.startswith("/api/") or path in ("/api", "/healthz"):
         headers["Cache-Control"] = "no-store"

@@ -101,6 +101,57 @@ export async function loadLimits(hooks) {
   setLimits(await withRetry(() => request('GET', '/api/limits'), hooks));
 }
 
+/**
+ * Upload one file (multipart: `file`, `client_id`) with progress: XMLHttpRequest, since fetch
+ * reports no upload progress. `onProgress(fraction)` is told as the bytes go; `signal` aborts
+ * (the promise then rejects with an AbortError). Resolves to the answer (`{message}`).
+ */
+export function uploadFile(roomId, blob, name, clientId, { onProgress = () => {}, signal } = {}) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    form.append('client_id', clientId);
+    form.append('file', blob, name);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', `/api/rooms/${encodeURIComponent(roomId)}/files`);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable && event.total) onProgress(event.loaded / event.total);
+    };
+    xhr.onload = () => {
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300 && data) {
+        resolve(data);
+        return;
+      }
+      const info = (data && data.error) || {};
+      const retry = Number(xhr.getResponseHeader('Retry-After')) || null;
+      reject(
+        new ApiError(
+          xhr.status,
+          info.code || `http_${xhr.status}`,
+          info.message || `The server answered ${xhr.status}.`,
+          retry,
+        ),
+      );
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network', 'The server cannot be reached.'));
+    xhr.onabort = () => reject(new DOMException('The upload was cancelled.', 'AbortError'));
+    if (signal) {
+      if (signal.aborted) {
+        reject(new DOMException('The upload was cancelled.', 'AbortError'));
+        return;
+      }
+      signal.addEventListener('abort', () => xhr.abort(), { once: true });
+    }
+    xhr.send(form);
+  });
+}
+
 /** The address of message `seq` of room `id`. */
 function messagePath(id, seq) {
   return `/api/rooms/${encodeURIComponent(id)}/messages/${Number(seq)}`;

@@ -10,7 +10,7 @@
 
 import { ApiError, api, loadLimits, withRetry } from './api.js';
 import { fillGap, loadAround, olderState } from './paging.js';
-import { Saved } from './persist.js';
+import { FileShelf, Saved } from './persist.js';
 import { EVENTS, FRAMES } from './renderers.js';
 import {
   DOM_MESSAGES_MAX,
@@ -25,6 +25,7 @@ import {
 import { Search } from './search.js';
 import { Connection } from './socket.js';
 import { Store } from './store.js';
+import { Uploads } from './uploads.js';
 
 export class Controller {
   constructor(view, messagesView, dialogs, { forcePolling = false, searchView = null } = {}) {
@@ -37,6 +38,7 @@ export class Controller {
     this.store = null;
     this.saved = null;
     this.connection = null;
+    this.uploads = null; // files on their way (uploads.js)
     this.divider = null; // {room, after}: where the "new messages" line goes in the open room
     this.loadingOlder = false;
     this.loadingNewer = false;
@@ -152,6 +154,8 @@ export class Controller {
     this.session += 1;
     if (this.connection) this.connection.stop();
     this.connection = null;
+    if (this.uploads) this.uploads.stop();
+    this.uploads = null;
     clearInterval(this.usersTimer);
     this.store = null;
     this.replyTo = null;
@@ -192,6 +196,13 @@ export class Controller {
     }
     this.saveRead();
     this.connection = new Connection(me, this.connectionHandlers(), { forcePolling: this.forcePolling, saved: this.saved });
+    this.uploads = new Uploads(new FileShelf(me), {
+      onChange: (change) => this.outboxChanged(change),
+      onProgress: (clientId, fraction) => this.messagesView.setProgress(clientId, fraction),
+      onConfirmed: (message) => this.addMessages(message.room, [message]),
+      onUnauthorized: () => this.sessionEnded(),
+    });
+    this.uploads.load();
     this.view.renderSidebar(this.store);
     const general = [...this.store.rooms.values()].find((room) => room.name === 'general');
     const start = [this.saved.lastRoom(), general && general.id].find((id) => id && this.store.rooms.has(id));
@@ -210,6 +221,7 @@ export class Controller {
         this.lastStatus = status;
         this.view.setStatus(status);
         this.messagesView.setWaiting(!['live', 'polling'].includes(status.state));
+        if (this.uploads) this.uploads.setOnline(['live', 'polling'].includes(status.state));
         if (status.state === 'live' || status.state === 'polling') this.refreshUsers();
       },
       onOutbox: (change) => this.outboxChanged(change),
@@ -363,7 +375,10 @@ export class Controller {
     const roomId = store.current;
     const shown = store.history(roomId).messages.slice(start, end);
     const atEnd = end >= store.history(roomId).messages.length;
-    const entries = this.connection ? this.connection.delivery.outbox.forRoom(roomId) : [];
+    const entries = [
+      ...(this.connection ? this.connection.delivery.outbox.forRoom(roomId) : []),
+      ...(this.uploads ? this.uploads.forRoom(roomId) : []),
+    ];
     this.messagesView.show(roomId, shown, entries, {
       me: store.me,
       dividerAfter,
@@ -491,6 +506,24 @@ export class Controller {
     }
     if (!this.messagesView.atEnd) this.renderRoom();
     this.messagesView.scrollToBottom();
+  }
+
+  /** The user attached files (button, paste or drop): they go to the open room's upload queue. */
+  attach(files) {
+    if (!this.store || !this.store.current || !this.uploads) return;
+    this.uploads.add(this.store.current, files);
+    this.jumpToEnd();
+  }
+
+  /** A pending entry's Retry or Discard (Cancel, for an upload): the outbox or the uploads own it. */
+  retryPending(clientId) {
+    if (this.uploads && this.uploads.has(clientId)) this.uploads.retry(clientId);
+    else if (this.connection) this.connection.delivery.retry(clientId);
+  }
+
+  discardPending(clientId) {
+    if (this.uploads && this.uploads.has(clientId)) this.uploads.discard(clientId);
+    else if (this.connection) this.connection.delivery.discard(clientId);
   }
 
   /** One outbox entry changed: only its node in the open room changes. */

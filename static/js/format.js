@@ -63,6 +63,13 @@ export function renderText(text, me) {
   return fragment;
 }
 
+/** A size for people: "812 bytes", "48 KB", "3.4 MB". */
+export function fileSize(bytes) {
+  if (bytes < 1000) return `${bytes} ${bytes === 1 ? 'byte' : 'bytes'}`;
+  if (bytes < 1000 * 1000) return `${Math.round(bytes / 1000)} KB`;
+  return `${(bytes / (1000 * 1000)).toFixed(1)} MB`;
+}
+
 /** "14:05" in the reader's time zone. */
 export function clockTime(iso) {
   return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });

@@ -28,7 +28,9 @@ export class MessageControls {
     const target = event.target.closest('button');
     if (!target) return;
     const data = target.dataset;
-    if (data.clientId) {
+    if (data.viewUrl) {
+      this.view.on.onOpenImage(data.viewUrl, data.viewName, target); // a file's thumbnail
+    } else if (data.clientId) {
       if (data.action === 'retry') this.view.on.onRetry(data.clientId);
       else this.view.on.onDiscard(data.clientId);
     } else if (target.classList.contains('more')) {

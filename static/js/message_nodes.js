@@ -10,7 +10,7 @@
  * message: see `NO_CONTEXT`.
  */
 
-import { clockTime, dayKey, dayLabel, el } from './format.js';
+import { clockTime, dayKey, dayLabel, el, fileSize } from './format.js';
 import { plainText, renderBody } from './markdown.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // consecutive messages closer than this share one header
@@ -89,6 +89,7 @@ export function messageNode(message, ctx, grouped) {
     body.append(renderBody(edit ? edit.text : message.text, ctx.me));
     item.append(body);
   }
+  if (message.file && !message.deleted) item.append(fileNode(message.file));
   if (!message.deleted) {
     const reactions = reactionsNode(message, changes, ctx);
     if (reactions) item.append(reactions);
@@ -208,6 +209,41 @@ function toolsNode(message, ctx) {
   return tools;
 }
 
+/**
+ * A message's file: an image as its thumbnail (a button that opens it full size), anything else
+ * as a card with its name, size and a download link. Names go in as text only.
+ */
+export function fileNode(file) {
+  if (file.image) {
+    const open = el('button', 'thumb');
+    open.type = 'button';
+    open.dataset.viewUrl = file.url;
+    open.dataset.viewName = file.name;
+    open.setAttribute('aria-label', `Open the image ${file.name}`);
+    const img = el('img');
+    img.src = file.image.thumb_url;
+    img.alt = file.name;
+    const scale = Math.min(1, 400 / Math.max(file.image.width, file.image.height));
+    img.width = Math.max(1, Math.round(file.image.width * scale));
+    img.height = Math.max(1, Math.round(file.image.height * scale));
+    img.loading = 'lazy';
+    open.append(img);
+    return open;
+  }
+  const card = el('div', 'file-card');
+  const dot = file.name.lastIndexOf('.');
+  const kind = dot > 0 && file.name.length - dot <= 6 ? file.name.slice(dot + 1).toUpperCase() : 'FILE';
+  card.append(el('span', 'file-icon', kind));
+  const info = el('div', 'file-info');
+  info.append(el('span', 'file-name', file.name), el('span', 'file-size', fileSize(file.size)));
+  const link = el('a', 'file-download', 'Download');
+  link.href = file.url;
+  link.download = file.name;
+  link.setAttribute('aria-label', `Download ${file.name}`);
+  card.append(info, link);
+  return card;
+}
+
 /** Show or hide a message node's header as it joins or leaves the group above it. */
 export function setGrouped(node, grouped) {
   node.classList.toggle('grouped', grouped);
@@ -227,6 +263,7 @@ export function pendingNode(entry, ctx) {
   const body = el('div', 'text');
   body.append(renderBody(entry.text, me));
   item.append(body);
+  if (entry.file) item.append(uploadNode(entry));
   if (entry.failed) {
     const why = el('p', 'why', entry.failed.message || entry.failed.code);
     const actions = el('div', 'actions');
@@ -237,6 +274,32 @@ export function pendingNode(entry, ctx) {
     item.append(why, actions);
   }
   return item;
+}
+
+/** A file on its way: name, size, a progress bar and Cancel. */
+function uploadNode(entry) {
+  const card = el('div', 'file-card upload');
+  const info = el('div', 'file-info');
+  info.append(el('span', 'file-name', entry.file.name), el('span', 'file-size', fileSize(entry.file.size)));
+  card.append(info);
+  if (!entry.failed) {
+    const bar = el('progress', 'progress');
+    bar.max = 1;
+    bar.value = entry.progress || 0;
+    bar.setAttribute('aria-label', `Uploading ${entry.file.name}`);
+    const cancel = el('button', 'small', 'Cancel');
+    cancel.type = 'button';
+    cancel.dataset.clientId = entry.client_id;
+    cancel.dataset.action = 'cancel';
+    card.append(bar, cancel);
+  }
+  return card;
+}
+
+/** An upload moved on: its bar follows, nothing else is redrawn. */
+export function setProgress(node, fraction) {
+  const bar = node.querySelector('progress');
+  if (bar) bar.value = fraction;
 }
 
 /** The connection went or came back: a pending node's (or pending edit's) state word follows. */

@@ -21,6 +21,7 @@ import {
   messageNode,
   pendingNode,
   setGrouped,
+  setProgress,
   setWaiting,
 } from './message_nodes.js';
 import { MessageControls } from './message_controls.js';
@@ -35,7 +36,8 @@ export class MessagesView {
    * message and the reader is near its end), onReachBottom(), onJump() (the "new messages
    * below" button), onRetry(clientId), onDiscard(clientId); for sent messages: onReply(seq),
    * onReact(seq), onEdit(seq, text), onDelete(seq), onToggleReaction(seq, emoji),
-   * onShowMessage(seq) (a reply's quote), onRetryChange(clientId), onDiscardChange(clientId).
+   * onShowMessage(seq) (a reply's quote), onRetryChange(clientId), onDiscardChange(clientId);
+   * onOpenImage(url, name, opener) (a thumbnail was clicked); Cancel of an upload is onDiscard.
    */
   constructor(root, handlers) {
     this.scroller = root.querySelector('#messages');
@@ -420,6 +422,12 @@ export class MessagesView {
     node.remove();
     this.pending.delete(clientId);
     this.pendingEntries.delete(clientId);
+  }
+
+  /** An upload's progress: only its bar changes. */
+  setProgress(clientId, fraction) {
+    const node = this.pending.get(clientId);
+    if (node) setProgress(node, fraction);
   }
 
   /** No connection now (or again one): only the pending entries' state words change. */

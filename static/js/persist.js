@@ -60,3 +60,66 @@ export class Saved {
     set(this.key('outbox'), others.concat(entries));
   }
 }
+
+/**
+ * Files waiting to be uploaded, kept with their bytes in IndexedDB (database `chat-files`, store
+ * `uploads`, keyed by `client_id`, each record naming its user), so that a file chosen while
+ * offline survives a reload and goes out exactly once. localStorage cannot hold bytes. Every method
+ * resolves even when IndexedDB is missing or refuses: the upload then only lives as long as the
+ * page.
+ */
+export class FileShelf {
+  constructor(username) {
+    this.username = username;
+    this.db = null;
+  }
+
+  open() {
+    if (this.db) return this.db;
+    this.db = new Promise((resolve) => {
+      let request;
+      try {
+        request = indexedDB.open('chat-files', 1);
+      } catch {
+        resolve(null);
+        return;
+      }
+      request.onupgradeneeded = () => request.result.createObjectStore('uploads', { keyPath: 'client_id' });
+      request.onsuccess = () => resolve(request.result);
+      request.onerror = () => resolve(null);
+    });
+    return this.db;
+  }
+
+  async run(mode, fn) {
+    const db = await this.open();
+    if (!db) return null;
+    return new Promise((resolve) => {
+      try {
+        const tx = db.transaction('uploads', mode);
+        const request = fn(tx.objectStore('uploads'));
+        tx.oncomplete = () => resolve(request ? request.result : null);
+        tx.onerror = () => resolve(null);
+        tx.onabort = () => resolve(null);
+      } catch {
+        resolve(null);
+      }
+    });
+  }
+
+  /** This user's waiting files: `{client_id, room, name, type, size, ts, blob}`, oldest first. */
+  async list() {
+    const all = (await this.run('readonly', (store) => store.getAll())) || [];
+    return all.filter((item) => item.user === this.username).sort((a, b) => (a.ts < b.ts ? -1 : 1));
+  }
+
+  /** Keep one (its `blob` with it). */
+  put(item) {
+    return this.run('readwrite', (store) => store.put({ ...item, user: this.username }));
+  }
+
+  /** Forget one: sent, or given up. */
+  remove(clientId) {
+    return this.run('readwrite', (store) => store.delete(clientId));
+  }
+}

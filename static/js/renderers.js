@@ -31,7 +31,8 @@ export const EVENTS = {
     controller.addMessages(message.room, [message]);
     if (open) controller.showTyping();
     if (mine) return;
-    if (open) controller.view.announce(`${message.sender}: ${plainText(message.text)}`);
+    const said = plainText(message.text) || (message.file ? `shared ${message.file.name}` : '');
+    if (open) controller.view.announce(`${message.sender}: ${said}`);
     const direct = room.kind === 'dm';
     if (document.hidden && (direct || store.mentionsMe(message.text))) {
       const where = direct ? 'Direct message' : `In ${store.title(room)}`;

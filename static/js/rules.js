@@ -89,6 +89,11 @@ export function beforeMention() {
 }
 
 /** Messages fetched per history page. */
+/** The largest file the server takes, in bytes. */
+export function uploadMax() {
+  return limits.upload_max_bytes;
+}
+
 export function pageSize() {
   return limits.history.default;
 }

@@ -58,6 +58,7 @@ export class View {
       const button = event.target.closest('button[data-user]');
       if (button) this.on.onOpenDm(button.dataset.user);
     });
+    this.wireFiles();
     const text = $('composer-text');
     $('composer').addEventListener('submit', (event) => {
       event.preventDefault();
@@ -88,6 +89,60 @@ export class View {
         this.on.onTyping();
       }
     });
+  }
+
+  /** Files come by the Attach button, a paste into the message box, or a drop on the conversation. */
+  wireFiles() {
+    const $ = this.$;
+    const input = $('file-input');
+    $('attach').addEventListener('click', () => input.click());
+    input.addEventListener('change', () => {
+      if (input.files.length) this.on.onAttach([...input.files]);
+      input.value = '';
+    });
+    $('composer-text').addEventListener('paste', (event) => {
+      const files = [...(event.clipboardData?.files || [])];
+      if (!files.length) return;
+      event.preventDefault();
+      this.on.onAttach(files);
+    });
+    const area = this.doc.querySelector('main.main');
+    const hint = $('drop-hint');
+    const carriesFiles = (event) => [...(event.dataTransfer?.types || [])].includes('Files');
+    area.addEventListener('dragover', (event) => {
+      if (!carriesFiles(event) || $('composer-text').disabled) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+      hint.hidden = false;
+    });
+    area.addEventListener('dragleave', (event) => {
+      if (!area.contains(event.relatedTarget)) hint.hidden = true;
+    });
+    area.addEventListener('drop', (event) => {
+      hint.hidden = true;
+      if (!carriesFiles(event) || $('composer-text').disabled) return;
+      event.preventDefault();
+      const files = [...event.dataTransfer.files];
+      if (files.length) this.on.onAttach(files);
+    });
+    $('viewer-close').addEventListener('click', () => $('viewer').close());
+    $('viewer').addEventListener('close', () => {
+      $('viewer-image').removeAttribute('src');
+      if (this.viewerOpener) this.viewerOpener.focus();
+    });
+  }
+
+  /** The image viewer: the full image, its name, a download link; Escape or Close shuts it. */
+  openImage(url, name, opener) {
+    const $ = this.$;
+    this.viewerOpener = opener || null;
+    $('viewer-title').textContent = name;
+    $('viewer-image').src = url;
+    $('viewer-image').alt = name;
+    $('viewer-download').href = url;
+    $('viewer-download').download = name;
+    $('viewer').showModal();
+    $('viewer-close').focus();
   }
 
   submitComposer() {
@@ -195,6 +250,7 @@ export class View {
 
   setComposerEnabled(enabled) {
     this.$('composer-text').disabled = !enabled;
+    this.$('attach').disabled = !enabled;
     this.$('send').disabled = !enabled;
   }
 
