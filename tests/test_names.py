@@ -26,7 +26,10 @@ from tests.ws_client import Client
 pytestmark = pytest.mark.live
 
 REPO = Path(__file__).resolve().parent.parent
-DATA_FILES = {"events.jsonl", "users.jsonl", "sessions.jsonl", ".lock"}
+# The log and accounts, the lock, the search index (SQLite with its journal) and file bodies.
+DATA_FILES = {"events.jsonl", "users.jsonl", "sessions.jsonl", ".lock", "files"} | {
+    "search.sqlite3" + suffix for suffix in ("", "-wal", "-shm", "-journal")
+}
 
 PATHS = ["../../etc/passwd", "..\\..\\windows\\win.ini", "/", "/etc/passwd", "con", "nul", "CON.txt", "aux"]
 UNICODE = [
