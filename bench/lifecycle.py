@@ -18,7 +18,7 @@ from collections import deque
 from bench.http import HttpClient
 from bench.procs import Meter
 from bench.stats import Deliveries, percentiles
-from bench.wsload import Pool, Run, drain
+from bench.wsload import Pool, Run, Schedule, drain
 
 
 class LifecycleRun(Run):
@@ -92,13 +92,8 @@ async def lifecycle(
 
         edit_slots, change_slots = round(edits * 100), round((edits + reactions) * 100)
         order = sorted(range(100), key=lambda n: (n * 37) % 100)  # the kinds interleaved, not in runs
-        total, start, lag, kinds = int(rate * duration), time.perf_counter(), 0.0, {"send": 0}
-        for k in range(total):
-            delay = start + k / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            else:
-                lag = max(lag, -delay)
+        schedule, kinds = Schedule(rate, duration), {"send": 0}
+        async for k in schedule.ticks():
             slot = order[k % 100]  # each hundred operations hold the shares exactly, interleaved
             kind = "edit" if slot < edit_slots else "react" if slot < change_slots else "send"
             if kind != "send" and run.targets:
@@ -128,7 +123,7 @@ async def lifecycle(
         "rate_per_s": rate,
         "duration_s": duration,
         "operations": kinds,
-        "sender_lag_max_ms": round(lag * 1e3, 1),
+        "sender_lag_max_ms": round(schedule.lag * 1e3, 1),
         "drain_s": drain_s,
         "stored": len(d.stored),
         "unacked": run.acks.unacked(),

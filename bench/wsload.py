@@ -159,28 +159,43 @@ class Pool:
         self.conns, self.readers = [], []
 
 
-async def drive(pool: Pool, run: Run, *, rate: float, duration: float, tag: str, senders=None) -> dict:
-    """Send ``rate`` messages a second for ``duration`` seconds, open loop, round-robin over senders.
+class Schedule:
+    """An open loop of ``rate`` operations a second for ``duration`` seconds.
 
-    Open loop: each send is due at a fixed time whether or not earlier ones were answered, so a
-    slow server shows as latency instead of silently lowering the rate. How late the generator
-    itself fell behind its schedule is reported as ``sender_lag_max_ms``.
+    Each operation is due at a fixed time whether or not earlier ones were answered, so a slow
+    server shows as latency instead of silently lowering the rate. ``lag`` is how late (seconds)
+    the generator itself fell behind its schedule, reported as ``sender_lag_max_ms``.
     """
+
+    def __init__(self, rate: float, duration: float):
+        self.rate = rate
+        self.total = int(rate * duration)
+        self.start = time.perf_counter()
+        self.lag = 0.0
+
+    async def ticks(self):
+        """Yield 0, 1, 2 ... each at its due time."""
+        self.start = time.perf_counter()
+        for k in range(self.total):
+            delay = self.start + k / self.rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            else:
+                self.lag = max(self.lag, -delay)
+            yield k
+
+
+async def drive(pool: Pool, run: Run, *, rate: float, duration: float, tag: str, senders=None) -> dict:
+    """Send ``rate`` messages a second for ``duration`` seconds (a :class:`Schedule`), round-robin
+    over ``senders``."""
     senders = list(range(len(pool.conns))) if senders is None else senders
-    total = int(rate * duration)
-    start = time.perf_counter()
-    lag = 0.0
-    for k in range(total):
-        delay = start + k / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        else:
-            lag = max(lag, -delay)
+    schedule = Schedule(rate, duration)
+    async for k in schedule.ticks():
         await pool.send(senders[k % len(senders)], run.room, f"{tag}-{k}", run.acks)
     return {
-        "sent": total,
-        "send_window_s": round(time.perf_counter() - start, 3),
-        "sender_lag_max_ms": round(lag * 1e3, 1),
+        "sent": schedule.total,
+        "send_window_s": round(time.perf_counter() - schedule.start, 3),
+        "sender_lag_max_ms": round(schedule.lag * 1e3, 1),
     }
 
 

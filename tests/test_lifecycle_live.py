@@ -18,7 +18,8 @@ from urllib.parse import quote
 import pytest
 
 from tests import ws_client
-from tests.ws_client import Client, make_room, post
+from tests.live_http import make_room, post
+from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
 

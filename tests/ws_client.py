@@ -16,9 +16,6 @@ import pytest
 import requests
 from websockets.sync.client import ClientConnection, connect
 
-# make_room and post live in live_http; modules written before the move still import them here.
-from tests.live_http import make_room, post  # noqa: F401
-
 WAIT = 10.0  # seconds any single expected frame may take on a busy two-core machine
 
 

@@ -23,7 +23,7 @@ from common.errors import ApiError
 from common.limits import MAX_UPLOAD_MB
 from webserver import sessions
 from webserver.backend_client import BackendClient, BackendResponse, BackendUnavailable
-from webserver.relay import _raw_path, _reply
+from webserver.relay import raw_path, reply
 
 bp = Blueprint("files", __name__)
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def upload(_room: str) -> ResponseReturnValue:
     with _uploads:
         answer = _backend().stream(
             "POST",
-            _raw_path(),
+            raw_path(),
             token=sessions.token_from(request),
             headers=headers,
             body=_chunks(stream),
@@ -115,7 +115,7 @@ def download(_file: str, _name: str = "") -> ResponseReturnValue:
     _downloads.acquire()
     try:
         answer = _backend().stream(
-            method, _raw_path(), token=sessions.token_from(request), headers=headers, timeout=DOWNLOAD_TIMEOUT
+            method, raw_path(), token=sessions.token_from(request), headers=headers, timeout=DOWNLOAD_TIMEOUT
         )
     except BaseException:
         _downloads.release()
@@ -182,4 +182,4 @@ def _json_answer(answer) -> Response:
     kept = {name: answer.headers[name] for name in ("Retry-After", "Allow") if name in answer.headers}
     if answer.status >= 500 and body is None:
         raise ApiError(503, "backend_unavailable", "The chat's backend is not available right now.")
-    return _reply(BackendResponse(answer.status, body, kept))
+    return reply(BackendResponse(answer.status, body, kept))

@@ -68,7 +68,7 @@ def relay(path: str) -> ResponseReturnValue:
         return _signed_out(answer, token)
     if route == ("GET", "/api/users") and answer.status == 200:
         _add_online(answer)
-    return _reply(answer)
+    return reply(answer)
 
 
 def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse:
@@ -80,7 +80,7 @@ def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse
     method = "GET" if request.method == "HEAD" else request.method
     return backend.request(
         method,
-        _raw_path(),
+        raw_path(),
         token=token,
         params=list(request.args.items(multi=True)),
         data=body or None,
@@ -88,7 +88,7 @@ def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse
     )
 
 
-def _raw_path() -> str:
+def raw_path() -> str:
     """The request's path as the client encoded it, so every segment reaches the backend intact.
 
     The decoded path would turn ``/api/rooms/a%2Fb`` into three segments and ``%2E%2E`` into a
@@ -112,7 +112,7 @@ def _raw_path() -> str:
     return quote(request.path, safe=_PATH_SAFE)
 
 
-def _reply(answer: BackendResponse) -> Response:
+def reply(answer: BackendResponse) -> Response:
     """The backend's answer as the front server's: status, JSON body, Retry-After and Allow."""
     if 300 <= answer.status < 400:
         # The backend redirects only to tidy a path (merged slashes, as from an encoded "/" in a
@@ -138,7 +138,7 @@ def _reply(answer: BackendResponse) -> Response:
 def _signed_in(answer: BackendResponse) -> Response:
     """POST /api/session: move the backend's session token into the cookie."""
     session = answer.body.pop("session", None) if isinstance(answer.body, dict) else None
-    response = _reply(answer)
+    response = reply(answer)
     if answer.status in (200, 201):
         if not isinstance(session, dict) or not session.get("token"):
             raise BackendUnavailable("The backend signed the user in but sent no session token.")
@@ -157,7 +157,7 @@ def _signed_out(answer: BackendResponse, token: str | None) -> Response:
     A 401 means the session was already gone on the server: the cookie is cleared all the same,
     so the browser stops presenting a dead credential.
     """
-    response = _reply(answer)
+    response = reply(answer)
     if answer.status in (204, 401):
         current_app.extensions["chat.sessions"].forget(token)
         sessions.clear_cookie(response, secure=current_app.config["SECURE_COOKIES"])
@@ -194,7 +194,7 @@ def _events(token: str | None) -> Response:
     answer = _call(token, timeout=_wait_of(request.args.get("wait")) + LONG_POLL_MARGIN)
     if username and answer.status == 200:
         hub.touch_poller(username)
-    return _reply(answer)
+    return reply(answer)
 
 
 def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Response:
@@ -218,7 +218,7 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
             try:
                 page = backend.user_events(token, after)
             except BackendRefused as refused:
-                return _reply(refused.answer)
+                return reply(refused.answer)
             if page.events or page.more:
                 return _events_answer(page)
             after = page.pos
@@ -229,7 +229,7 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
         try:
             page = backend.user_events(token, after, wait=wait)
         except BackendRefused as refused:
-            return _reply(refused.answer)
+            return reply(refused.answer)
         hub.touch_poller(username)
         return _events_answer(page)
     try:
