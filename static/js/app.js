@@ -68,5 +68,8 @@ const searchView = new SearchView(document, {
 
 controller = new Controller(view, messagesView, dialogs, { forcePolling, searchView });
 view.setNotificationButton('Notification' in window ? Notification.permission : 'unsupported');
-document.addEventListener('visibilitychange', () => controller.markReadIfSeen());
+document.addEventListener('visibilitychange', () => {
+  if (document.hidden) controller.sendReadPositions();
+  else controller.markReadIfSeen();
+});
 controller.boot();

@@ -16,6 +16,7 @@ import {
   DOM_MESSAGES_MAX,
   DOM_MESSAGES_OPEN,
   KEPT_WHEN_LEFT,
+  READ_SYNC_MS,
   TYPING_SHOWN_MS,
   USERS_REFRESH_MS,
   pageSize,
@@ -152,6 +153,8 @@ export class Controller {
   /** Forget everything of the current session on this page. */
   leaveSession() {
     this.session += 1;
+    clearTimeout(this.readTimer);
+    this.readTimer = null;
     if (this.connection) this.connection.stop();
     this.connection = null;
     if (this.uploads) this.uploads.stop();
@@ -260,11 +263,19 @@ export class Controller {
   }
 
   /**
-   * Tell the server every read position that moved past what it confirmed. One that fails (an
-   * outage) is sent again by the next call; the server never moves a position back, so a late
-   * or repeated one is harmless.
+   * Tell the server, within READ_SYNC_MS, every read position that moved past what it confirmed;
+   * the positions that move meanwhile go together. One that fails (an outage) is sent again by
+   * the next call; the server never moves a position back, so a late or repeated one is harmless.
    */
   saveRead() {
+    if (!this.store || this.readTimer) return;
+    this.readTimer = setTimeout(() => this.sendReadPositions(), READ_SYNC_MS);
+  }
+
+  /** Send the read positions now (the page is being hidden or closed). */
+  sendReadPositions() {
+    clearTimeout(this.readTimer);
+    this.readTimer = null;
     const store = this.store;
     if (!store) return;
     const sent = this.readSent;

@@ -7,6 +7,9 @@
 
 export const TYPING_SHOWN_MS = 4000; // a typing notice shows this long unless renewed
 export const TYPING_EVERY_MS = 3000; // at most one typing notice sent per this long
+// Read positions go to the server at most this often: a reader at the end of a busy room would
+// otherwise send one (an fsynced write, and a read event to each of their tabs) per message.
+export const READ_SYNC_MS = 2000;
 export const USERS_REFRESH_MS = 60000; // new sign-ups have no event: the people list refreshes this often
 export const LONG_POLL_SECONDS = 25; // asked of GET /api/events; capped by the server's maximum
 
