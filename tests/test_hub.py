@@ -261,11 +261,23 @@ def test_a_parked_poll_gets_only_the_events_that_concern_its_user(hub: Hub) -> N
     assert len(carol.frames) == 3
 
 
-def test_a_poll_is_parked_only_at_the_hubs_pos(hub: Hub) -> None:
-    assert hub.park("alice", 9) is None  # behind: the backend answers the catch-up
-    assert hub.park("alice", 11) is None  # ahead of the hub: the backend answers too
+def test_a_poll_is_parked_at_or_past_the_hubs_pos(hub: Hub) -> None:
+    assert hub.park("alice", 9) is None  # behind: it catches up from the backend first
     assert Hub().park("alice", 0) is None  # no rooms snapshot yet
     assert hub.park("alice", 10) is not None
+    assert hub.park("alice", 12) is not None  # ahead: the backend has it, the hub will soon
+
+
+def test_a_poll_ahead_of_the_hub_gets_only_the_events_after_its_cursor(hub: Hub) -> None:
+    ahead = hub.park("alice", 12)
+    hub.apply(message(11, "r1"), R1)
+    hub.apply(message(12, "r1"), R1)
+    assert not ahead.wait(0)  # the client has these already
+    assert hub.unpark(ahead) == ([], 12)  # had it timed out now: still its own cursor
+    ahead = hub.park("alice", 12)
+    hub.apply(message(13, "r1"), R1)
+    assert ahead.wait(0)
+    assert answer(hub, ahead) == {"events": [message(13, "r1")], "pos": 13, "more": False}
 
 
 def test_a_poll_that_times_out_answers_empty_with_the_hubs_pos(hub: Hub) -> None:

@@ -42,9 +42,9 @@ HEALTH_TIMEOUT = (0.5, 1.0)
 # busy disk must not turn a stored message into a false backend_unavailable.
 SEND_TIMEOUT = (0.5, 5.0)
 
-# Seconds to wait for a long-poll's answer beyond its ``wait``: covers a busy backend writing it.
-# The hub's feed gets more: its pages are twice as long, and a timeout costs it a whole round.
-LONG_POLL_MARGIN = 5.0
+# Seconds to wait for the hub's feed beyond its ``wait``: covers a busy backend writing a page (a
+# timeout costs the feed a whole round). The backend's wait always ends before this process gives
+# up on it, so no backend thread is left waiting for an answer nobody reads.
 FEED_MARGIN = 10.0
 
 # Seconds (connect, answer) for the rooms snapshot: every room with its members, once per start.
@@ -121,19 +121,13 @@ class BackendClient(BackendHttp):
         )
         return self._expect(answer, "POST /api/rooms/{id}/messages", _has_message, ok=(200, 201))["message"]
 
-    def user_events(
-        self, token: str | None, after: int, *, wait: float = 0, timeout: Timeout = None
-    ) -> EventsPage:
+    def user_events(self, token: str | None, after: int, *, timeout: Timeout = None) -> EventsPage:
         """One page of ``GET /api/events`` for the user of ``token``: the events after ``after``.
 
-        The read timeout is ``wait`` plus a margin unless ``timeout`` says otherwise.
+        Never with a ``wait``: a long-poll waits in the hub, not on a backend thread.
         """
         answer = self.request(
-            "GET",
-            "/api/events",
-            token=token,
-            params={"after": after, "wait": wait},
-            timeout=timeout if timeout is not None else (CONNECT_TIMEOUT, wait + LONG_POLL_MARGIN),
+            "GET", "/api/events", token=token, params={"after": after, "wait": 0}, timeout=timeout
         )
         body = self._expect(answer, "GET /api/events", _is_page)
         return EventsPage(body["events"], body["pos"], bool(body["more"]))

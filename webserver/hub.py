@@ -94,15 +94,17 @@ class Hub:
     # -- caught-up long-polls ------------------------------------------------------------------
 
     def park(self, user: str, after: int) -> Waiter | None:
-        """Park a long-poll of ``user`` for the events after ``after``, if that is the hub's pos.
+        """Park a long-poll of ``user`` for the events after ``after``, at or past the hub's pos.
 
-        None when the hub is not ready or not at ``after``: the backend answers that poll. The
-        check and the parking are one step under the lock, so no event can slip between them.
+        A cursor past the hub's pos is one the backend has reached and the hub not yet: the poll
+        gets the events after it. None when the hub is not ready or is past ``after``: the poll
+        must catch up first. The check and the parking are one step under the lock, so no event can
+        slip between them.
         """
         with self._lock:
-            if not self.ready.is_set() or after != self.pos:
+            if not self.ready.is_set() or after < self.pos:
                 return None
-            waiter = Waiter(user)
+            waiter = Waiter(user, after)
             self._waiters.add(waiter)
             return waiter
 
@@ -114,7 +116,7 @@ class Hub:
         """
         with self._lock:
             self._waiters.remove(waiter)
-            pos = waiter.closed_at if waiter.closed_at is not None else self.pos
+            pos = waiter.closed_at if waiter.closed_at is not None else max(self.pos, waiter.after)
             return list(waiter.frames), pos
 
     # -- connections -------------------------------------------------------------------------

@@ -8,6 +8,8 @@ on every request.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -32,10 +34,22 @@ CACHE_SECONDS = 5.0
 CACHE_SWEEP_AT = 10_000
 
 
+# The shape of a session token: the backend issues 43 characters of the URL-safe base64 alphabet
+# (``secrets.token_urlsafe(32)``). A cookie of any other shape is no session at all: it is never
+# put into the backend's ``Authorization`` header, where a quoted cookie's decoded escapes (a CR,
+# an LF) would break the request.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
 def token_from(request: Request) -> str | None:
-    """The session token the request's cookie carries, or None."""
+    """The session token the request's cookie carries, or None (no cookie, or not a token's shape)."""
     token = request.cookies.get(COOKIE_NAME)
-    return token or None
+    return token if token and TOKEN_SHAPE.fullmatch(token) else None
+
+
+def token_digest(token: str) -> str:
+    """The SHA-256 of a token, as the backend stores it and names it on the internal feed."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def set_cookie(response: Response, token: str, *, secure: bool, expires_at: str | None = None) -> None:
