@@ -25,9 +25,11 @@ from simple_websocket import ConnectionClosed
 from common import limits
 from common.errors import ApiError
 from webserver import security, sessions
+from webserver.admission import Admission
 from webserver.backend_client import BackendClient
 from webserver.connection import CLOSE_TRY_AGAIN, Connection
-from webserver.frames import on_frame, send_error
+from webserver.frame_rate import FrameMeter, Verdict
+from webserver.frames import error_frame, on_frame, send_error
 from webserver.hub import Hub
 from webserver.stream import EventStream, catch_up
 
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 # which :func:`_too_big` catches.
 MAX_FRAME_BYTES = limits.MAX_FRAME_BYTES
 CLOSE_TOO_BIG = 1009
+CLOSE_POLICY = 1008
 
 # Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.
 FRAME_CACHE = 1024
@@ -58,6 +61,7 @@ def init_app(app: Flask) -> None:
     stream = EventStream(hub, app.extensions["chat.backend"])
     app.extensions["chat.hub"] = hub
     app.extensions["chat.stream"] = stream
+    admission = app.extensions["chat.admission"] = Admission(app.config["WS_PER_USER"])
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     options.setdefault("ping_interval", PING_INTERVAL)
     options.setdefault("max_message_size", MAX_FRAME_BYTES)
@@ -70,11 +74,18 @@ def init_app(app: Flask) -> None:
         if request.path == "/ws":
             _handshake()
 
+    @app.teardown_request
+    def _after(_error: BaseException | None) -> None:
+        # The request of a WebSocket ends when the socket closes (or its handshake failed).
+        if "ws_admitted" in g:
+            admission.release(g.pop("ws_admitted"))
+
     Sock(app).route("/ws")(_serve)
 
 
 def _handshake() -> None:
-    """Judge the handshake before accepting it: origin rule (403), session (401), ``after`` (422)."""
+    """Judge the handshake before accepting it: origin rule (403), session (401), ``after`` (422),
+    then the user's count of WebSockets (429) and this process's open files (503)."""
     if not security.origin_allowed(request):
         raise ApiError(403, "forbidden", "This WebSocket comes from another site's page.")
     token = sessions.token_from(request)
@@ -87,6 +98,8 @@ def _handshake() -> None:
         if not (after.isascii() and after.isdigit()) or len(after) > 18:
             raise ApiError(422, "validation_error", "after must be a non-negative integer.")
         after = int(after)
+    current_app.extensions["chat.admission"].admit(user["username"])
+    g.ws_admitted = user["username"]
     g.ws = (token, user, after)
     environ = request.environ
     if not current_app.config["WS_COMPRESSION"]:
@@ -132,6 +145,8 @@ def _serve(ws: Any) -> None:
     writer = threading.Thread(target=conn.pump, args=(_batch_sender(ws), _closer(ws)), daemon=True)
     writer.start()
     hub.register(conn, user, after)
+    rate = current_app.config["WS_FRAME_RATE"]
+    meter = FrameMeter(rate) if rate else None
     try:
         if after is not None:
             catch_up(conn, hub, backend, after)
@@ -147,6 +162,15 @@ def _serve(ws: Any) -> None:
             if _too_big(data):
                 conn.close(CLOSE_TOO_BIG, "frame over 64 KiB")
                 break
+            verdict = meter.count() if meter else Verdict.SERVE
+            if verdict is Verdict.CLOSE:
+                conn.close(CLOSE_POLICY, "too many frames")
+                break
+            if verdict is Verdict.WARN:
+                message = f"More than {rate} frames a second: these are dropped, and the socket closes soon."
+                conn.push(error_frame("rate_limited", message, retry_after=1))
+            if verdict is not Verdict.SERVE:
+                continue
             try:
                 on_frame(data, conn, hub, backend)
             except Exception:  # a bug must cost one frame, not the connection or the worker
