@@ -11,7 +11,7 @@ import threading
 import orjson
 import pytest
 
-from common.feed import EVERYONE
+from common.feed import EVERYONE, token_digest
 from common.limits import EVENTS_BATCH
 from tests.hub_helpers import drain, positions
 from tests.timing import Clock
@@ -334,3 +334,44 @@ def test_local_params_accept_exactly_what_the_backend_would_and_a_real_wait() ->
         {"after": "1.5", "wait": "5"},
     ):
         assert polling.local_params(args) is None, args
+
+
+# -- sessions that end (revoked anywhere, or expired) -------------------------------------------
+
+
+def test_a_session_ended_event_closes_exactly_that_sessions_connections(clock: Clock) -> None:
+    forgotten: list[str] = []
+    hub = Hub(clock=clock, session_ended=forgotten.append)
+    hub.load([room("r1", ["alice", "bob"])], pos=10)
+    ended, other_tab, bob = connect(hub, "alice", "t-a1"), connect(hub, "alice", "t-a2"), connect(hub, "bob")
+    event = {
+        "type": "session_ended",
+        "pos": 11,
+        "room": "r1",
+        "user": "alice",
+        "session": token_digest("t-a1"),
+    }
+    assert hub.apply(event, []) == 0  # delivered to nobody
+    assert (ended.closed, ended.close_reason) == (True, "signed out")
+    assert not other_tab.closed and not bob.closed
+    assert forgotten == [token_digest("t-a1")] and hub.pos == 11
+
+
+def test_a_connection_is_closed_once_its_session_ends(clock: Clock) -> None:
+    wall = Clock(1_000_000.0)
+    hub = Hub(clock=clock, wall=wall)
+    hub.load([room("r1", ["alice", "bob"])], pos=10)
+    soon, later, forever = Connection("alice", "t1"), Connection("alice", "t2"), Connection("bob", "t3")
+    hub.register(soon, {"username": "alice"}, expires=wall.now + 5)
+    hub.register(later, {"username": "alice"}, expires=wall.now + 50)
+    hub.register(forever, {"username": "bob"})
+    wall.advance(4.9)
+    hub.sweep()
+    assert not soon.closed
+    wall.advance(0.1)
+    hub.sweep()
+    assert (soon.closed, soon.close_reason) == (True, "session expired")
+    assert not later.closed and not forever.closed
+    wall.advance(100)
+    hub.sweep()
+    assert later.closed and not forever.closed

@@ -57,7 +57,7 @@ READY_WAIT = 5.0
 
 def init_app(app: Flask) -> None:
     """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server."""
-    hub = Hub()
+    hub = Hub(session_ended=app.extensions["chat.sessions"].forget_digest)
     stream = EventStream(hub, app.extensions["chat.backend"])
     app.extensions["chat.hub"] = hub
     app.extensions["chat.stream"] = stream
@@ -89,9 +89,10 @@ def _handshake() -> None:
     if not security.origin_allowed(request):
         raise ApiError(403, "forbidden", "This WebSocket comes from another site's page.")
     token = sessions.token_from(request)
-    user = current_app.extensions["chat.sessions"].user_for(token)
-    if user is None:
+    session = current_app.extensions["chat.sessions"].session_for(token)
+    if session is None:
         raise ApiError(401, "unauthenticated", "Sign in first: the WebSocket needs the session cookie.")
+    user = session.user
     after = request.args.get("after")
     if after is not None:
         # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
@@ -100,7 +101,7 @@ def _handshake() -> None:
         after = int(after)
     current_app.extensions["chat.admission"].admit(user["username"])
     g.ws_admitted = user["username"]
-    g.ws = (token, user, after)
+    g.ws = (token, user, after, session.expires)
     environ = request.environ
     if not current_app.config["WS_COMPRESSION"]:
         # Without the client's offer simple-websocket negotiates no permessage-deflate; see
@@ -135,7 +136,7 @@ class _WholeWrites:
 
 def _serve(ws: Any) -> None:
     """One WebSocket, from hello to close."""
-    token, user, after = g.ws
+    token, user, after, expires = g.ws
     hub: Hub = current_app.extensions["chat.hub"]
     backend: BackendClient = current_app.extensions["chat.backend"]
     if not hub.ready.wait(READY_WAIT):
@@ -144,7 +145,7 @@ def _serve(ws: Any) -> None:
     conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
     writer = threading.Thread(target=conn.pump, args=(_batch_sender(ws), _closer(ws)), daemon=True)
     writer.start()
-    hub.register(conn, user, after)
+    hub.register(conn, user, after, expires=expires)
     rate = current_app.config["WS_FRAME_RATE"]
     meter = FrameMeter(rate) if rate else None
     try:
