@@ -370,7 +370,7 @@ def test_a_connection_is_closed_once_its_session_ends(clock: Clock) -> None:
     assert not soon.closed
     wall.advance(0.1)
     hub.sweep()
-    assert (soon.closed, soon.close_reason) == (True, "session expired")
+    assert (soon.closed, soon.close_code, soon.close_reason) == (True, 1008, "session expired")
     assert not later.closed and not forever.closed
     wall.advance(100)
     hub.sweep()

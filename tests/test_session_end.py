@@ -93,7 +93,7 @@ def test_a_socket_is_closed_when_its_session_expires(start_backend, start_front,
     when, _ = closed_at(ws, expires - time.time() + 5)
     late = time.time() - (time.monotonic() - when) - expires  # seconds after expires it closed
     assert -0.1 < late < WITHIN + SLACK, late
-    assert ws.close_code == 1000 and ws.close_reason == "session expired"
+    assert ws.close_code == 1008 and ws.close_reason == "session expired"
     assert (
         requests.get(f"{front.url}/api/session", cookies={"chat_session": token}, timeout=10).status_code
         == 401

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from common.feed import EVERYONE, SESSION_ENDED, token_digest
-from webserver.connection import CLOSE_NORMAL, Connection
+from webserver.connection import CLOSE_NORMAL, CLOSE_POLICY, Connection
 from webserver.polling import Waiter, Waiters
 from webserver.presence import Presence, RateGate
 
@@ -209,7 +209,7 @@ class Hub:
         for conn, expires in list(self._expires.items()):
             if expires <= now:
                 del self._expires[conn]
-                conn.close(CLOSE_NORMAL, "session expired")
+                conn.close(CLOSE_POLICY, "session expired")
         self._next_expiry = min(self._expires.values(), default=math.inf)
 
     # -- ephemeral signals ---------------------------------------------------------------------

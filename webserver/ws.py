@@ -27,7 +27,7 @@ from common.errors import ApiError
 from webserver import security, sessions
 from webserver.admission import Admission
 from webserver.backend_client import BackendClient
-from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from webserver.frame_rate import FrameMeter, Verdict
 from webserver.frames import error_frame, on_frame, send_error
 from webserver.hub import Hub
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 # which :func:`_too_big` catches.
 MAX_FRAME_BYTES = limits.MAX_FRAME_BYTES
 CLOSE_TOO_BIG = 1009
-CLOSE_POLICY = 1008
 
 # Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.
 FRAME_CACHE = 1024
