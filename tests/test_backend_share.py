@@ -46,6 +46,14 @@ def test_past_the_total_a_call_waits_for_a_place_then_gets_a_503() -> None:
     assert went.is_set()
 
 
+def test_a_call_without_a_user_counts_toward_the_total_only() -> None:
+    share = BackendShare(per_user=1, total=2, queue_wait=0.05)
+    with share.call(None), share.call(None):
+        with pytest.raises(ApiError) as busy, share.call(None):
+            pass
+        assert busy.value.status == 503
+
+
 def test_a_failing_call_gives_its_place_back() -> None:
     share = BackendShare(per_user=1, total=1, queue_wait=0.05)
     with pytest.raises(RuntimeError), share.call("alice"):

@@ -355,6 +355,8 @@ def test_a_session_ended_event_closes_exactly_that_sessions_connections(clock: C
     assert (ended.closed, ended.close_reason) == (True, "signed out")
     assert not other_tab.closed and not bob.closed
     assert forgotten == [token_digest("t-a1")] and hub.pos == 11
+    late = connect(hub, "alice", "t-a1")  # its handshake checked the session before the event
+    assert late.closed and late.close_reason == "signed out"
 
 
 def test_a_connection_is_closed_once_its_session_ends(clock: Clock) -> None:

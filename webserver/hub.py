@@ -29,6 +29,11 @@ from webserver.connection import CLOSE_NORMAL, CLOSE_POLICY, Connection
 from webserver.polling import Waiter, Waiters
 from webserver.presence import Presence, RateGate
 
+# Seconds a hub remembers a session that a session_ended event ended: a handshake that checked
+# the session just before the event (or against a cached answer) and registers after it is
+# closed too. Longer than the session cache's few seconds plus a slow handshake.
+ENDED_MEMORY = 60.0
+
 
 def encode(frame: dict[str, Any]) -> str:
     """A frame as JSON text, the one encoding shared by every recipient."""
@@ -52,6 +57,7 @@ class Hub:
         self._session_ended = session_ended
         self._expires: dict[Connection, float] = {}  # connection -> its session's end (epoch s)
         self._next_expiry = math.inf
+        self._ended: dict[str, float] = {}  # token digest -> when a session_ended event ended it
         self.pos = 0
         self.ready = threading.Event()  # set once the rooms snapshot is loaded
         self._rooms: dict[str, tuple[bool, set[str]]] = {}  # id -> (public, members)
@@ -146,6 +152,8 @@ class Hub:
         (epoch seconds) is when its session ends: :meth:`sweep` closes it then.
         """
         with self._lock:
+            if self._ended and token_digest(conn.token) in self._ended:
+                conn.close(CLOSE_NORMAL, "signed out")  # ended while its handshake was under way
             if expires != math.inf:
                 self._expires[conn] = expires
                 self._next_expiry = min(self._next_expiry, expires)
@@ -197,13 +205,17 @@ class Hub:
         if not isinstance(digest, str):
             return
         self._session_ended(digest)
+        self._ended[digest] = self._wall()
         for conn in list(self._conns.get(event.get("user"), ())):
             if token_digest(conn.token) == digest:
                 conn.close(CLOSE_NORMAL, "signed out")
 
     def _close_expired(self) -> None:
-        """Close the connections whose session has ended; cheap until the next end comes."""
+        """Close the connections whose session has ended (cheap until the next end comes), and
+        forget the sessions events ended more than :data:`ENDED_MEMORY` seconds ago."""
         now = self._wall()
+        for digest in [d for d, when in self._ended.items() if when < now - ENDED_MEMORY]:
+            del self._ended[digest]
         if now < self._next_expiry:
             return
         for conn, expires in list(self._expires.items()):

@@ -103,13 +103,10 @@ def share() -> BackendShare:
     return current_app.extensions["chat.backend_share"]
 
 
-def _caller(token: str | None) -> str:
-    """Whose share a call counts against: the signed-in user's, else the client address's.
-
-    A username cannot hold "@", so the two kinds of key never meet.
-    """
+def _caller(token: str | None) -> str | None:
+    """Whose share a call counts against: the signed-in user's, or None (the total only)."""
     user = current_app.extensions["chat.sessions"].user_for(token) if token else None
-    return user["username"] if user else "@" + (request.remote_addr or "")
+    return user["username"] if user else None
 
 
 def raw_path() -> str:
