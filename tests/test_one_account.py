@@ -44,7 +44,7 @@ def test_long_polls_and_heads_of_one_user_never_hold_the_backends_threads(live):
     """
     attacker, victim = sign_in(live.url), sign_in(live.url)
     room = general_room(victim)
-    polls = f"{live.url}/api/events?after=999999999&wait=10"
+    polls = f"{live.url}/api/events?after=999999999&wait=30"
     cookies = {"chat_session": attacker.token}
 
     def attack(method: str) -> int | str:
