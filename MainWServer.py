@@ -22,7 +22,8 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
-from common.flags import ArgumentParser, env, port_number  # noqa: E402
+from common import limits  # noqa: E402
+from common.flags import ArgumentParser, count, env, port_number  # noqa: E402
 from common.serve import ServeError, serve  # noqa: E402
 
 NAME = "front server"
@@ -103,6 +104,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="largest file passed on to the backend, in MiB; give both processes the same "
         "(CHAT_MAX_UPLOAD_MB)",
     )
+    for flag, name, default, text in (
+        (
+            "--ws-per-user",
+            "CHAT_WS_PER_USER",
+            limits.WS_PER_USER,
+            "open WebSockets of one user; past it, 429",
+        ),
+        ("--ws-frame-rate", "CHAT_WS_FRAME_RATE", limits.WS_FRAME_RATE, "frames a second from one WebSocket"),
+        (
+            "--backend-per-user",
+            "CHAT_BACKEND_PER_USER",
+            limits.BACKEND_PER_USER,
+            "relayed calls of one user at once",
+        ),
+        (
+            "--backend-calls",
+            "CHAT_BACKEND_CALLS",
+            limits.BACKEND_CALLS,
+            "relayed calls at once in all; keep the sum over front servers below the backend's --threads",
+        ),
+    ):
+        add(flag, type=count, default=env(name, str(default)), help=f"{text}; 0 turns it off ({name})")
     args = parser.parse_args(argv)
     if args.allowed_origins is None:
         # The environment's list is checked like the flag's, and a bad entry is reported the same way.
@@ -122,6 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         "SECURE_COOKIES": args.secure_cookies,
         "ALLOWED_ORIGINS": args.allowed_origins,
         "MAX_UPLOAD_MB": args.max_upload_mb,
+        "WS_PER_USER": args.ws_per_user,
+        "WS_FRAME_RATE": args.ws_frame_rate,
+        "BACKEND_PER_USER": args.backend_per_user,
+        "BACKEND_CALLS": args.backend_calls,
     }
 
     def build():
