@@ -63,12 +63,14 @@ from tests.live_http import sign_in
 from tests.live_http import unique as unique_name
 
 # The in-process fixtures of the backend's API tests, the store's tests, the unit tests' clock, the
-# WebSocket tests and the browser tests live beside their helpers; naming them here makes them
+# WebSocket tests, the several-front-servers tests (Redis) and the browser tests live beside their
+# helpers; naming them here makes them
 # visible to every test module.
 pytest_plugins = (
     "tests.backend_fixtures",
     "tests.store_helpers",
     "tests.ws_client",
+    "tests.redis_server",
     "tests.timing",
     "browser_helpers",
 )

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     "STATIC_DIR": str(STATIC_DIR),
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,  # Werkzeug answers 413 as soon as a view reads more
     "MAX_UPLOAD_MB": MAX_UPLOAD_MB,  # the upload route's own limit (webserver.files)
+    "INTERNAL_SECRET": None,  # sent to the backend on every call (common/secret.py)
+    "REDIS_URL": None,  # with one, typing and presence are shared with the other front servers
 }
 
 
@@ -49,7 +51,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(BackendUnavailable, relay.backend_unavailable)
     security.install(app)
 
-    backend = BackendClient(app.config["BACKEND_URL"])
+    backend = BackendClient(app.config["BACKEND_URL"], internal_secret=app.config["INTERNAL_SECRET"])
     app.extensions["chat.backend"] = backend
     app.extensions["chat.sessions"] = SessionCache(backend)
 

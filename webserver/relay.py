@@ -2,8 +2,8 @@
 
 What the relay adds is what the backend cannot know: the cookie becomes ``Authorization: Bearer``
 (and a sign-in's token becomes the cookie), sign-out also closes the session's WebSockets, the user
-list gains ``online`` from the hub's presence tracker, and a long-poll of ``/api/events`` counts as
-being online. Everything else (validation, error codes, rate limits) is the backend's answer,
+list gains ``online`` from the hub's presence tracker, and a long-poll of ``/api/events`` (one that
+waits) counts as being online. Everything else (validation, error codes, rate limits) is the backend's answer,
 relayed unchanged, so the rules live in one place.
 """
 
@@ -178,15 +178,18 @@ def _add_online(answer: BackendResponse) -> None:
 def _events(token: str | None) -> Response:
     """GET /api/events: a caught-up long-poll is answered from the hub, any other relayed.
 
-    Polling counts as online: the caller is marked before the long-poll starts (so a user who
-    only polls shows up at once, not after the first wait) and again when it ends.
+    A long-poll (``after`` and a ``wait`` above 0) counts as online: the caller is marked before
+    it starts (so a user who only polls shows up at once, not after the first wait) and again
+    when it ends. A read that does not wait does not: the app asks for the cursor at start and
+    checks for missed events once a minute while its WebSocket is live, and counting those would
+    keep a closed tab online for the whole poll window instead of the offline grace.
     """
     hub: Hub = current_app.extensions["chat.hub"]
     params = polling.local_params(request.args)
     if params is not None and hub.ready.is_set() and params[0] <= hub.pos:
         return _events_from_hub(hub, token, *params)
     username = None
-    if token:
+    if token and params is not None:
         user = current_app.extensions["chat.sessions"].user_for(token)
         username = user.get("username") if user else None
     if username:

@@ -53,11 +53,23 @@ READY_WAIT = 5.0
 
 
 def init_app(app: Flask) -> None:
-    """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server."""
-    hub = Hub()
+    """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server.
+
+    With ``REDIS_URL`` the hub is joined to the other front servers (``chat.cluster``,
+    :mod:`webserver.cluster`); without it nothing imports Redis.
+    """
+    redis_url = app.config.get("REDIS_URL")
+    hub = Hub(shared=bool(redis_url))
     stream = EventStream(hub, app.extensions["chat.backend"])
     app.extensions["chat.hub"] = hub
     app.extensions["chat.stream"] = stream
+    starts = [stream.start]
+    if redis_url:
+        from webserver.cluster import Cluster
+
+        cluster = Cluster(hub, redis_url)
+        app.extensions["chat.cluster"] = cluster
+        starts.append(cluster.start)
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     options.setdefault("ping_interval", PING_INTERVAL)
     options.setdefault("max_message_size", MAX_FRAME_BYTES)
@@ -66,7 +78,8 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def _before() -> None:
         # Started on the first request, in the serving process, never at import or app build.
-        stream.start()
+        for start in starts:
+            start()
         if request.path == "/ws":
             _handshake()
 
