@@ -186,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return webserver.create_app(config)
 
+    def started(app):
+        from webserver.ws import start_background
+
+        start_background(app)
+
     try:
         serve(
             build,
@@ -195,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             worker_class="gevent",
             workers=args.workers,
             preload=False,
+            started=started,
         )
     except ServeError as error:
         print(f"{NAME}: {error}", file=sys.stderr, flush=True)

@@ -221,3 +221,44 @@ def closed_by(client: Client, deadline: float) -> bool:
             return True
         except TimeoutError:
             return False
+
+
+def test_two_workers_on_one_port_are_two_front_servers_that_share_everything(
+    redis_server, start_backend, start_front, stack
+):
+    backend = start_backend()
+    front = start_front(backend, "--redis", redis_server.url, "--workers", "2")
+    with redis_server.client() as store:
+        # Both workers joined (each follows the log and syncs presence from its start).
+        wait_for(lambda: store.zcard("chat:fronts") == 2, 10, "both workers in Redis")
+        workers = [member.decode() for member in store.zrange("chat:fronts", 0, -1)]
+
+        # People connect until each worker holds at least one (the kernel picks the worker).
+        people: list[requests.Session] = []
+        clients: dict[str, Client] = {}
+
+        def held_by(worker: str) -> set[str]:
+            return {name.decode() for name in store.smembers(f"chat:online:{worker}")}
+
+        while not all(held_by(worker) for worker in workers):
+            assert len(people) < 40, "every connection went to one worker"
+            person = sign_in(front.url)
+            people.append(person)
+            clients[person.username] = Client(stack, person)
+            time.sleep(0.2)
+        wait_for(
+            lambda: set().union(*(held_by(w) for w in workers)) >= {p.username for p in people},
+            PRESENCE_CROSSES,
+            "everyone in a worker's online set",
+        )
+        one = next(iter(held_by(workers[0]) - held_by(workers[1])))
+        other = next(iter(held_by(workers[1]) - held_by(workers[0])))
+    by_name = {p.username: p for p in people}
+    room = make_room(by_name[one], [by_name[other]])
+    clients[one].send({"type": "typing", "room": room})
+    assert clients[other].until(lambda f: f["type"] == "typing")["user"] == one
+    clients[one].send({"type": "send", "room": room, "text": "across workers", "client_id": "w-1"})
+    assert clients[other].until(lambda f: f["type"] == "message")["message"]["text"] == "across workers"
+    assert {one, other} <= online_via(front.url, by_name[one])
+    # One ready line for the whole server, not one per worker.
+    assert sum("http://" in line for line in front.lines()) == 1

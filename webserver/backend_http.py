@@ -187,10 +187,10 @@ class BackendHttp:
         as it is, it would sign every user out. Callers get a 503 and the operator the cause.
         """
         if answer.status == 401 and answer.headers.get(secret.HEADER) == secret.REFUSED:
-            given = "a different" if self._secret_headers else "no"
+            which = "a different one" if self._secret_headers else "none"
             raise self._unavailable(
-                f"refused this front server's internal secret (it was given {given} one); give both "
-                f"processes the same --internal-secret ({secret.ENVIRONMENT})"
+                f"refused this front server's internal secret (this front server has {which}); give "
+                f"both processes the same --internal-secret ({secret.ENVIRONMENT})"
             )
 
     def _unavailable(self, what: str) -> BackendUnavailable:

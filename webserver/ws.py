@@ -70,6 +70,7 @@ def init_app(app: Flask) -> None:
         cluster = Cluster(hub, redis_url)
         app.extensions["chat.cluster"] = cluster
         starts.append(cluster.start)
+    app.extensions["chat.starts"] = starts
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     options.setdefault("ping_interval", PING_INTERVAL)
     options.setdefault("max_message_size", MAX_FRAME_BYTES)
@@ -77,13 +78,21 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _before() -> None:
-        # Started on the first request, in the serving process, never at import or app build.
-        for start in starts:
-            start()
+        # Started on the first request at the latest (an app built in a test, not by gunicorn),
+        # in the serving process, never at import or app build.
+        start_background(current_app)
         if request.path == "/ws":
             _handshake()
 
     Sock(app).route("/ws")(_serve)
+
+
+def start_background(app: Flask) -> None:
+    """Start the hub's reader of the backend's log (and the link to the other front servers, with
+    Redis) in the process that serves; cheap and harmless to call again. ``MainWServer.py`` calls
+    it as each worker starts, so a worker follows the log before its first client arrives."""
+    for start in app.extensions["chat.starts"]:
+        start()
 
 
 def _handshake() -> None:
