@@ -65,12 +65,21 @@ FORGET_AFTER = 3600.0
 CONNECT_TIMEOUT = 1.0
 CALL_TIMEOUT = 2.0
 
+# Seconds a connection may sit idle before redis-py checks it with a PING on its next use. The
+# subscriber's connection only ever reads, so this is what notices a Redis that vanished without
+# closing it (a machine gone, a hung process).
+HEALTH_CHECK_EVERY = 10
+
 # Seconds between attempts while Redis is away: quick at first, then every two seconds.
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 2.0
 
 # Typing notices waiting to be published; past this (Redis slow or away) new ones are dropped.
 TYPING_QUEUE = 1000
+
+# Seconds after which a typing notice that could not be published yet is dropped: the app shows
+# "is typing" for a few seconds, so an older notice would only mislead.
+TYPING_STALE = 3.0
 
 
 class Cluster:
@@ -87,11 +96,10 @@ class Cluster:
             socket_connect_timeout=CONNECT_TIMEOUT,
             socket_timeout=CALL_TIMEOUT,
             retry=Retry(NoBackoff(), 0),
-            health_check_interval=0,
+            health_check_interval=HEALTH_CHECK_EVERY,
         )
-        self._typing: queue.Queue[bytes] = queue.Queue(TYPING_QUEUE)
+        self._typing: queue.Queue[tuple[float, bytes]] = queue.Queue(TYPING_QUEUE)
         self._nudge = threading.Event()
-        self._stopping = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -114,16 +122,11 @@ class Cluster:
                 thread.start()
                 self._threads.append(thread)
 
-    def stop(self) -> None:
-        """Ask the loops to end."""
-        self._stopping.set()
-        self._nudge.set()
-
     def typing(self, room_id: str, user: str) -> None:
         """Queue a typing notice for the other front servers; dropped when the queue is full."""
         message = orjson.dumps({"from": self.id, "kind": "typing", "room": room_id, "user": user})
         try:
-            self._typing.put_nowait(message)
+            self._typing.put_nowait((time.monotonic(), message))
         except queue.Full:
             pass
 
@@ -133,7 +136,7 @@ class Cluster:
         self._retrying("presence sync", self._sync_forever)
 
     def _sync_forever(self) -> None:
-        while not self._stopping.is_set():
+        while True:
             self._nudge.wait(SYNC_EVERY)
             self._nudge.clear()
             self.sync()
@@ -156,6 +159,7 @@ class Cluster:
             if went:
                 pipe.srem(self._key, *went)
             pipe.pexpire(self._key, int(PRESENCE_TTL * 1000))
+            size_at = len(pipe)
             pipe.scard(self._key)
             if whole is not None or changes:
                 pipe.publish(CHANNEL, orjson.dumps({"from": self.id, "kind": "presence"}))
@@ -169,8 +173,7 @@ class Cluster:
         except Exception:
             self.hub.presence_lost()
             raise
-        stored = results[-4 if whole is not None or changes else -3]
-        if stored != size:
+        if results[size_at] != size:
             # Redis lost this server's set (it restarted without its data, or the set expired
             # while this server could not reach it): write it whole at the next sync, at once.
             self.hub.presence_lost()
@@ -188,7 +191,7 @@ class Cluster:
             pubsub.subscribe(CHANNEL)
             # Subscribed again after an outage: what changed meanwhile is in the sets, read now.
             self._nudge.set()
-            while not self._stopping.is_set():
+            while True:
                 message = pubsub.get_message(timeout=1.0)
                 if message is not None and message.get("type") == "message":
                     self._on_signal(message["data"])
@@ -213,12 +216,10 @@ class Cluster:
         self._retrying("signals publisher", self._publish_forever)
 
     def _publish_forever(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                message = self._typing.get(timeout=1.0)
-            except queue.Empty:
-                continue
-            self._redis.publish(CHANNEL, message)
+        while True:
+            queued, message = self._typing.get()
+            if time.monotonic() - queued < TYPING_STALE:
+                self._redis.publish(CHANNEL, message)
 
     # -- Redis away -------------------------------------------------------------------------------
 
@@ -226,7 +227,7 @@ class Cluster:
         """Run ``run`` forever: after a Redis error, pause (growing) and run it again; log an outage once."""
         pause = BACKOFF_FIRST
         down_since = None
-        while not self._stopping.is_set():
+        while True:
             try:
                 if down_since is not None:
                     # Each loop proves Redis is back by its first successful call; that happens
@@ -242,5 +243,5 @@ class Cluster:
                     log.warning("%s: Redis unavailable (%s); live delivery goes on, retrying", what, error)
             except Exception:
                 log.exception("%s failed; retrying", what)
-            self._stopping.wait(pause)
+            time.sleep(pause)
             pause = min(pause * 2, BACKOFF_MAX)

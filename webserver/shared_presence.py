@@ -22,7 +22,7 @@ class SharedPresence:
     """This front server's presence joined with the other front servers' (see the module docstring)."""
 
     def __init__(self, local: Presence):
-        self.local = local
+        self._local = local
         self._remote: set[str] = set()  # online on another front server, as last read from Redis
         self._changes: dict[str, bool] = {}  # local changes not yet written to Redis
         self._rewrite = True  # write the whole local set next time (at start, after Redis was away)
@@ -31,23 +31,23 @@ class SharedPresence:
 
     def connected(self, user: str) -> list[Transition]:
         """A WebSocket of ``user`` opened on this server."""
-        return self._seen_outside(self.local.connected(user))
+        return self._seen_outside(self._local.connected(user))
 
     def disconnected(self, user: str) -> list[Transition]:
         """A WebSocket of ``user`` on this server closed."""
-        return self._seen_outside(self.local.disconnected(user))
+        return self._seen_outside(self._local.disconnected(user))
 
     def polled(self, user: str) -> list[Transition]:
         """``user`` polled ``/api/events`` on this server."""
-        return self._seen_outside(self.local.polled(user))
+        return self._seen_outside(self._local.polled(user))
 
     def sweep(self) -> list[Transition]:
         """Settle this server's users whose grace ran out."""
-        return self._seen_outside(self.local.sweep())
+        return self._seen_outside(self._local.sweep())
 
     def online_users(self) -> set[str]:
         """Online anywhere: on this server or, as last read, on another."""
-        return self.local.online_users() | self._remote
+        return self._local.online_users() | self._remote
 
     # -- the cluster's side ---------------------------------------------------------------------
 
@@ -58,7 +58,7 @@ class SharedPresence:
         time, or after :meth:`lost`), else None; ``changes`` maps users to their new local state;
         ``size`` is how many users the set holds once written, to check that Redis kept it.
         """
-        online = self.local.online_users()
+        online = self._local.online_users()
         whole = online if self._rewrite else None
         changes, self._changes, self._rewrite = self._changes, {}, False
         return whole, changes, len(online)
@@ -70,7 +70,7 @@ class SharedPresence:
 
     def remote_update(self, remote: set[str]) -> list[Transition]:
         """The other servers' users as just read from Redis; the transitions this makes."""
-        local = self.local.online_users()
+        local = self._local.online_users()
         before = self._remote | local
         self._remote = set(remote)
         after = self._remote | local
