@@ -188,9 +188,10 @@ class BackendHttp:
         """
         if answer.status == 401 and answer.headers.get(secret.HEADER) == secret.REFUSED:
             which = "a different one" if self._secret_headers else "none"
-            raise self._unavailable(
-                f"refused this front server's internal secret (this front server has {which}); give "
-                f"both processes the same --internal-secret ({secret.ENVIRONMENT})"
+            raise BackendUnavailable(
+                f"The backend at {self.base_url} refused this front server's internal secret (this "
+                f"front server has {which}); give both processes the same --internal-secret "
+                f"({secret.ENVIRONMENT})."
             )
 
     def _unavailable(self, what: str) -> BackendUnavailable:
