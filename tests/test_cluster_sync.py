@@ -6,16 +6,28 @@ by hand instead of by the background loop, so every step can be looked at in Red
 
 from __future__ import annotations
 
+import pytest
+
 from webserver.cluster import PRESENCE_TTL, Cluster
 from webserver.hub import Hub
 
 
-def joined(url: str) -> tuple[Hub, Cluster]:
-    hub = Hub(shared=True)
-    return hub, Cluster(hub, url)
+@pytest.fixture
+def joined():
+    """Factory: a hub joined to the others through the Redis at ``url``; closed at teardown."""
+    links: list[Cluster] = []
+
+    def make(url: str) -> tuple[Hub, Cluster]:
+        hub = Hub(shared=True)
+        links.append(Cluster(hub, url))
+        return hub, links[-1]
+
+    yield make
+    for link in links:
+        link.close()
 
 
-def test_each_front_server_writes_its_users_and_reads_the_others(redis_server):
+def test_each_front_server_writes_its_users_and_reads_the_others(redis_server, joined):
     a, link_a = joined(redis_server.url)
     b, link_b = joined(redis_server.url)
     a.touch_poller("alice")
@@ -32,7 +44,7 @@ def test_each_front_server_writes_its_users_and_reads_the_others(redis_server):
     assert a.presence_changes() == (None, {}, 1)
 
 
-def test_a_front_server_whose_set_expired_takes_its_users_offline_elsewhere(redis_server):
+def test_a_front_server_whose_set_expired_takes_its_users_offline_elsewhere(redis_server, joined):
     a, link_a = joined(redis_server.url)
     b, link_b = joined(redis_server.url)
     b.touch_poller("bob")
@@ -45,7 +57,7 @@ def test_a_front_server_whose_set_expired_takes_its_users_offline_elsewhere(redi
     assert a.online_users() == set()
 
 
-def test_a_redis_that_lost_its_data_gets_each_set_written_again(redis_server):
+def test_a_redis_that_lost_its_data_gets_each_set_written_again(redis_server, joined):
     a, link_a = joined(redis_server.url)
     a.touch_poller("alice")
     link_a.sync()

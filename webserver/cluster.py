@@ -102,7 +102,6 @@ class Cluster:
         self._nudge = threading.Event()
         self._started = False
         self._start_lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
         hub.typing_out = self.typing
 
     def start(self) -> None:
@@ -118,9 +117,12 @@ class Cluster:
                 (self._listen_loop, "chat-signals-in"),
                 (self._publish_loop, "chat-signals-out"),
             ):
-                thread = threading.Thread(target=target, name=name, daemon=True)
-                thread.start()
-                self._threads.append(thread)
+                threading.Thread(target=target, name=name, daemon=True).start()
+
+    def close(self) -> None:
+        """Close the pooled connections to Redis (a serving process keeps them for its life; a
+        test that drives :meth:`sync` by hand closes them)."""
+        self._redis.close()
 
     def typing(self, room_id: str, user: str) -> None:
         """Queue a typing notice for the other front servers; dropped when the queue is full."""
@@ -230,8 +232,7 @@ class Cluster:
         while True:
             try:
                 if down_since is not None:
-                    # Each loop proves Redis is back by its first successful call; that happens
-                    # inside run, so the recovery is logged here, just before.
+                    # A ping first, so that the return is logged once, as soon as Redis answers.
                     self._redis.ping()
                     log.warning("%s: Redis is back after %.0f s", what, time.monotonic() - down_since)
                     down_since = None
