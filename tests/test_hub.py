@@ -322,3 +322,13 @@ def test_local_params_accept_exactly_what_the_backend_would_and_a_real_wait() ->
         {"after": "1.5", "wait": "5"},
     ):
         assert polling.local_params(args) is None, args
+
+
+def test_a_cursor_ahead_of_the_hub_waits_for_it_briefly(hub: Hub) -> None:
+    """A poll may bring a cursor from another front server a moment ahead of this one."""
+    hub.load([room("r1", R1)], 10)
+    assert hub.reached(10, 0) and hub.reached(3, 0)
+    assert not hub.reached(11, 0.05)
+    threading.Timer(0.1, lambda: hub.apply(message(11, "r1"), R1)).start()
+    assert hub.reached(11, 5.0)
+    assert hub.pos == 11

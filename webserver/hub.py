@@ -48,6 +48,7 @@ class Hub:
         self._lock = threading.RLock()
         self.pos = 0
         self.ready = threading.Event()  # set once the rooms snapshot is loaded
+        self._advanced = threading.Condition(self._lock)  # notified whenever pos moves
         self._rooms: dict[str, tuple[bool, set[str]]] = {}  # id -> (public, members)
         self._conns: dict[str, set[Connection]] = {}  # username -> open connections
         self._waiters = Waiters()  # caught-up long-polls of /api/events (webserver.polling)
@@ -68,6 +69,7 @@ class Hub:
             }
             self.pos = pos
             self.ready.set()
+            self._advanced.notify_all()
 
     def apply(self, event: dict[str, Any], users: Iterable[str] | str) -> int:
         """Apply one event of the log and deliver it to ``users``; returns how many got it.
@@ -87,6 +89,7 @@ class Hub:
             if users == EVERYONE:
                 users = self._conns.keys() | self._waiters.users()
             self.pos = pos
+            self._advanced.notify_all()
             frame = encode(event)
             count = 0
             for user in users:
@@ -95,6 +98,16 @@ class Hub:
                     count += 1
                 count += self._waiters.hand(user, pos, frame)
             return count
+
+    def reached(self, pos: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the hub's pos to reach ``pos``; whether it did.
+
+        With several front servers a client may bring a cursor from one that is a moment ahead of
+        this one; waiting here briefly lets its poll be parked in memory rather than on a backend
+        thread.
+        """
+        with self._advanced:
+            return self._advanced.wait_for(lambda: self.pos >= pos, timeout)
 
     def room(self, room_id: str) -> tuple[bool, set[str]] | None:
         """``(public, members)`` of a room as of the hub's pos, or None when unknown."""

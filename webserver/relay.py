@@ -9,6 +9,7 @@ relayed unchanged, so the rules live in one place.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -35,6 +36,12 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Times a poll behind the hub catches up from the backend and tries to wait in the hub before it
 # gives up and waits on the backend: each round costs one quick backend call.
 CATCH_UP_ROUNDS = 3
+
+# Seconds a long-poll whose cursor is ahead of this front server's hub waits for the hub to get
+# there. Another front server a moment ahead handed out that cursor; the hubs follow the same log
+# milliseconds apart, and the poll can then be parked in memory instead of on a backend thread.
+# A cursor still ahead after this (beyond the log's end) is the backend's to answer.
+AHEAD_WAIT = 1.0
 
 # Seconds the backend may take to answer a sign-in: it hashes the password with scrypt, which is
 # slow on purpose and slower still when several sign-ins share a busy machine.
@@ -71,8 +78,8 @@ def relay(path: str) -> ResponseReturnValue:
     return reply(answer)
 
 
-def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse:
-    """Send the current request to the backend: same method, path, query and body."""
+def _call(token: str | None, *, timeout: float | None = None, params: list | None = None) -> BackendResponse:
+    """Send the current request to the backend: same method, path, query (unless ``params``) and body."""
     backend: BackendClient = current_app.extensions["chat.backend"]
     # Reading the body enforces MAX_CONTENT_LENGTH (413) before anything reaches the backend.
     body = request.get_data(cache=False) if request.method in ("POST", "PUT", "PATCH") else b""
@@ -82,7 +89,7 @@ def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse
         method,
         raw_path(),
         token=token,
-        params=list(request.args.items(multi=True)),
+        params=list(request.args.items(multi=True)) if params is None else params,
         data=body or None,
         timeout=timeout,
     )
@@ -186,15 +193,22 @@ def _events(token: str | None) -> Response:
     """
     hub: Hub = current_app.extensions["chat.hub"]
     params = polling.local_params(request.args)
-    if params is not None and hub.ready.is_set() and params[0] <= hub.pos:
-        return _events_from_hub(hub, token, *params)
+    query = None  # the query as the client sent it, unless part of its wait was spent here
+    if params is not None and hub.ready.is_set():
+        after, wait = params
+        started = time.monotonic()
+        reached = hub.reached(after, min(AHEAD_WAIT, wait))
+        wait = max(0.0, wait - (time.monotonic() - started))
+        if reached:
+            return _events_from_hub(hub, token, after, wait)
+        query = [(k, v) for k, v in request.args.items(multi=True) if k != "wait"] + [("wait", f"{wait:.3f}")]
     username = None
     if token and params is not None:
         user = current_app.extensions["chat.sessions"].user_for(token)
         username = user.get("username") if user else None
     if username:
         hub.touch_poller(username)
-    answer = _call(token, timeout=_wait_of(request.args.get("wait")) + LONG_POLL_MARGIN)
+    answer = _call(token, timeout=_wait_of(request.args.get("wait")) + LONG_POLL_MARGIN, params=query)
     if username and answer.status == 200:
         hub.touch_poller(username)
     return reply(answer)
@@ -225,6 +239,10 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
             if page.events or page.more:
                 return _events_answer(page)
             after = page.pos
+        if after > hub.pos:
+            # The backend's cursor is ahead of this hub (another front server's client, or this
+            # hub a moment behind the log): wait briefly for it, as above.
+            hub.reached(after, AHEAD_WAIT)
         waiter = hub.park(username, after)
         if waiter is not None or after > hub.pos:
             break
