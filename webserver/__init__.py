@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "WS_FRAME_RATE": limits.WS_FRAME_RATE,
     "BACKEND_PER_USER": limits.BACKEND_PER_USER,
     "BACKEND_CALLS": limits.BACKEND_CALLS,
+    "INTERNAL_SECRET": None,  # sent to the backend on every call (common/secret.py)
+    "REDIS_URL": None,  # with one, typing and presence are shared with the other front servers
 }
 
 
@@ -58,7 +60,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(BackendUnavailable, relay.backend_unavailable)
     security.install(app)
 
-    backend = BackendClient(app.config["BACKEND_URL"])
+    backend = BackendClient(app.config["BACKEND_URL"], internal_secret=app.config["INTERNAL_SECRET"])
     app.extensions["chat.backend"] = backend
     app.extensions["chat.sessions"] = SessionCache(backend)
     app.extensions["chat.backend_share"] = BackendShare(

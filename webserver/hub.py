@@ -10,6 +10,11 @@ what. Its room map (who may send typing notices where) starts from the backend's
 Each broadcast frame is encoded once and the same ``str`` is queued on every recipient's
 :class:`~webserver.connection.Connection`, whose one writer sends it.
 
+With several front servers (``--redis``), :mod:`webserver.cluster` joins this hub to the others:
+its presence is a :class:`~webserver.shared_presence.SharedPresence`, and a typing notice is also
+handed to ``typing_out`` for the other servers, whose notices come back through
+:meth:`Hub.remote_typing`. Events never travel that way: every front server follows the log itself.
+
 Threading: the front server runs on gevent, where ``threading`` is monkey-patched into greenlets;
 the locks here are therefore cheap and only guard against switches at I/O points.
 """
@@ -28,6 +33,7 @@ from common.feed import EVERYONE, SESSION_ENDED, token_digest
 from webserver.connection import CLOSE_NORMAL, CLOSE_POLICY, Connection
 from webserver.polling import Waiter, Waiters
 from webserver.presence import Presence, RateGate
+from webserver.shared_presence import SharedPresence
 
 # Seconds a hub remembers a session that a session_ended event ended: a handshake that checked
 # the session just before the event (or against a cached answer) and registers after it is
@@ -49,9 +55,11 @@ class Hub:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         session_ended: Callable[[str], object] = lambda digest: None,
+        shared: bool = False,
     ):
         """``clock`` times presence; ``wall`` (epoch seconds) session ends; ``session_ended(digest)``
-        is called for every session a ``session_ended`` event ends (the session cache forgets it)."""
+        is called for every session a ``session_ended`` event ends (the session cache forgets it);
+        ``shared``: presence joined with other front servers' (set by :mod:`webserver.cluster`)."""
         self._lock = threading.RLock()
         self._wall = wall
         self._session_ended = session_ended
@@ -63,8 +71,12 @@ class Hub:
         self._rooms: dict[str, tuple[bool, set[str]]] = {}  # id -> (public, members)
         self._conns: dict[str, set[Connection]] = {}  # username -> open connections
         self._waiters = Waiters()  # caught-up long-polls of /api/events (webserver.polling)
-        self.presence = Presence(clock)
+        self.presence: Presence | SharedPresence = (
+            SharedPresence(Presence(clock)) if shared else Presence(clock)
+        )
         self.typing_gate = RateGate(clock=clock)
+        # Called with (room id, username) after a typing notice went to this server's connections.
+        self.typing_out: Callable[[str, str], None] | None = None
 
     # -- the event log ----------------------------------------------------------------------
 
@@ -239,12 +251,25 @@ class Hub:
                 return "not_a_member"
             if not self.typing_gate.allow(conn.user):
                 return None
-            frame = encode({"type": "typing", "room": room_id, "user": conn.user})
-            for user in room[1]:
-                if user != conn.user:
-                    for other in self._conns.get(user, ()):
-                        other.push(frame)
-            return None
+            self._fan_typing(room_id, conn.user, room[1])
+        if self.typing_out is not None:
+            self.typing_out(room_id, conn.user)
+        return None
+
+    def remote_typing(self, room_id: str, user: str) -> None:
+        """A typing notice from another front server: to this server's connections of the room's
+        other members, if ``user`` is a member as far as this hub knows."""
+        with self._lock:
+            room = self._rooms.get(room_id)
+            if room is not None and user in room[1]:
+                self._fan_typing(room_id, user, room[1])
+
+    def _fan_typing(self, room_id: str, sender: str, members: set[str]) -> None:
+        frame = encode({"type": "typing", "room": room_id, "user": sender})
+        for user in members:
+            if user != sender:
+                for other in self._conns.get(user, ()):
+                    other.push(frame)
 
     def online_users(self) -> set[str]:
         """The users shown as online."""
@@ -262,6 +287,21 @@ class Hub:
         with self._lock:
             self._close_expired()
             self._announce(self.presence.sweep())
+
+    def presence_changes(self) -> tuple[set[str] | None, dict[str, bool], int]:
+        """Shared presence only: what this server must write to Redis (SharedPresence.take_changes)."""
+        with self._lock:
+            return self.presence.take_changes()
+
+    def presence_lost(self) -> None:
+        """Shared presence only: Redis did not take the last changes; rewrite everything next time."""
+        with self._lock:
+            self.presence.lost()
+
+    def remote_presence(self, remote: set[str]) -> None:
+        """Shared presence only: the other front servers' online users; announce what changed."""
+        with self._lock:
+            self._announce(self.presence.remote_update(remote))
 
     def _announce(self, transitions: list[tuple[str, bool]]) -> None:
         for user, online in transitions:

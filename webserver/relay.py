@@ -200,16 +200,15 @@ def _events(token: str | None) -> Response:
     """GET /api/events: a long-poll waits in the hub, never on the backend; anything else is relayed.
 
     A request that is not a long-poll the backend would accept (no ``after``, no ``wait``, a bad
-    value) is relayed, and the backend answers it at once. Polling counts as online: the caller is
-    marked before the long-poll starts (so a user who only polls shows up at once, not after the
-    first wait) and again when it ends.
+    value) is relayed, and the backend answers it at once. A long-poll counts as online: the caller
+    is marked before it starts (so a user who only polls shows up at once, not after the first
+    wait) and again when it ends. A read that does not wait does not: the app asks for the cursor
+    at start and checks for missed events once a minute while its WebSocket is live, and counting
+    those would keep a closed tab online for the whole poll window instead of the offline grace.
     """
     hub: Hub = current_app.extensions["chat.hub"]
     params = polling.local_params(request.args)
     if params is None:
-        user = current_app.extensions["chat.sessions"].user_for(token) if token else None
-        if user:
-            hub.touch_poller(user["username"])
         return reply(_call(token))
     if not hub.ready.wait(min(params[1], READY_WAIT)):
         raise BackendUnavailable("the hub has not loaded the backend's rooms yet; a long-poll cannot wait")

@@ -55,12 +55,25 @@ READY_WAIT = 5.0
 
 
 def init_app(app: Flask) -> None:
-    """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server."""
-    hub = Hub(session_ended=app.extensions["chat.sessions"].forget_digest)
+    """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server.
+
+    With ``REDIS_URL`` the hub is joined to the other front servers (``chat.cluster``,
+    :mod:`webserver.cluster`); without it nothing imports Redis.
+    """
+    redis_url = app.config.get("REDIS_URL")
+    hub = Hub(session_ended=app.extensions["chat.sessions"].forget_digest, shared=bool(redis_url))
     stream = EventStream(hub, app.extensions["chat.backend"])
     app.extensions["chat.hub"] = hub
     app.extensions["chat.stream"] = stream
     admission = app.extensions["chat.admission"] = Admission(app.config["WS_PER_USER"])
+    starts = [stream.start]
+    if redis_url:
+        from webserver.cluster import Cluster
+
+        cluster = Cluster(hub, redis_url)
+        app.extensions["chat.cluster"] = cluster
+        starts.append(cluster.start)
+    app.extensions["chat.starts"] = starts
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     options.setdefault("ping_interval", PING_INTERVAL)
     options.setdefault("max_message_size", MAX_FRAME_BYTES)
@@ -68,8 +81,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _before() -> None:
-        # Started on the first request, in the serving process, never at import or app build.
-        stream.start()
+        # Started on the first request at the latest (an app built in a test, not by gunicorn),
+        # in the serving process, never at import or app build.
+        start_background(current_app)
         if request.path == "/ws":
             _handshake()
 
@@ -80,6 +94,14 @@ def init_app(app: Flask) -> None:
             admission.release(g.pop("ws_admitted"))
 
     Sock(app).route("/ws")(_serve)
+
+
+def start_background(app: Flask) -> None:
+    """Start the hub's reader of the backend's log (and the link to the other front servers, with
+    Redis) in the process that serves; cheap and harmless to call again. ``MainWServer.py`` calls
+    it as each worker starts, so a worker follows the log before its first client arrives."""
+    for start in app.extensions["chat.starts"]:
+        start()
 
 
 def _handshake() -> None:
