@@ -34,6 +34,11 @@ def encode(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
+def status_frame(backend_ok: bool) -> str:
+    """The ``status`` frame: whether the backend can be reached (ours, beyond the contract)."""
+    return encode({"type": "status", "backend": "ok" if backend_ok else "unavailable"})
+
+
 class Hub:
     """The in-process state of every WebSocket, fed with the backend's event log."""
 
@@ -46,6 +51,7 @@ class Hub:
         self._waiters = Waiters()  # caught-up long-polls of /api/events (webserver.polling)
         self.presence = Presence(clock)
         self.typing_gate = RateGate(clock=clock)
+        self.backend_ok = True  # as the event stream last found the backend
 
     # -- the event log ----------------------------------------------------------------------
 
@@ -130,6 +136,8 @@ class Hub:
             conn.last_pos = pos
             conn.catching_up = after is not None
             conn.push(encode({"type": "hello", "user": user, "pos": pos}))
+            if not self.backend_ok:
+                conn.push(status_frame(False))
             self._conns.setdefault(conn.user, set()).add(conn)
             self._announce(self.presence.connected(conn.user))
             return pos
@@ -166,6 +174,22 @@ class Hub:
         for conn in closing:
             conn.close(CLOSE_NORMAL, "signed out")
         return len(closing)
+
+    def set_backend(self, ok: bool) -> None:
+        """The backend was found reachable (``ok``) or not: on a change, tell every client.
+
+        Each connection gets a ``status`` frame and every parked poll answers now (its answer
+        carries the state), so a page can say why its messages wait.
+        """
+        with self._lock:
+            if ok == self.backend_ok:
+                return
+            self.backend_ok = ok
+            frame = status_frame(ok)
+            for conns in self._conns.values():
+                for conn in conns:
+                    conn.push(frame)
+            self._waiters.wake_all()
 
     # -- ephemeral signals ---------------------------------------------------------------------
 

@@ -8,9 +8,11 @@
 import { el } from './format.js';
 import { plainText } from './markdown.js';
 import { renderSidebar } from './sidebar.js';
-import { TYPING_EVERY_MS, limits } from './rules.js';
+import { NOTICE_SHOWN_MS, TYPING_EVERY_MS, limits } from './rules.js';
 
 const STATUS_TEXT = { live: 'Live', polling: 'Polling', connecting: 'Connecting…', offline: 'Offline' };
+// Connected, but the front server cannot reach its backend: sends wait and are retried.
+const DEGRADED_TEXT = ' · server busy, retrying';
 
 export class View {
   /**
@@ -40,6 +42,7 @@ export class View {
     $('invite').addEventListener('click', () => this.on.onInvite());
     $('leave').addEventListener('click', () => this.on.onLeave());
     $('enable-notifications').addEventListener('click', () => this.on.onEnableNotifications());
+    $('notice-close').addEventListener('click', () => this.hideProblem());
     $('menu').addEventListener('click', () => this.setDrawer(!this.drawerOpen()));
     $('scrim').addEventListener('click', () => this.setDrawer(false));
     this.doc.addEventListener('keydown', (event) => {
@@ -259,11 +262,12 @@ export class View {
   }
 
   /**
-   * Show how the page is connected; Offline counts down to the next try. The state word is the
-   * pill's live text (read out when it changes); the countdown beside it is hidden from screen
-   * readers, which would otherwise announce every second.
+   * Show how the page is connected; Offline counts down to the next try, and a `degraded`
+   * connection says the server is busy. The state words are the pill's live text (read out when
+   * they change); the countdown beside them is hidden from screen readers, which would otherwise
+   * announce every second.
    */
-  setStatus({ state, retryAt }) {
+  setStatus({ state, retryAt, degraded = false }) {
     clearInterval(this.countdown);
     const parts = [this.$('status'), this.$('loading-status')].map((pill) => {
       if (!pill.querySelector('.pill-state')) {
@@ -271,10 +275,10 @@ export class View {
         tick.setAttribute('aria-hidden', 'true');
         pill.replaceChildren(el('span', 'pill-state'), tick);
       }
-      pill.dataset.state = state;
+      pill.dataset.state = degraded ? 'degraded' : state;
       return [pill.querySelector('.pill-state'), pill.querySelector('.pill-countdown')];
     });
-    const label = STATUS_TEXT[state] || state;
+    const label = (STATUS_TEXT[state] || state) + (degraded ? DEGRADED_TEXT : '');
     const paint = () => {
       let tick = '';
       if (state === 'offline' && retryAt) {
@@ -302,6 +306,23 @@ export class View {
   setTitle(total, roomTitle) {
     const base = roomTitle ? `${roomTitle} · Chat` : 'Chat';
     this.doc.title = total > 0 ? `(${total}) ${base}` : base;
+  }
+
+  /**
+   * Show that an action failed, where everyone sees it (an alert, so screen readers read it
+   * too); it goes after NOTICE_SHOWN_MS or with its Dismiss button.
+   */
+  showProblem(text) {
+    clearTimeout(this.noticeTimer);
+    this.$('notice-text').textContent = text;
+    this.$('notice').hidden = false;
+    this.noticeTimer = setTimeout(() => this.hideProblem(), NOTICE_SHOWN_MS);
+  }
+
+  hideProblem() {
+    clearTimeout(this.noticeTimer);
+    this.$('notice').hidden = true;
+    this.$('notice-text').textContent = '';
   }
 
   /** Read `text` out to screen-reader users without moving focus. */
