@@ -8,7 +8,11 @@
 import { el } from './format.js';
 import { plainText } from './markdown.js';
 import { renderSidebar } from './sidebar.js';
-import { NOTICE_SHOWN_MS, TYPING_EVERY_MS, limits } from './rules.js';
+import { NOTICE_SHOWN_MS, TYPING_EVERY_MS, codePoints, limits } from './rules.js';
+import { splitForSending } from './split.js';
+
+// The composer's counter shows from this share of the message limit on.
+const COUNT_FROM = 0.9;
 
 const STATUS_TEXT = { live: 'Live', polling: 'Polling', connecting: 'Connecting…', offline: 'Offline' };
 // Connected, but the front server cannot reach its backend: sends wait and are retried.
@@ -19,7 +23,7 @@ export class View {
    * `handlers`: onSignIn(username, password), onSignOut(), onOpenRoom(id), onOpenDm(username),
    * onSend(text), onTyping(), onLeave(), onInvite(), onCreateRoom(), onBrowse(),
    * onEnableNotifications(), onEditLast() (up-arrow in the empty composer: true when an edit
-   * box opened), onCancelReply().
+   * box opened), onCancelReply(), onDraft(text) (the composer's text changed).
    */
   constructor(doc, handlers) {
     this.doc = doc;
@@ -84,8 +88,9 @@ export class View {
       this.on.onCancelReply();
       text.focus();
     });
+    $('composer-split').addEventListener('click', () => this.sendSplit());
     text.addEventListener('input', () => {
-      this.fitComposer();
+      this.composerChanged();
       const now = Date.now();
       if (text.value.trim() && now - this.lastTyping > TYPING_EVERY_MS) {
         this.lastTyping = now;
@@ -151,17 +156,70 @@ export class View {
   submitComposer() {
     const text = this.$('composer-text');
     if (!text.value.trim()) return;
+    if (this.overLimit()) {
+      this.announce(this.$('composer-count').textContent);
+      return;
+    }
     this.on.onSend(text.value);
-    text.value = '';
+    this.sent();
+  }
+
+  /** A text over the limit, sent as several messages that each fit (the composer's offer). */
+  sendSplit() {
+    const parts = splitForSending(this.$('composer-text').value, limits.message.max);
+    for (const part of parts) this.on.onSend(part);
+    this.sent();
+  }
+
+  sent() {
+    this.setComposerText('');
     this.lastTyping = 0;
+    this.$('composer-text').focus();
+  }
+
+  /** Put `text` in the message box (a room's draft, or nothing after sending). */
+  setComposerText(text) {
+    const box = this.$('composer-text');
+    if (box.value === text) return;
+    box.value = text;
+    this.composerChanged();
+  }
+
+  composerChanged() {
     this.fitComposer();
-    text.focus();
+    this.showCount();
+    this.on.onDraft(this.$('composer-text').value);
   }
 
   /** Grow the message box with its lines, up to six. */
   fitComposer() {
     const text = this.$('composer-text');
     text.rows = Math.min(6, Math.max(1, text.value.split('\n').length));
+  }
+
+  overLimit() {
+    return codePoints(this.$('composer-text').value) > limits.message.max;
+  }
+
+  /**
+   * Near the message limit, a counter; over it, how much is too much, Send refused and the offer
+   * to send it as several messages. Nothing typed or pasted is ever cut.
+   */
+  showCount() {
+    const max = limits.message.max;
+    const length = codePoints(this.$('composer-text').value);
+    const over = length > max;
+    const count = this.$('composer-count');
+    const number = (n) => n.toLocaleString('en');
+    this.$('composer-limit').hidden = length < max * COUNT_FROM;
+    this.$('composer-limit').classList.toggle('over', over);
+    count.textContent = over
+      ? `${number(length)} / ${number(max)} characters: ${number(length - max)} too many to send as one message.`
+      : `${number(length)} / ${number(max)} characters`;
+    const split = this.$('composer-split');
+    split.hidden = !over;
+    if (over) split.textContent = `Send as ${splitForSending(this.$('composer-text').value, max).length} messages`;
+    this.$('send').disabled = over || this.$('composer-text').disabled;
   }
 
   showOnly(id) {
@@ -195,7 +253,6 @@ export class View {
       ['signin-username', limits.username],
       ['signin-password', limits.password],
       ['room-name-input', limits.room_name],
-      ['composer-text', limits.message],
     ];
     for (const [id, { min, max }] of fields) {
       this.$(id).minLength = min;
@@ -254,7 +311,7 @@ export class View {
   setComposerEnabled(enabled) {
     this.$('composer-text').disabled = !enabled;
     this.$('attach').disabled = !enabled;
-    this.$('send').disabled = !enabled;
+    this.$('send').disabled = !enabled || this.overLimit();
   }
 
   focusComposer() {
