@@ -11,6 +11,9 @@ import { renderSidebar } from './sidebar.js';
 import { NOTICE_SHOWN_MS, TYPING_EVERY_MS, codePoints, limits } from './rules.js';
 import { splitForSending } from './split.js';
 
+// The width under which the sidebar is a drawer (app.css's media query says the same).
+const PHONE_LAYOUT = '(max-width: 720px)';
+
 // The composer's counter shows from this share of the message limit on.
 const COUNT_FROM = 0.9;
 
@@ -31,6 +34,7 @@ export class View {
     this.$ = (id) => doc.getElementById(id);
     this.countdown = null;
     this.lastTyping = 0;
+    this.phone = doc.defaultView.matchMedia(PHONE_LAYOUT); // the sidebar is a drawer
     this.wire();
   }
 
@@ -53,7 +57,13 @@ export class View {
       if (event.key === 'Escape' && this.drawerOpen()) {
         this.setDrawer(false);
         $('menu').focus();
+      } else if (event.key === 'Tab' && this.drawerOpen()) {
+        this.keepFocusInDrawer(event);
       }
+    });
+    // Widened past the phone layout, the sidebar is a column again: no drawer to keep open.
+    this.phone.addEventListener('change', () => {
+      if (!this.phone.matches && this.drawerOpen()) this.setDrawer(false);
     });
     for (const listId of ['room-list', 'dm-list']) {
       $(listId).addEventListener('click', (event) => {
@@ -269,14 +279,43 @@ export class View {
     return this.$('sidebar').classList.contains('open');
   }
 
-  /** Open or close the sidebar as a drawer (it only acts as one on narrow screens). */
+  /**
+   * Open or close the sidebar as a drawer (it only acts as one on narrow screens). While it is
+   * open the page behind the scrim is inert: no focus, no clicks, hidden from screen readers.
+   */
   setDrawer(open) {
     this.$('sidebar').classList.toggle('open', open);
     this.$('scrim').hidden = !open;
     this.$('menu').setAttribute('aria-expanded', String(open));
+    const behind = open && this.phone.matches;
+    this.doc.querySelector('main.main').inert = behind;
+    this.doc.querySelector('.skip').inert = behind;
     if (open) {
-      const first = this.$('sidebar').querySelector('button');
+      const first = this.drawerStops()[0];
       if (first) first.focus();
+    }
+  }
+
+  /** The drawer's controls that Tab stops at, in order. */
+  drawerStops() {
+    return [...this.$('sidebar').querySelectorAll('button, a[href], input')].filter(
+      (node) => !node.disabled && node.offsetParent !== null,
+    );
+  }
+
+  /** Tab from the drawer's last control goes to its first, Shift+Tab from the first to its last. */
+  keepFocusInDrawer(event) {
+    const stops = this.drawerStops();
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const inside = this.$('sidebar').contains(this.doc.activeElement);
+    if (event.shiftKey && (this.doc.activeElement === first || !inside)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (this.doc.activeElement === last || !inside)) {
+      event.preventDefault();
+      first.focus();
     }
   }
 
