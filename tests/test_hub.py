@@ -345,6 +345,11 @@ def test_the_backends_state_goes_to_every_client_on_a_change_and_after_a_hello(h
     # A connection made meanwhile hears it right after its hello.
     carol = connect(hub, "carol")
     assert [frame["type"] for frame in drain(carol)][:2] == ["hello", "status"]
+    later = hub.park("bob", 10)
     hub.set_backend(True)
     assert drain(alice)[-1] == {"type": "status", "backend": "ok"}
+    assert not later.wait(0)  # back: polls wait for an event as usual, and then say nothing more
+    hub.apply(message(11, "r1"), R1)
+    frames, pos = hub.unpark(later)
+    assert "backend" not in orjson.loads(polling.answer_body(frames, pos, backend_ok=hub.backend_ok))
     assert [frame["type"] for frame in drain(connect(hub, "dave"))] == ["hello", "presence"]

@@ -178,8 +178,10 @@ class Hub:
     def set_backend(self, ok: bool) -> None:
         """The backend was found reachable (``ok``) or not: on a change, tell every client.
 
-        Each connection gets a ``status`` frame and every parked poll answers now (its answer
-        carries the state), so a page can say why its messages wait.
+        Each connection gets a ``status`` frame, so a page can say why its messages wait. When
+        the backend goes away every parked poll also answers now, its answer saying so; when it
+        returns they wait on as the contract says (for an event, or the timeout), and their next
+        answer says nothing more, which means the backend answers.
         """
         with self._lock:
             if ok == self.backend_ok:
@@ -189,7 +191,8 @@ class Hub:
             for conns in self._conns.values():
                 for conn in conns:
                     conn.push(frame)
-            self._waiters.wake_all()
+            if not ok:
+                self._waiters.wake_all()
 
     # -- ephemeral signals ---------------------------------------------------------------------
 

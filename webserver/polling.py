@@ -54,7 +54,7 @@ class Waiter:
         return len(self.frames) >= EVENTS_BATCH
 
     def wake(self) -> None:
-        """Answer now with what it holds (the backend's state changed)."""
+        """Answer now with what it holds (the backend went away)."""
         self._arrived.set()
 
     def wait(self, timeout: float) -> bool:
