@@ -1,21 +1,19 @@
 /**
  * The page shell: sign-in form, sidebar (rooms, DMs, people), room header, status pill,
- * composer, typing line, tab title, the drawer on narrow screens and the screen-reader
- * announcer. It turns clicks and keys into handler calls and store data into nodes; it never
- * fetches anything. The sidebar's lists are sidebar.js.
+ * typing line, tab title, the drawer on narrow screens, the notice of a failed action and the
+ * screen-reader announcer. It turns clicks and keys into handler calls and store data into
+ * nodes; it never fetches anything. The sidebar's lists are sidebar.js, the message box
+ * composer.js.
  */
 
+import { Composer } from './composer.js';
 import { el } from './format.js';
 import { plainText } from './markdown.js';
 import { renderSidebar } from './sidebar.js';
-import { NOTICE_SHOWN_MS, TYPING_EVERY_MS, codePoints, limits } from './rules.js';
-import { splitForSending } from './split.js';
+import { NOTICE_SHOWN_MS, limits } from './rules.js';
 
 // The width under which the sidebar is a drawer (app.css's media query says the same).
 const PHONE_LAYOUT = '(max-width: 720px)';
-
-// The composer's counter shows from this share of the message limit on.
-const COUNT_FROM = 0.9;
 
 const STATUS_TEXT = { live: 'Live', polling: 'Polling', connecting: 'Connecting…', offline: 'Offline' };
 // Connected, but the front server cannot reach its backend: sends wait and are retried.
@@ -24,16 +22,16 @@ const DEGRADED_TEXT = ' · server busy, retrying';
 export class View {
   /**
    * `handlers`: onSignIn(username, password), onSignOut(), onOpenRoom(id), onOpenDm(username),
-   * onSend(text), onTyping(), onLeave(), onInvite(), onCreateRoom(), onBrowse(),
-   * onEnableNotifications(), onEditLast() (up-arrow in the empty composer: true when an edit
-   * box opened), onCancelReply(), onDraft(text) (the composer's text changed).
+   * onLeave(), onInvite(), onCreateRoom(), onBrowse(), onEnableNotifications(), onAttach(files),
+   * and the message box's (composer.js): onSend(text), onTyping(), onEditLast(),
+   * onCancelReply(), onDraft(text).
    */
   constructor(doc, handlers) {
     this.doc = doc;
     this.on = handlers;
     this.$ = (id) => doc.getElementById(id);
     this.countdown = null;
-    this.lastTyping = 0;
+    this.composer = new Composer(doc, handlers, (text) => this.announce(text));
     this.phone = doc.defaultView.matchMedia(PHONE_LAYOUT); // the sidebar is a drawer
     this.wire();
   }
@@ -76,37 +74,6 @@ export class View {
       if (button) this.on.onOpenDm(button.dataset.user);
     });
     this.wireFiles();
-    const text = $('composer-text');
-    $('composer').addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.submitComposer();
-    });
-    text.addEventListener('keydown', (event) => {
-      // Enter sends; Shift+Enter (and Enter while an input method is composing) is a new line.
-      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.submitComposer();
-      } else if (event.key === 'ArrowUp' && !text.value && !event.isComposing) {
-        // Slack's habit: up-arrow in an empty box edits your last message.
-        if (this.on.onEditLast()) event.preventDefault();
-      } else if (event.key === 'Escape' && !$('reply-bar').hidden) {
-        event.preventDefault();
-        this.on.onCancelReply();
-      }
-    });
-    $('reply-cancel').addEventListener('click', () => {
-      this.on.onCancelReply();
-      text.focus();
-    });
-    $('composer-split').addEventListener('click', () => this.sendSplit());
-    text.addEventListener('input', () => {
-      this.composerChanged();
-      const now = Date.now();
-      if (text.value.trim() && now - this.lastTyping > TYPING_EVERY_MS) {
-        this.lastTyping = now;
-        this.on.onTyping();
-      }
-    });
   }
 
   /** Files come by the Attach button, a paste into the message box, or a drop on the conversation. */
@@ -161,75 +128,6 @@ export class View {
     $('viewer-download').download = name;
     $('viewer').showModal();
     $('viewer-close').focus();
-  }
-
-  submitComposer() {
-    const text = this.$('composer-text');
-    if (!text.value.trim()) return;
-    if (this.overLimit()) {
-      this.announce(this.$('composer-count').textContent);
-      return;
-    }
-    this.on.onSend(text.value);
-    this.sent();
-  }
-
-  /** A text over the limit, sent as several messages that each fit (the composer's offer). */
-  sendSplit() {
-    const parts = splitForSending(this.$('composer-text').value, limits.message.max);
-    for (const part of parts) this.on.onSend(part);
-    this.sent();
-  }
-
-  sent() {
-    this.setComposerText('');
-    this.lastTyping = 0;
-    this.$('composer-text').focus();
-  }
-
-  /** Put `text` in the message box (a room's draft, or nothing after sending). */
-  setComposerText(text) {
-    const box = this.$('composer-text');
-    if (box.value === text) return;
-    box.value = text;
-    this.composerChanged();
-  }
-
-  composerChanged() {
-    this.fitComposer();
-    this.showCount();
-    this.on.onDraft(this.$('composer-text').value);
-  }
-
-  /** Grow the message box with its lines, up to six. */
-  fitComposer() {
-    const text = this.$('composer-text');
-    text.rows = Math.min(6, Math.max(1, text.value.split('\n').length));
-  }
-
-  overLimit() {
-    return codePoints(this.$('composer-text').value) > limits.message.max;
-  }
-
-  /**
-   * Near the message limit, a counter; over it, how much is too much, Send refused and the offer
-   * to send it as several messages. Nothing typed or pasted is ever cut.
-   */
-  showCount() {
-    const max = limits.message.max;
-    const length = codePoints(this.$('composer-text').value);
-    const over = length > max;
-    const count = this.$('composer-count');
-    const number = (n) => n.toLocaleString('en');
-    this.$('composer-limit').hidden = length < max * COUNT_FROM;
-    this.$('composer-limit').classList.toggle('over', over);
-    count.textContent = over
-      ? `${number(length)} / ${number(max)} characters: ${number(length - max)} too many to send as one message.`
-      : `${number(length)} / ${number(max)} characters`;
-    const split = this.$('composer-split');
-    split.hidden = !over;
-    if (over) split.textContent = `Send as ${splitForSending(this.$('composer-text').value, max).length} messages`;
-    this.$('send').disabled = over || this.$('composer-text').disabled;
   }
 
   showOnly(id) {
@@ -334,8 +232,8 @@ export class View {
     const group = Boolean(room && room.kind === 'group' && store.isMember(room));
     this.$('invite').hidden = !group;
     this.$('leave').hidden = !group;
-    this.setComposerEnabled(Boolean(room && store.isMember(room)));
-    this.$('composer-text').placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${store.title(room)}` : '';
+    const placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${store.title(room)}` : '';
+    this.composer.setEnabled(Boolean(room && store.isMember(room)), placeholder);
   }
 
   /** The quote of the message the composer answers above it, or none (`message` null). */
@@ -347,14 +245,13 @@ export class View {
       : '';
   }
 
-  setComposerEnabled(enabled) {
-    this.$('composer-text').disabled = !enabled;
-    this.$('attach').disabled = !enabled;
-    this.$('send').disabled = !enabled || this.overLimit();
+  /** Put a room's draft (or nothing) in the message box. */
+  setComposerText(text) {
+    this.composer.setText(text);
   }
 
   focusComposer() {
-    this.$('composer-text').focus();
+    this.composer.focus();
   }
 
   /**
