@@ -85,3 +85,30 @@ def test_each_room_keeps_its_own_draft_across_switches_and_reloads(live_module, 
     expect(box).to_have_value("")
     history = [m["text"] for m in alice.history(alice.room_id(other))]
     assert history == ["said in the other room", "a draft for the other room"]
+
+
+# splitForSending on its own, in the app's page: where it cuts, and that every part fits.
+SPLIT_CASES = """async () => {
+  const { splitForSending } = await import('/js/split.js');
+  const length = (text) => [...text].length;
+  const words = Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
+  return {
+    paragraphs: splitForSending('a'.repeat(30) + '\\n\\n' + 'b'.repeat(30) + '\\nc', 40),
+    words: splitForSending(words, 40),
+    emoji: splitForSending('🙂'.repeat(25), 10).map(length),
+    short: splitForSending('  fits  ', 40),
+    blank: splitForSending(' \\n ', 40),
+  };
+}"""
+
+
+def test_a_long_text_is_cut_at_paragraphs_then_lines_then_words(live_module, people):
+    alice = people(live_module.url, unique("alice"))
+    parts = alice.page.evaluate(SPLIT_CASES)
+    assert parts["paragraphs"] == ["a" * 30, "b" * 30 + "\nc"]
+    words = " ".join(f"word{i}" for i in range(30))
+    assert all(len(part) <= 40 for part in parts["words"])
+    assert " ".join(parts["words"]) == words  # cut between words only
+    assert parts["emoji"] == [10, 10, 5]  # no break at all: cut at the limit, in code points
+    assert parts["short"] == ["fits"]
+    assert parts["blank"] == []

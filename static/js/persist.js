@@ -1,7 +1,8 @@
 /**
  * Everything the page keeps across reloads, in localStorage, as JSON, under keys named for the
  * signed-in user: the outbox (`chat.outbox.NAME`), the last room open (`chat.room.NAME`) and the
- * composer's draft of each room (`chat.drafts.NAME`). No other module touches localStorage. (Read positions are kept on the server: controller.js.)
+ * composer's draft of each room (`chat.drafts.NAME`). No other module touches localStorage.
+ * (Read positions are kept on the server: controller.js.)
  *
  * Storage that is full or disabled is not fatal: the page works on and only forgets across
  * reloads.

@@ -6,14 +6,15 @@
  * `polling` (HTTP long-poll works) and `offline` (the last try failed; `retryAt` says when the
  * next one is). Live or polling, `degraded` is true while the front server says its backend
  * cannot be reached (a `status` frame, or `"backend": "unavailable"` in a poll's answer): the
- * connection holds, but messages wait. A socket that closes before its hello is a failed try whatever its close code;
- * three failed tries in a row switch to polling, which tries to upgrade back every minute.
+ * connection holds, but messages wait. A socket that closes before its hello is a failed try
+ * whatever its close code; three failed tries in a row switch to polling, which tries to upgrade
+ * back every minute.
  *
  * Both ways are generic over event kinds: any frame or polled item with a numeric `pos` is an
  * event. It passes one `pos` filter (so nothing is handled twice or out of order), advances the
  * cursor and goes to `onEvent`, whatever its `type`; the controller decides what it means. The
- * other WebSocket frames are `hello`, the outbox's `ack` and `error`, and the rest (typing,
- * presence) go to `onFrame`.
+ * other WebSocket frames are `hello`, the outbox's `ack` and `error`, the backend's `status`, and
+ * the rest (typing, presence) go to `onFrame`.
  */
 
 import { ApiError, api, backoffDelay } from './api.js';
