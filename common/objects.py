@@ -229,6 +229,10 @@ class EventBatch(BaseModel):
     events: list[Event] = Field(max_length=L.EVENTS_BATCH)
     pos: int = Field(ge=0)
     more: bool
+    backend: Literal["unavailable"] = _absent(
+        "Ours: present only while the front server cannot reach its backend (a long-poll it answered "
+        "itself); messages cannot be stored meanwhile."
+    )
 
 
 class SearchResults(BaseModel):

@@ -62,6 +62,10 @@ class Waiter:
         self._arrived.set()
         return len(self.frames) >= EVENTS_BATCH
 
+    def wake(self) -> None:
+        """Answer now with what it holds (the backend went away)."""
+        self._arrived.set()
+
     def wait(self, timeout: float) -> bool:
         """Block until a frame arrives or ``timeout`` seconds pass; True if one arrived."""
         return self._arrived.wait(timeout)
@@ -109,10 +113,21 @@ class Waiters:
                 self.remove(waiter)
         return count
 
+    def wake_all(self) -> None:
+        """Wake every parked poll."""
+        for waiters in self._by_user.values():
+            for waiter in waiters:
+                waiter.wake()
+
     def __len__(self) -> int:
         return sum(len(w) for w in self._by_user.values())
 
 
-def answer_body(frames: list[str], pos: int) -> bytes:
-    """The ``/api/events`` answer, byte for byte as the backend builds it from its stored lines."""
-    return b'{"events":[%s],"pos":%d,"more":false}' % (",".join(frames).encode(), pos)
+def answer_body(frames: list[str], pos: int, *, backend_ok: bool = True) -> bytes:
+    """The ``/api/events`` answer, byte for byte as the backend builds it from its stored lines.
+
+    While the backend cannot be reached the answer says so (``"backend": "unavailable"``, ours
+    beyond the contract), as the ``status`` frame does on a WebSocket.
+    """
+    extra = b"" if backend_ok else b',"backend":"unavailable"'
+    return b'{"events":[%s],"pos":%d,"more":false%s}' % (",".join(frames).encode(), pos, extra)

@@ -254,7 +254,8 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
     finally:
         frames, pos = hub.unpark(waiter)
     hub.touch_poller(username)
-    return Response(polling.answer_body(frames, pos), mimetype="application/json")
+    body = polling.answer_body(frames, pos, backend_ok=hub.backend_ok)
+    return Response(body, mimetype="application/json")
 
 
 def _events_answer(page: EventsPage) -> Response:

@@ -32,6 +32,7 @@ const view = new View(document, {
   onEnableNotifications: () => actions.enableNotifications(controller),
   onEditLast: () => messageActions.editLast(controller),
   onCancelReply: () => controller.cancelReply(),
+  onDraft: (text) => controller.draftChanged(text),
 });
 
 const messagesView = new MessagesView(document, {

@@ -50,6 +50,7 @@ export class Controller {
     this.replyTo = null; // {room, seq}: the message the composer answers
     this.parents = new Map(); // "room/seq" -> a replied-to message not in the loaded history
     this.updatedAt = new Map(); // "room/seq" -> when an update event last changed it
+    this.drafts = {}; // room id -> the composer's unsent text there (kept through persist.js)
     messagesView.setLookups({
       changes: (seq) => this.changesTo(this.store && this.store.current, seq),
       parent: (seq) => this.parentOf(this.store && this.store.current, seq),
@@ -178,6 +179,7 @@ export class Controller {
     this.parents.clear();
     this.updatedAt.clear();
     this.view.showReply(null);
+    this.view.setComposerText('');
     this.messagesView.clear();
     this.search = new Search();
     if (this.searchView) this.searchView.reset();
@@ -194,6 +196,7 @@ export class Controller {
     const session = this.session;
     const me = user.username;
     this.saved = new Saved(me);
+    this.drafts = this.saved.drafts();
     this.store = new Store(me);
     this.readSent = {}; // room id -> the read position the server has confirmed
     this.view.showApp(me);
@@ -334,6 +337,7 @@ export class Controller {
     if (store.current && store.current !== roomId) store.history(store.current).keepNewest(KEPT_WHEN_LEFT);
     if (store.current !== roomId) this.cancelReply();
     store.current = roomId;
+    this.view.setComposerText(this.drafts[roomId] || '');
     this.saved.saveLastRoom(roomId);
     const unread = store.unread(roomId);
     this.divider = unread > 0 ? { room: roomId, after: store.lastRead[roomId] || 0 } : null;
@@ -563,6 +567,15 @@ export class Controller {
       if (kind === 'add') this.messagesView.addPending(entry);
       else this.messagesView.updatePending(entry);
     }
+  }
+
+  /** The composer's text changed: it is the open room's draft, kept across reloads. */
+  draftChanged(text) {
+    const store = this.store;
+    if (!store || !store.current || (this.drafts[store.current] || '') === text) return;
+    if (text) this.drafts[store.current] = text;
+    else delete this.drafts[store.current];
+    this.saved.saveDraft(store.current, text);
   }
 
   /** The composer answers message `seq` of the open room: its quote shows above the composer. */

@@ -151,7 +151,8 @@ export class Dialogs {
     const items = rooms.map((room) => {
       const item = el('li');
       const members = (room.members || []).length;
-      item.append(el('span', 'name', `# ${room.name}`), el('span', 'hint', `${members} members`));
+      const count = `${members} member${members === 1 ? '' : 's'}`;
+      item.append(el('span', 'name', `# ${room.name}`), el('span', 'hint', count));
       const join = el('button', 'small primary', 'Join');
       join.type = 'button';
       join.dataset.room = room.id;
