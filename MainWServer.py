@@ -19,6 +19,7 @@ in the worker, after the fork, so the hub's greenlets start in the process that 
 """
 
 import argparse  # noqa: E402
+import ipaddress  # noqa: E402
 import sys  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
@@ -47,6 +48,15 @@ def _origin(text: str) -> str:
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         raise argparse.ArgumentTypeError(f"an origin is scheme://host[:port] only: {text!r}")
     return url.lower()
+
+
+def _network(text: str) -> str:
+    """argparse type: an IP address or network (``10.0.0.0/8``)."""
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address or network: {text!r}") from None
+    return text.strip()
 
 
 def _flag(text: str) -> bool:
@@ -103,7 +113,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="largest file passed on to the backend, in MiB; give both processes the same "
         "(CHAT_MAX_UPLOAD_MB)",
     )
+    add(
+        "--trust-proxy",
+        dest="trust_proxy",
+        action="append",
+        type=_network,
+        metavar="ADDRESS",
+        help="a reverse proxy (address or network) whose X-Forwarded-For names the client; "
+        "repeatable (CHAT_TRUST_PROXY, comma-separated). Without it the client is the peer.",
+    )
     args = parser.parse_args(argv)
+    if args.trust_proxy is None:
+        names = [item.strip() for item in env("CHAT_TRUST_PROXY", "").split(",") if item.strip()]
+        try:
+            args.trust_proxy = [_network(name) for name in names]
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"CHAT_TRUST_PROXY: {error}")
     if args.allowed_origins is None:
         # The environment's list is checked like the flag's, and a bad entry is reported the same way.
         names = [item.strip() for item in env("CHAT_ALLOWED_ORIGINS", "").split(",") if item.strip()]
@@ -122,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "SECURE_COOKIES": args.secure_cookies,
         "ALLOWED_ORIGINS": args.allowed_origins,
         "MAX_UPLOAD_MB": args.max_upload_mb,
+        "TRUST_PROXY": args.trust_proxy,
     }
 
     def build():

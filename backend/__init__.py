@@ -17,8 +17,9 @@ from common.jsonprovider import OrjsonProvider
 from .datadir import DataDirError
 from .files import Bodies
 from .jsonl import StorageError
-from .ratelimit import FailureWindow, TokenBucket
+from .ratelimit import TokenBucket
 from .refusals import Refused
+from .signins import SignInGuard
 from .store import Store
 
 __all__ = ["create_app", "start_background", "DataDirError"]
@@ -29,6 +30,10 @@ DEFAULTS = {
     "MESSAGE_RATE": limits.MESSAGE_RATE,  # per second
     "LOGIN_FAILURES": limits.LOGIN_FAILURES,  # per username per LOGIN_WINDOW
     "LOGIN_WINDOW": limits.LOGIN_WINDOW,  # seconds
+    "ADDRESS_LOGIN_FAILURES": limits.ADDRESS_LOGIN_FAILURES,  # per client address per LOGIN_WINDOW
+    "REGISTRATION_BURST": limits.REGISTRATION_BURST,  # new accounts per client address
+    "REGISTRATION_RATE": limits.REGISTRATION_RATE,  # per second
+    "HASH_CONCURRENCY": limits.HASH_CONCURRENCY,  # password hashes at once; more is 429 at once
     "ROOM_BURST": limits.ROOM_BURST,
     "ROOM_RATE": limits.ROOM_RATE,  # per second
     "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
@@ -59,8 +64,8 @@ def create_app(config: dict | None = None) -> Flask:
         "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"], clock),
         "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"], clock),
         "uploads": TokenBucket(app.config["UPLOAD_BURST"], app.config["UPLOAD_RATE"], clock),
-        "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"], clock),
     }
+    app.extensions["chat.signins"] = SignInGuard(app.config, clock)
     errors.install(app)
 
     @app.errorhandler(Refused)

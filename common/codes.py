@@ -20,6 +20,10 @@ STATUS = {
     # Ours, beyond the contract's list: the backend could not write to its disk (nothing was
     # half-written; the same request may be retried).
     "storage_unavailable": 503,
+    # Ours: a new username that looks like a registered one (docs/api.md, "Usernames").
+    "username_taken": 409,
+    # Ours: a new account's password among the easiest to guess.
+    "weak_password": 422,
     # Ours: a Range header outside a file (GET /api/files/...).
     "range_not_satisfiable": 416,
 }

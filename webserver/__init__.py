@@ -16,7 +16,7 @@ from flask import Flask, Response, current_app, jsonify, send_from_directory
 import common.errors
 from common.jsonprovider import OrjsonProvider
 from common.limits import MAX_BODY_BYTES, MAX_UPLOAD_MB
-from webserver import files, openapi, relay, security, ws
+from webserver import clients, files, openapi, relay, security, ws
 from webserver.backend_client import DEFAULT_BACKEND_URL, BackendClient, BackendUnavailable
 from webserver.sessions import SessionCache
 
@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "STATIC_DIR": str(STATIC_DIR),
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,  # Werkzeug answers 413 as soon as a view reads more
     "MAX_UPLOAD_MB": MAX_UPLOAD_MB,  # the upload route's own limit (webserver.files)
+    "TRUST_PROXY": [],  # proxies whose X-Forwarded-For names the client (webserver.clients)
 }
 
 
@@ -37,13 +38,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     ``config`` keys: ``BACKEND_URL`` (default ``http://127.0.0.1:8756``), ``SECURE_COOKIES``
     (bool), ``ALLOWED_ORIGINS`` (list of ``scheme://host:port``), ``STATIC_DIR`` (default the
-    repository's ``static/``). Raises ValueError for an allowed origin that is not one.
+    repository's ``static/``), ``TRUST_PROXY`` (addresses or networks of reverse proxies whose
+    ``X-Forwarded-For`` is believed). Raises ValueError for an allowed origin or a proxy that is
+    not one.
     """
     app = Flask(__name__, static_folder=None)
     app.json = OrjsonProvider(app)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.config["SECURE_COOKIES"] = bool(app.config["SECURE_COOKIES"])
+    app.config["TRUSTED_PROXIES"] = clients.parse_networks(app.config["TRUST_PROXY"])
 
     common.errors.install(app)
     app.register_error_handler(BackendUnavailable, relay.backend_unavailable)

@@ -17,7 +17,7 @@ from flask.typing import ResponseReturnValue
 
 from common.errors import ApiError, error_response
 from common.limits import LONG_POLL_MAX_WAIT
-from webserver import polling, sessions
+from webserver import clients, polling, sessions
 from webserver.backend_client import (
     LONG_POLL_MARGIN,
     BackendClient,
@@ -85,6 +85,7 @@ def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse
         params=list(request.args.items(multi=True)),
         data=body or None,
         timeout=timeout,
+        client=clients.client_address(request, current_app.config["TRUSTED_PROXIES"]),
     )
 
 
