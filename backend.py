@@ -130,6 +130,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="0 picks a free port (CHAT_BACKEND_PORT)",
     )
     add("--data-dir", default=env("CHAT_DATA_DIR", "chats"), help="where the data files live (CHAT_DATA_DIR)")
+    add(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        metavar="NAME",
+        help="a host name requests may name besides localhost and IP addresses, for a front server "
+        "that reaches the backend by name; repeatable (CHAT_BACKEND_ALLOWED_HOSTS, comma-separated)",
+    )
     for flag, default, kind, meaning in RATE_LIMITS:
         variable = "CHAT_" + _config_key(flag)
         add(flag, type=kind, default=env(variable, default), help=f"{meaning} ({variable}; 0 = no limit)")
@@ -167,8 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.compact:
         return compact(args.data_dir)
+    from backend.hosts import allowed_names
+
+    extra = args.allowed_hosts
+    if extra is None:
+        extra = env("CHAT_BACKEND_ALLOWED_HOSTS", "").split(",")
     config = {
         "DATA_DIR": args.data_dir,
+        "ALLOWED_HOSTS": allowed_names(args.host, extra),
         "EDIT_WINDOW": args.edit_window,
         "MAX_UPLOAD_MB": args.max_upload_mb,
         "START_SEARCH_INDEX": False,

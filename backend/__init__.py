@@ -14,6 +14,7 @@ from common import errors, limits
 from common.codes import STATUS
 from common.jsonprovider import OrjsonProvider
 
+from . import hosts
 from .datadir import DataDirError
 from .files import Bodies
 from .jsonl import StorageError
@@ -41,6 +42,8 @@ DEFAULTS = {
     "UPLOAD_BURST": limits.UPLOAD_BURST,
     "UPLOAD_RATE": limits.UPLOAD_RATE,  # per second
     "EDIT_WINDOW": limits.EDIT_WINDOW,  # seconds after sending that an edit is allowed; 0 = always
+    # Host names (beyond localhost and IP addresses) that requests may name (backend.hosts).
+    "ALLOWED_HOSTS": frozenset({"localhost"}),
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
     # Start following the log for search at once; backend.py starts it in the worker instead (a
@@ -67,6 +70,7 @@ def create_app(config: dict | None = None) -> Flask:
     }
     app.extensions["chat.signins"] = SignInGuard(app.config, clock)
     errors.install(app)
+    hosts.install(app)
 
     @app.errorhandler(Refused)
     def refused(error: Refused):
