@@ -80,6 +80,13 @@ RATE_LIMITS = [
     ),
     ("--room-burst", str(limits.ROOM_BURST), _count, "rooms a user may create at once"),
     ("--room-rate", str(limits.ROOM_RATE), _rate, "rooms per second a user regains"),
+    (
+        "--membership-burst",
+        str(limits.MEMBERSHIP_BURST),
+        _count,
+        "joins, adds and leaves a user may make at once",
+    ),
+    ("--membership-rate", str(limits.MEMBERSHIP_RATE), _rate, "membership changes per second a user regains"),
     ("--upload-burst", str(limits.UPLOAD_BURST), _count, "files a user may upload at once"),
     ("--upload-rate", str(limits.UPLOAD_RATE), _rate, "uploads per second a user regains"),
 ]

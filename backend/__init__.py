@@ -37,6 +37,8 @@ DEFAULTS = {
     "HASH_CONCURRENCY": limits.HASH_CONCURRENCY,  # password hashes at once; more is 429 at once
     "ROOM_BURST": limits.ROOM_BURST,
     "ROOM_RATE": limits.ROOM_RATE,  # per second
+    "MEMBERSHIP_BURST": limits.MEMBERSHIP_BURST,  # joins, adds and leaves per user
+    "MEMBERSHIP_RATE": limits.MEMBERSHIP_RATE,  # per second
     "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
     "MAX_UPLOAD_MB": limits.MAX_UPLOAD_MB,  # a file's own bytes; the upload route's own limit
     "UPLOAD_BURST": limits.UPLOAD_BURST,
@@ -66,6 +68,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["chat.limits"] = {
         "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"], clock),
         "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"], clock),
+        "memberships": TokenBucket(app.config["MEMBERSHIP_BURST"], app.config["MEMBERSHIP_RATE"], clock),
         "uploads": TokenBucket(app.config["UPLOAD_BURST"], app.config["UPLOAD_RATE"], clock),
     }
     app.extensions["chat.signins"] = SignInGuard(app.config, clock)

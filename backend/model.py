@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 GROUP, DM = "group", "dm"
 PUBLIC, PRIVATE = "public", "private"
+# The membership changes a room event may record (besides "created", which lists the members).
+JOINED, ADDED, LEFT = "joined", "added", "left"
+CHANGES = (JOINED, ADDED, LEFT)
 
 
 def client_key(sender: str, client_id: str) -> str:
@@ -89,12 +92,37 @@ class Room:
         """Public rooms are visible to everyone signed in; others only to their members."""
         return self.visibility == PUBLIC or self.has_member(username)
 
+    def members_after(self, pos: int) -> list[str]:
+        """The members right after event ``pos``, in the order they joined (as ``members`` lists them).
+
+        Served in a membership change's room object, which the log stores without the list.
+        """
+        covering = []
+        for name, spans in list(self.spans.items()):
+            for start, end in spans:
+                if start <= pos and (end is None or pos < end):
+                    covering.append((start, name))
+                    break
+        covering.sort(key=lambda item: item[0])  # stable: a room's first members keep their order
+        return [name for _, name in covering]
+
+    def apply_change(self, action: str, user: str, pos: int) -> None:
+        """Apply one membership change of event ``pos``: ``user`` joined, was added, or left."""
+        self.changed_at = pos  # first: see members_at
+        if action == LEFT:
+            self.spans[user][-1][1] = pos
+            self.members = [name for name in self.members if name != user]
+        else:
+            self.spans.setdefault(user, []).append([pos, None])
+            self.members = [*self.members, user]
+
     def apply_membership(self, members: list[str], pos: int) -> None:
         """Set the member list as of event ``pos``, opening and closing membership spans."""
         self.changed_at = pos  # first: see members_at
         before, after = set(self.members), set(members)
-        for name in after - before:
-            self.spans.setdefault(name, []).append([pos, None])
+        for name in members:  # in the list's order: members_after lists a room's first members so
+            if name not in before:
+                self.spans.setdefault(name, []).append([pos, None])
         for name in before - after:
             self.spans[name][-1][1] = pos
         self.members = list(members)

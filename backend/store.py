@@ -111,13 +111,18 @@ class Store(Lifecycle, Reading, SearchSource):
             return self._append_room_event(room, "created", creator, everyone)
 
     def add_member(
-        self, actor: str, room_id: str, username: str, known: Callable[[str], str] | None = None
+        self,
+        actor: str,
+        room_id: str,
+        username: str,
+        known: Callable[[str], str] | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> tuple[dict, bool]:
         """Join a public room yourself, or add someone to a room you are in; ``(room, changed)``.
 
         ``known``, when given, turns the name as the caller typed it into a registered user's (or
         raises Invalid); it runs once the room is found, so a hidden room stays hidden whatever
-        the name.
+        the name. ``admit`` runs only for a change that will be stored (the actor's rate limit).
         """
         with self._lock:
             room = self.room(actor, room_id)
@@ -129,11 +134,22 @@ class Store(Lifecycle, Reading, SearchSource):
                 return room.to_json(), False
             if room.kind == DM:
                 raise Forbidden("Nobody can be added to a direct message.")
+            if admit is not None:
+                admit()
             action = "joined" if username == actor else "added"
             return self._append_room_event(room, action, username, [*room.members, username]), True
 
-    def leave(self, actor: str, room_id: str, username: str | None = None) -> None:
-        """Leave a group room; ``username`` (the name a request gave) must be ``actor``'s own."""
+    def leave(
+        self,
+        actor: str,
+        room_id: str,
+        username: str | None = None,
+        admit: Callable[[], None] | None = None,
+    ) -> None:
+        """Leave a group room; ``username`` (the name a request gave) must be ``actor``'s own.
+
+        ``admit`` runs only when the leave will be stored (the actor's rate limit).
+        """
         with self._lock:
             room = self.room(actor, room_id)
             if username is not None and canonical(username) != canonical(actor):
@@ -142,6 +158,8 @@ class Store(Lifecycle, Reading, SearchSource):
                 raise Forbidden("A direct message cannot be left.")
             if not room.has_member(actor):
                 raise NotAMember("You are not a member of this room.")
+            if admit is not None:
+                admit()
             self._append_room_event(room, "left", actor, [m for m in room.members if m != actor])
 
     def open_dm(self, actor: str, other: str) -> tuple[dict, bool]:
@@ -350,7 +368,17 @@ class Store(Lifecycle, Reading, SearchSource):
             self._append_room_event(general, "joined", username, [*general.members, username])
 
     def _append_room_event(self, room: Room, action: str, user: str | None, members: list[str]) -> dict:
-        snapshot = dict(room.to_json(), members=members)
+        """Append a room's creation (with its ``members``) or a change of one member.
+
+        A change is stored as the change: the room without its member list (``members`` is what
+        the list becomes, for the check only). The feeds serve it with the list as of that event
+        (:meth:`_served_line`), so clients see the contract's room object either way.
+        """
+        snapshot = room.to_json()
+        if action == "created":
+            snapshot["members"] = members
+        else:
+            del snapshot["members"]
         self._append({"type": "room", "pos": self.pos + 1, "room": snapshot, "action": action, "user": user})
         return self._rooms.by_id[room.id].to_json()
 

@@ -44,6 +44,7 @@ ADDRESS_LOGIN_FAILURES = 50  # failed sign-ins from one address, across names, p
 REGISTRATION_BURST, REGISTRATION_RATE = 100, 1 / 60  # new accounts per address: a burst, then 1 a minute
 HASH_CONCURRENCY = 4  # password hashes (scrypt) running at once; one more is 429 at once
 ROOM_BURST, ROOM_RATE = 20, 0.1  # rooms per user: a burst, then one every 10 s
+MEMBERSHIP_BURST, MEMBERSHIP_RATE = 30, 0.5  # joins, adds and leaves per user: a burst, then 1 per 2 s
 
 # -- files --
 MAX_UPLOAD_MB = 25  # a file's own bytes at most (--max-upload-mb); more is 413 payload_too_large
