@@ -87,6 +87,13 @@ RATE_LIMITS = [
         "joins, adds and leaves a user may make at once",
     ),
     ("--membership-rate", str(limits.MEMBERSHIP_RATE), _rate, "membership changes per second a user regains"),
+    (
+        "--catch-up-burst",
+        str(limits.CATCH_UP_BURST),
+        _count,
+        f"catch-ups more than {limits.DEEP_CATCH_UP:,} events behind a user may make at once",
+    ),
+    ("--catch-up-rate", str(limits.CATCH_UP_RATE), _rate, "deep catch-ups per second a user regains"),
     ("--upload-burst", str(limits.UPLOAD_BURST), _count, "files a user may upload at once"),
     ("--upload-rate", str(limits.UPLOAD_RATE), _rate, "uploads per second a user regains"),
 ]

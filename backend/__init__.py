@@ -39,6 +39,8 @@ DEFAULTS = {
     "ROOM_RATE": limits.ROOM_RATE,  # per second
     "MEMBERSHIP_BURST": limits.MEMBERSHIP_BURST,  # joins, adds and leaves per user
     "MEMBERSHIP_RATE": limits.MEMBERSHIP_RATE,  # per second
+    "CATCH_UP_BURST": limits.CATCH_UP_BURST,  # deep catch-ups (GET /api/events far behind) per user
+    "CATCH_UP_RATE": limits.CATCH_UP_RATE,  # per second
     "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
     "MAX_UPLOAD_MB": limits.MAX_UPLOAD_MB,  # a file's own bytes; the upload route's own limit
     "UPLOAD_BURST": limits.UPLOAD_BURST,
@@ -69,6 +71,7 @@ def create_app(config: dict | None = None) -> Flask:
         "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"], clock),
         "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"], clock),
         "memberships": TokenBucket(app.config["MEMBERSHIP_BURST"], app.config["MEMBERSHIP_RATE"], clock),
+        "catch_ups": TokenBucket(app.config["CATCH_UP_BURST"], app.config["CATCH_UP_RATE"], clock),
         "uploads": TokenBucket(app.config["UPLOAD_BURST"], app.config["UPLOAD_RATE"], clock),
     }
     app.extensions["chat.signins"] = SignInGuard(app.config, clock)

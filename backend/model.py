@@ -46,6 +46,8 @@ class Room:
     changed_at: int = 0
     # username -> the seq up to which they have read the room (backend/reading.py).
     read_seq: dict[str, int] = field(default_factory=dict)
+    # The pos of every event of the room, in order: a user's feed reads only its rooms' events.
+    positions: array = field(default_factory=lambda: array("q"))
 
     def to_json(self) -> dict:
         """The contract's room object."""
@@ -106,26 +108,38 @@ class Room:
         covering.sort(key=lambda item: item[0])  # stable: a room's first members keep their order
         return [name for _, name in covering]
 
-    def apply_change(self, action: str, user: str, pos: int) -> None:
-        """Apply one membership change of event ``pos``: ``user`` joined, was added, or left."""
+    def apply_change(self, action: str, user: str, pos: int) -> list[str]:
+        """Apply one membership change of event ``pos``: ``user`` joined, was added, or left.
+
+        Returns ``[user]`` if this is the first time they are a member, else ``[]``.
+        """
         self.changed_at = pos  # first: see members_at
         if action == LEFT:
             self.spans[user][-1][1] = pos
             self.members = [name for name in self.members if name != user]
-        else:
-            self.spans.setdefault(user, []).append([pos, None])
-            self.members = [*self.members, user]
+            return []
+        first = user not in self.spans
+        self.spans.setdefault(user, []).append([pos, None])
+        self.members = [*self.members, user]
+        return [user] if first else []
 
-    def apply_membership(self, members: list[str], pos: int) -> None:
-        """Set the member list as of event ``pos``, opening and closing membership spans."""
+    def apply_membership(self, members: list[str], pos: int) -> list[str]:
+        """Set the member list as of event ``pos``, opening and closing membership spans.
+
+        Returns the names who are members for the first time.
+        """
         self.changed_at = pos  # first: see members_at
         before, after = set(self.members), set(members)
+        first = []
         for name in members:  # in the list's order: members_after lists a room's first members so
             if name not in before:
+                if name not in self.spans:
+                    first.append(name)
                 self.spans.setdefault(name, []).append([pos, None])
         for name in before - after:
             self.spans[name][-1][1] = pos
         self.members = list(members)
+        return first
 
     def add_message(self, seq: int, pos: int, sender: str, client_id: str) -> None:
         """Index a stored message."""

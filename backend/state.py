@@ -8,6 +8,10 @@ room's members (:mod:`backend.audience`), and :meth:`Rooms.audience` answers it 
 
 from __future__ import annotations
 
+from array import array
+
+from common.feed import EVERYONE
+
 from . import audience
 from .audience import Audience, Members
 from .model import CHANGES, DM, LEFT, Room
@@ -30,6 +34,12 @@ class Rooms:
         # The positions of membership changes stored without the member list: the feeds serve
         # them with the list as of that event (Room.members_after).
         self.changes: set[int] = set()
+        # What a user's feed reads instead of the whole log (the store's _user_positions): the
+        # rooms each user has ever been in, the events that concern everyone, and those that
+        # name their users (a read position: its reader), in pos order.
+        self.rooms_of: dict[str, list[Room]] = {}
+        self.everyone_positions = array("q")
+        self.named_positions: dict[str, array] = {}
 
     def dm(self, pair: frozenset[str]) -> Room | None:
         """The direct-message room of two users, if they have one."""
@@ -76,20 +86,29 @@ class Rooms:
     def apply(self, room: Room, record: dict, pos: int) -> None:
         """Update ``room`` with event ``pos``, and note whom it concerns if not the room's members."""
         kind = record["type"]
+        room.positions.append(pos)
         if kind == "message":
             message = record["message"]
             room.add_message(message["seq"], pos, message["sender"], message["client_id"])
         elif kind == "room":
             if is_change(record):
-                room.apply_change(record["action"], record["user"], pos)
+                newcomers = room.apply_change(record["action"], record["user"], pos)
                 self.changes.add(pos)
             else:  # a room's creation, or a change stored with the whole list (older logs)
-                room.apply_membership(record["room"]["members"], pos)
+                newcomers = room.apply_membership(record["room"]["members"], pos)
+            for name in newcomers:
+                self.rooms_of.setdefault(name, []).append(room)
         elif kind == "read":
             apply_read(room, record)
         special = audience.decide(record, room)
         if special is not None:
             self._audiences[pos] = special
+            users = special.users()
+            if users == EVERYONE:
+                self.everyone_positions.append(pos)
+            else:
+                for name in users:
+                    self.named_positions.setdefault(name, array("q")).append(pos)
 
     def audience(self, room: Room, pos: int) -> Audience:
         """Who event ``pos`` of ``room`` concerns: the one answer both feeds read."""

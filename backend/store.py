@@ -10,12 +10,15 @@ a crash could take back.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import logging
 import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 
 import orjson
 
@@ -319,25 +322,62 @@ class Store(Lifecycle, Reading, SearchSource):
     def _select(
         self, after: int, limit: int, wait: float, username: str | None, scan_limit: int
     ) -> tuple[list[int], int, bool]:
+        """The positions to serve after ``after``, the cursor, and whether the log goes on.
+
+        For the hub (``username`` None) every position of the log, in order. For one user only
+        the positions that may concern them (:meth:`_user_positions`): a user in a few quiet rooms
+        catches up from ``pos`` 0 on a log of millions by reading a few hundred positions. At
+        most ``scan_limit`` positions are examined per call either way.
+        """
         deadline = time.monotonic() + wait
         cursor = min(after, self.pos)
-        stop_scan = cursor + scan_limit
-        found: list[int] = []
         rooms, concerns, room_number = self._rooms.in_order, self._rooms.concerns, self._log.room_number
         while True:
-            end = min(self.pos, stop_scan)
-            while cursor < end and len(found) < limit:
-                cursor += 1
-                if self._log.has(cursor) and (
-                    username is None or concerns(rooms[room_number(cursor)], cursor, username)
+            end = min(self.pos, cursor + scan_limit) if username is None else self.pos
+            candidates = (
+                range(cursor + 1, end + 1)
+                if username is None
+                else self._user_positions(username, cursor, end)
+            )
+            found: list[int] = []
+            examined = 0
+            for pos in candidates:
+                if pos <= cursor:
+                    continue  # the same position from two of the merged indexes
+                if len(found) >= limit or examined >= scan_limit:
+                    break
+                cursor = pos
+                examined += 1
+                if self._log.has(pos) and (
+                    username is None or concerns(rooms[room_number(pos)], pos, username)
                 ):
-                    found.append(cursor)
+                    found.append(pos)
+            else:
+                cursor = end
             more = cursor < self.pos
             remaining = deadline - time.monotonic()
             if found or more or remaining <= 0:
                 return found, cursor, more
             self._wait_past(cursor, remaining)  # caught up with nothing to return
-            stop_scan = cursor + scan_limit
+
+    def _user_positions(self, username: str, after: int, end: int) -> Iterator[int]:
+        """In pos order, the positions in ``(after, end]`` that may concern ``username``.
+
+        Merged from the room index: each room's events during the user's memberships of it,
+        the events that concern everyone, and those that name the user. A position may come
+        twice (from two of them); the caller checks each against :meth:`Rooms.concerns`.
+        """
+        streams = []
+        for room in self._rooms.rooms_of.get(username, ()):
+            for start, stop in list(room.spans.get(username, ())):
+                streams.append(
+                    _between(room.positions, max(start, after + 1), end if stop is None else min(stop, end))
+                )
+        streams.append(_between(self._rooms.everyone_positions, after + 1, end))
+        named = self._rooms.named_positions.get(username)
+        if named is not None:
+            streams.append(_between(named, after + 1, end))
+        return heapq.merge(*streams)
 
     def _wait_past(self, pos: int, timeout: float) -> None:
         with self._new_event:
@@ -409,6 +449,14 @@ class Store(Lifecycle, Reading, SearchSource):
             message = record["message"]
             self._files[message["file"]["id"]] = (message["room"], message["seq"])
         self.pos = pos
+
+
+def _between(positions: array, low: int, high: int) -> Iterator[int]:
+    """The items of a sorted ``positions`` array from ``low`` to ``high`` inclusive, read lazily."""
+    if low > high:
+        return iter(())
+    first, last = bisect.bisect_left(positions, low), bisect.bisect_right(positions, high)
+    return map(positions.__getitem__, range(first, last))
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -45,6 +45,8 @@ REGISTRATION_BURST, REGISTRATION_RATE = 100, 1 / 60  # new accounts per address:
 HASH_CONCURRENCY = 4  # password hashes (scrypt) running at once; one more is 429 at once
 ROOM_BURST, ROOM_RATE = 20, 0.1  # rooms per user: a burst, then one every 10 s
 MEMBERSHIP_BURST, MEMBERSHIP_RATE = 30, 0.5  # joins, adds and leaves per user: a burst, then 1 per 2 s
+DEEP_CATCH_UP = 10_000  # positions behind the log from which a GET /api/events is a deep catch-up
+CATCH_UP_BURST, CATCH_UP_RATE = 60, 1  # deep catch-ups per user: a burst (pages), then 1 a second
 
 # -- files --
 MAX_UPLOAD_MB = 25  # a file's own bytes at most (--max-upload-mb); more is 413 payload_too_large
