@@ -15,8 +15,6 @@ import pytest
 
 from tests.live_http import sign_in, unique
 
-pytestmark = pytest.mark.live
-
 
 def refused(session, retry_at_least: int = 1) -> int:
     """Check a ``429 rate_limited`` sign-in answer; its Retry-After."""
@@ -32,6 +30,7 @@ def from_address(address: str) -> dict:
     return {"headers": {"X-Forwarded-For": address}}
 
 
+@pytest.mark.live
 def test_new_accounts_per_client_address(start_backend, start_front):
     backend = start_backend(None, "--registration-burst", "3", "--registration-rate", "0.01")
     front = start_front(backend, "--trust-proxy", "127.0.0.1")
@@ -55,6 +54,7 @@ def test_new_accounts_per_client_address(start_backend, start_front):
     refused(sign_in(other_proxy.url, status=None, **from_address("203.0.113.9")))
 
 
+@pytest.mark.live
 def test_failed_sign_ins_across_names_are_limited_per_address(start_backend, start_front):
     backend = start_backend(None, "--address-login-failures", "5")
     url = start_front(backend, "--trust-proxy", "127.0.0.1").url
@@ -72,6 +72,7 @@ def test_failed_sign_ins_across_names_are_limited_per_address(start_backend, sta
         assert sign_in(url, person.username, person.password, **from_address(f"192.0.2.{n}")).status == 200
 
 
+@pytest.mark.live
 def test_password_hashing_beyond_the_cap_is_refused_at_once(start_backend, start_front):
     backend = start_backend(None, "--hash-concurrency", "1")
     url = start_front(backend).url
@@ -94,3 +95,27 @@ def test_password_hashing_beyond_the_cap_is_refused_at_once(start_backend, start
             assert "busy" in answer.json()["error"]["message"]
     # Refused without hashing: the refusals come back faster than the sign-ins that hashed.
     assert sorted(fast)[len(fast) // 2] < sorted(slow)[len(slow) // 2]
+
+
+def test_the_contracts_default_for_new_accounts(make_backend_app, clock):
+    """Started with no flags: a burst of 100 new accounts per address, then one a minute.
+
+    In-process, on a clock the test moves, with the address the front server would name.
+    """
+    client = make_backend_app({"RATE_LIMIT_CLOCK": clock}, seeded=False).test_client()
+
+    def register(name: str, address: str = "198.51.100.20"):
+        return client.post(
+            "/api/session",
+            json={"username": name, "password": "correct horse battery"},
+            headers={"X-Chat-Client-Address": address},
+        )
+
+    for n in range(100):
+        assert register(f"burst{n:03d}").status_code == 201
+    refused = register("one-too-many")
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "60"
+    assert register("elsewhere", "198.51.100.21").status_code == 201
+    clock.advance(60)
+    assert register("a-minute-later").status_code == 201
+    assert register("and-no-sooner").status_code == 429
