@@ -45,6 +45,12 @@ def test_new_accounts_per_client_address(start_backend, start_front):
     assert sign_in(url, status=None, **from_address("203.0.113.7")).status == 201
     # ...but a client cannot name itself: the relay sets the backend's header, overwriting this.
     refused(sign_in(url, status=None, headers={"X-Chat-Client-Address": "198.51.100.1"}))
+    # Nor by writing addresses in front of the one the proxy appends: the chain is read from the
+    # right, and the first address that is not a trusted proxy is the client.
+    for _ in range(2):
+        assert sign_in(url, status=None, **from_address("203.0.113.7")).status == 201
+    refused(sign_in(url, status=None, **from_address("198.51.100.5, 203.0.113.7")))
+    assert sign_in(url, status=None, **from_address("203.0.113.10, 127.0.0.1")).status == 201
 
     # A front server that trusts no proxy believes no X-Forwarded-For.
     untrusting = start_front(backend)
