@@ -140,7 +140,7 @@ class Store(Lifecycle, Reading, SearchSource):
             if admit is not None:
                 admit()
             action = "joined" if username == actor else "added"
-            return self._append_room_event(room, action, username, [*room.members, username]), True
+            return self._append_room_event(room, action, username), True
 
     def leave(
         self,
@@ -163,7 +163,7 @@ class Store(Lifecycle, Reading, SearchSource):
                 raise NotAMember("You are not a member of this room.")
             if admit is not None:
                 admit()
-            self._append_room_event(room, "left", actor, [m for m in room.members if m != actor])
+            self._append_room_event(room, "left", actor)
 
     def open_dm(self, actor: str, other: str) -> tuple[dict, bool]:
         """The one DM room of the pair; ``(room, created)``."""
@@ -369,7 +369,10 @@ class Store(Lifecycle, Reading, SearchSource):
         """
         streams = []
         for room in self._rooms.rooms_of.get(username, ()):
-            for start, stop in list(room.spans.get(username, ())):
+            # Newest first: the spans are in order, so once one ended by ``after`` all earlier did.
+            for start, stop in reversed(list(room.spans.get(username, ()))):
+                if stop is not None and stop <= after:
+                    break
                 streams.append(
                     _between(room.positions, max(start, after + 1), end if stop is None else min(stop, end))
                 )
@@ -405,18 +408,20 @@ class Store(Lifecycle, Reading, SearchSource):
     def _join_general(self, username: str) -> None:
         general = self._rooms.general
         if username not in general.spans:
-            self._append_room_event(general, "joined", username, [*general.members, username])
+            self._append_room_event(general, "joined", username)
 
-    def _append_room_event(self, room: Room, action: str, user: str | None, members: list[str]) -> dict:
-        """Append a room's creation (with its ``members``) or a change of one member.
+    def _append_room_event(
+        self, room: Room, action: str, user: str | None, members: list[str] | None = None
+    ) -> dict:
+        """Append a room's creation (with its first ``members``) or a change of one member.
 
-        A change is stored as the change: the room without its member list (``members`` is what
-        the list becomes, for the check only). The feeds serve it with the list as of that event
-        (:meth:`_served_line`), so clients see the contract's room object either way.
+        A change is stored as the change: ``action`` and ``user``, with the room without its
+        member list. The feeds serve it with the list as of that event (:meth:`_served_line`), so
+        clients see the contract's room object either way.
         """
         snapshot = room.to_json()
         if action == "created":
-            snapshot["members"] = members
+            snapshot["members"] = members or []
         else:
             del snapshot["members"]
         self._append({"type": "room", "pos": self.pos + 1, "room": snapshot, "action": action, "user": user})
