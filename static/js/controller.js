@@ -135,8 +135,9 @@ export class Controller {
       await this.enter(answer.data.user, { registered: answer.status === 201 });
     } catch (error) {
       this.view.setSignInBusy(false);
+      // The server's own sentence says why (a name too like another's, a guessable password, a
+      // limit and how long to wait); only a wrong password is worded here.
       if (error.code === 'invalid_credentials') this.view.setSignInError('Wrong password for this name.');
-      else if (error.code === 'rate_limited') this.view.setSignInError('Too many tries. Wait a few minutes.');
       else this.view.setSignInError(error.message || 'Signing in did not work.');
     }
   }

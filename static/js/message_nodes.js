@@ -62,7 +62,7 @@ export function messageNode(message, ctx, grouped) {
   if (message.deleted) item.classList.add('deleted');
   item.dataset.seq = String(message.seq);
   const head = el('div', 'meta');
-  head.append(el('span', 'sender', message.sender));
+  head.append(el('bdi', 'sender', message.sender)); // an isolate: a name's direction stays in it
   const time = el('time', 'time', clockTime(message.ts));
   time.dateTime = message.ts;
   time.title = new Date(message.ts).toLocaleString();
@@ -86,6 +86,7 @@ export function messageNode(message, ctx, grouped) {
     item.append(editForm(message.seq, open ? ctx.editing.draft : edit.text, edit && edit.failed));
   } else {
     const body = el('div', 'text');
+    body.dir = 'auto'; // an isolate, its direction from its own first letter (app.css: user text)
     body.append(renderBody(edit ? edit.text : message.text, ctx.me));
     item.append(body);
   }
