@@ -130,13 +130,20 @@ def _row10(r):
     if quiet:
         lat = quiet["latency"]
         before = f" (alone, just before: p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms)"
+    acks = f"; ack p50 {fan['ack_latency']['p50_ms']} ms, p99 {fan['ack_latency']['p99_ms']} ms"
     got = (
-        f"fan-out {_lat(fan)}; {_counts(fan)}{before}"
+        f"fan-out {_lat(fan)}; {_counts(fan)}{acks}{before}"
         f"; {r['uploaders']} clients moved {r['uploads']} files of "
         f"{r['file_mib']:.0f} MiB in {r['wall_s']} s: up {r['upload_mib_s']} MiB/s, down "
         f"{r['download_mib_s']} MiB/s in all (one upload {r['per_upload_mib_s']} MiB/s, one download "
         f"{r['per_download_mib_s']} MiB/s)"
     )
+    per_mib = r.get("cpu_ms_per_mib") or {}
+    if per_mib:
+        got += (
+            f"; CPU per MiB moved: front {per_mib.get('front')} ms, backend {per_mib.get('backend')} ms"
+            f"; the uploading clients took {r.get('uploaders_cpu_pct')}% of a core"
+        )
     if r["failed"]:
         got += f"; {r['failed']} failed ({r['last_error']})"
     return got, "fan-out p99 <= 25 ms (scenario 1's) during the uploads; throughput reported", ok
