@@ -16,7 +16,7 @@ from common.limits import EVENTS_BATCH
 from tests.hub_helpers import drain, positions
 from tests.timing import Clock
 from webserver import polling
-from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver.connection import CLOSE_TRY_AGAIN, WRITE_BATCH, Connection
 from webserver.hub import Hub
 from webserver.presence import OFFLINE_GRACE
 
@@ -120,7 +120,7 @@ def test_a_broadcast_frame_is_encoded_once(hub: Hub) -> None:
     for conn in conns:
         drain(conn)
     hub.apply(message(11, "r1"), R1)
-    frames = [conn.next_frame(timeout=0) for conn in conns]
+    frames = [conn.next_frames(1)[0] for conn in conns]
     assert all(frame is frames[0] for frame in frames)  # the very same str object
 
 
@@ -138,31 +138,104 @@ def test_a_slow_consumer_is_closed_and_the_others_carry_on(hub: Hub) -> None:
     assert positions(fast) == [31]
 
 
-def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
+class Loop:
+    """What a connection's ``spawn`` gets under gevent: a writer started later, at the next turn of
+    the loop. ``turn()`` runs the writers started since the last turn, as that turn would."""
+
+    def __init__(self) -> None:
+        self.due: list = []
+
+    def spawn(self, writer) -> None:
+        self.due.append(writer)
+
+    def turn(self) -> int:
+        due, self.due = self.due, []
+        for writer in due:
+            writer()
+        return len(due)
+
+
+def attached(conn: Connection, loop: Loop) -> tuple[list[list[str]], list[tuple[int, str]]]:
+    """Give ``conn`` a socket that records each write (a list of frames) and the close."""
+    writes: list[list[str]] = []
+    closed: list[tuple[int, str]] = []
+    conn.attach(
+        lambda frames: writes.append(list(frames)), lambda code, why: closed.append((code, why)), loop.spawn
+    )
+    return writes, closed
+
+
+def test_a_burst_reaches_each_socket_in_one_write(hub: Hub) -> None:
+    loop = Loop()
+    alice, bob = connect(hub, "alice"), connect(hub, "bob")
+    (alice_writes, _), (bob_writes, _) = attached(alice, loop), attached(bob, loop)
+    for pos in range(11, 16):  # a page of the log, applied in one go
+        hub.apply(message(pos, "r1"), R1)
+    assert len(loop.due) == 2  # one writer per connection for the whole burst, not one per frame
+    loop.turn()
+    for writes in (alice_writes, bob_writes):
+        assert len(writes) == 1  # hello, presence and five messages in one socket write
+        order = [f["pos"] for f in map(orjson.loads, writes[0]) if f["type"] == "message"]
+        assert order == [11, 12, 13, 14, 15]
+    assert loop.turn() == 0  # the writers ended with their queues empty
+
+
+def test_an_idle_connection_has_no_writer_and_the_next_frame_starts_one(hub: Hub) -> None:
+    loop = Loop()
+    conn = connect(hub, "alice")
+    writes, _ = attached(conn, loop)
+    loop.turn()
+    assert len(writes) == 1 and loop.due == []  # written, and nothing runs for it while idle
+    hub.apply(message(11, "r1"), R1)
+    assert len(loop.due) == 1
+    loop.turn()
+    assert [f["pos"] for f in map(orjson.loads, writes[1])] == [11]
+
+
+def test_a_write_larger_than_the_batch_goes_in_several_writes_in_order(hub: Hub) -> None:
+    loop = Loop()
+    conn = connect(hub, "alice")
+    drain(conn)
+    writes, _ = attached(conn, loop)
+    for pos in range(11, 11 + 2 * WRITE_BATCH + 3):
+        hub.apply(message(pos, "r1"), R1)
+    loop.turn()
+    assert [len(w) for w in writes] == [WRITE_BATCH, WRITE_BATCH, 3]
+    assert [f["pos"] for w in writes for f in map(orjson.loads, w)] == list(
+        range(11, 11 + 2 * WRITE_BATCH + 3)
+    )
+
+
+def test_the_writer_sends_the_queue_then_closes_and_nothing_is_lost_across_threads(hub: Hub) -> None:
     conn = connect(hub, "alice")
     sent: list[str] = []
     closed: list[tuple[int, str]] = []
-    writer = threading.Thread(
-        target=conn.pump, args=(sent.extend, lambda code, why: closed.append((code, why)))
-    )
-    writer.start()
-    for pos in range(11, 16):
+
+    def spawn(writer) -> None:  # real threads: a frame may be queued while a writer is ending
+        threading.Thread(target=writer).start()
+
+    conn.attach(sent.extend, lambda code, why: closed.append((code, why)), spawn)
+    for pos in range(11, 211):
         hub.apply(message(pos, "r1"), R1)
     hub.close_session("t-alice")
-    writer.join(timeout=5)
+    assert conn.wait_written(timeout=5)
     order = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
-    assert order == [10, 11, 12, 13, 14, 15]  # hello, then the events in order
+    assert order == [10, *range(11, 211)]  # hello, then every event once, in order
     assert closed == [(1000, "signed out")]
 
 
 def test_a_failing_send_ends_the_writer(hub: Hub) -> None:
+    loop = Loop()
     conn = connect(hub, "alice")
+    closed: list[tuple[int, str]] = []
 
     def broken(frames: list[str]) -> None:
         raise OSError("peer gone")
 
-    conn.pump(broken, lambda code, why: None)
-    assert conn.closed
+    conn.attach(broken, lambda code, why: closed.append((code, why)), loop.spawn)
+    loop.turn()
+    assert conn.closed and closed == [(1000, "")] and conn.wait_written(timeout=0)
+    assert not conn.push("more") and loop.due == []
 
 
 def test_close_session_closes_only_that_sessions_connections(hub: Hub) -> None:
@@ -191,7 +264,7 @@ def test_catch_up_put_waits_for_room_in_the_queue() -> None:
     conn = Connection("alice", "t", limit=2)
     assert conn.put("a") and conn.put("b")
     assert not conn.put("c", timeout=0.05)  # full: waits, never drops or overflows
-    assert conn.next_frame(timeout=0) == "a"
+    assert conn.next_frames(1) == ["a"]
     assert conn.put("c", timeout=0.05)
 
 

@@ -2,10 +2,15 @@
 
 The WebSocket library has no locks, and two greenlets writing one socket at once interleave
 their frames. So nothing writes a socket directly: frames are queued on its :class:`Connection`
-and exactly one writer, :meth:`Connection.pump`, sends them in order. The queue is bounded: a
-connection whose queue overflows is a consumer that cannot keep up, and it is closed (it will
-reconnect with ``after`` and catch up from the backend), so memory stays bounded however many
-clients stall. No Flask import.
+and exactly one writer sends them in order. The writer exists only while there is something to
+write: the first frame queued on an idle connection starts it (``spawn``, a greenlet under
+gevent), it sends every frame waiting, several in one socket write, and ends once the queue is
+empty. An idle connection therefore holds no writer's stack, and a burst (a page of the log the
+hub applies in one go) reaches each socket in one write: the writer runs only at the next turn
+of the loop, once the whole burst is queued. The queue is bounded: a connection whose queue
+overflows is a consumer that cannot keep up, and it is closed (it will reconnect with ``after``
+and catch up from the backend), so memory stays bounded however many clients stall. No Flask
+import.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ class Connection:
     """One open WebSocket as the hub sees it: user, session token, outbound queue, stream cursor.
 
     ``abort`` (optional) is called when the connection is dropped as too slow; it should shut the
-    socket down so that a writer stuck in a blocking send wakes up and ends.
+    socket down so that a writer stuck in a blocking send wakes up and ends. Until :meth:`attach`
+    gives it a socket to write to, frames only wait in the queue (:meth:`next_frames` reads them).
     """
 
     def __init__(self, user: str, token: str, *, limit: int = OUTBOX_LIMIT, abort: Callable | None = None):
@@ -53,12 +59,30 @@ class Connection:
         self.catching_up = False
         self.held: list[tuple[int, str]] = []
         self._frames: deque[str] = deque()
-        # The writer sleeps on this event while the queue is empty. An event (not a condition) is
-        # the cheapest wake-up gevent has, and fan-out sets it once per frame per recipient.
-        # deque appends and pops are atomic, so the queue itself needs no lock.
-        self._wake = threading.Event()
-        self._closing = threading.Lock()
+        # Guards the queue against the writer's "empty, so I end" and the closing state: a frame
+        # queued just as the writer ends starts a new one, never waits for nobody.
+        self._lock = threading.Lock()
         self._abort = abort
+        self._send: Callable[[list[str]], Any] | None = None
+        self._close_socket: Callable[[int, str], Any] | None = None
+        self._spawn: Callable[[Callable[[], None]], Any] | None = None
+        self._writing = False  # a writer is running (or about to)
+        self._written: threading.Event | None = None  # made at close: set once the socket is closed
+
+    def attach(
+        self,
+        send: Callable[[list[str]], Any],
+        close: Callable[[int, str], Any],
+        spawn: Callable[[Callable[[], None]], Any],
+    ) -> None:
+        """Write to a socket from now on: ``send(frames)`` writes frames in one go, ``close(code,
+        reason)`` closes it once the queue is sent, ``spawn(fn)`` runs the writer ``fn`` apart (a
+        greenlet under gevent, started at the next turn of the loop)."""
+        with self._lock:
+            self._send, self._close_socket, self._spawn = send, close, spawn
+            start = bool(self._frames) and self._claim_writer()
+        if start:
+            spawn(self._write)
 
     def push(self, frame: str) -> bool:
         """Queue a frame without waiting; a full queue closes the connection (returns False)."""
@@ -67,9 +91,7 @@ class Connection:
         if len(self._frames) >= self.limit:
             self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
             return False
-        self._frames.append(frame)
-        if not self._wake.is_set():
-            self._wake.set()
+        self._queue(frame)
         return True
 
     def put(self, frame: str, timeout: float | None = None) -> bool:
@@ -83,8 +105,7 @@ class Connection:
             time.sleep(PUT_RETRY)
         if self.closed:
             return False
-        self._frames.append(frame)
-        self._wake.set()
+        self._queue(frame)
         return True
 
     def deliver(self, pos: int, frame: str) -> None:
@@ -101,7 +122,7 @@ class Connection:
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "", *, abort: bool = False) -> None:
         """Ask the writer to send what is queued, then close; ``abort`` drops the queue first."""
-        with self._closing:
+        with self._lock:
             if self.closed:
                 return
             self.closed = True
@@ -110,55 +131,66 @@ class Connection:
             if abort:
                 self._frames.clear()
                 self.held = []
-        self._wake.set()
+            start = False
+            if self._spawn is not None:
+                self._written = threading.Event()
+                start = self._claim_writer()
+        if start:
+            self._spawn(self._write)
         if abort and self._abort is not None:
             self._abort()
+
+    def wait_written(self, timeout: float | None = None) -> bool:
+        """After :meth:`close`: wait until the queue is sent and the socket closed (or ``timeout``)."""
+        written = self._written
+        return written is None or written.wait(timeout)
 
     def pending(self) -> int:
         """How many frames wait in the queue."""
         return len(self._frames)
 
-    def next_frame(self, timeout: float | None = None) -> str | None:
-        """The next frame to write; None once the connection is closed and the queue empty."""
-        frames = self.next_frames(1, timeout)
-        return frames[0] if frames else None
+    def next_frames(self, most: int = WRITE_BATCH) -> list[str]:
+        """Up to ``most`` frames off the queue, oldest first, without waiting (what a writer would
+        send next); empty when none wait."""
+        with self._lock:
+            return self._take(most)
 
-    def next_frames(self, most: int, timeout: float | None = None) -> list[str]:
-        """Up to ``most`` frames to write, waiting for one; empty once closed and drained."""
+    def _queue(self, frame: str) -> None:
+        with self._lock:
+            self._frames.append(frame)
+            start = self._spawn is not None and self._claim_writer()
+        if start:
+            self._spawn(self._write)
+
+    def _claim_writer(self) -> bool:
+        """(Lock held.) Whether the caller should start the writer: none runs, so one is due now."""
+        if self._writing:
+            return False
+        self._writing = True
+        return True
+
+    def _take(self, most: int) -> list[str]:
         frames = self._frames
-        while not frames:
-            if self.closed:
-                return []
-            self._wake.clear()
-            # Looked at again after clearing: a frame pushed just before the clear is not missed.
-            if frames or self.closed:
-                continue
-            if not self._wake.wait(timeout):
-                return []
-        batch = []
-        try:
-            for _ in range(min(most, len(frames))):
-                batch.append(frames.popleft())
-        except IndexError:  # dropped meanwhile by an abort (only possible with real threads)
-            pass
-        return batch
+        return [frames.popleft() for _ in range(min(most, len(frames)))]
 
-    def pump(self, send: Callable[[list[str]], Any], close: Callable[[int, str], Any]) -> None:
-        """The connection's one writer: send queued frames until closed, then ``close(code, reason)``.
-
-        ``send`` gets every frame that is waiting (up to :data:`WRITE_BATCH`) at once, so a busy
-        connection costs one wake-up and one socket write per batch instead of per frame.
-        """
+    def _write(self) -> None:
+        """The writer: sends every waiting frame (up to :data:`WRITE_BATCH` per socket write) and
+        ends when the queue is empty; once the connection is closed, closes the socket."""
         while True:
-            frames = self.next_frames(WRITE_BATCH)
+            with self._lock:
+                frames = self._take(WRITE_BATCH)
+                if not frames and not self.closed:
+                    self._writing = False
+                    return
             if not frames:
                 break
             try:
-                send(frames)
+                self._send(frames)
             except Exception:  # the peer went away: nothing more can be written
                 self.close(CLOSE_NORMAL, "", abort=True)
-                break
         try:
-            close(self.close_code, self.close_reason)
+            self._close_socket(self.close_code, self.close_reason)
         except Exception:  # already closed by the peer or by the protocol layer
             pass
+        finally:
+            self._written.set()

@@ -2,8 +2,8 @@
 
 The handshake is judged before the WebSocket is accepted (a ``before_request`` hook), so a
 missing session is a real ``401`` and a foreign origin a real ``403``. Once accepted, the
-connection is registered with the hub (:mod:`webserver.hub`), one writer thread (a greenlet
-under gevent) drains its queue, and this route reads frames and hands them to
+connection is registered with the hub (:mod:`webserver.hub`), a writer greenlet drains its queue
+while frames wait, and this route reads frames and hands them to
 :mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts come only from the
 backend's event log (:mod:`webserver.stream`).
 """
@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import gevent
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
@@ -129,8 +130,9 @@ def _serve(ws: Any) -> None:
         ws.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
         return
     conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
-    writer = threading.Thread(target=conn.pump, args=(_batch_sender(ws), _closer(ws)), daemon=True)
-    writer.start()
+    # The writer runs only while frames wait (webserver.connection): a raw greenlet, the cheapest
+    # gevent has, started at the next turn of the loop, so a burst queued meanwhile goes in one write.
+    conn.attach(_batch_sender(ws), _closer(ws), gevent.spawn_raw)
     hub.register(conn, user, after)
     try:
         if after is not None:
@@ -155,7 +157,7 @@ def _serve(ws: Any) -> None:
     finally:
         hub.unregister(conn)
         conn.close()
-        writer.join(timeout=2)
+        conn.wait_written(timeout=2)
 
 
 def _too_big(data: str | bytes) -> bool:
