@@ -93,15 +93,18 @@ def _row4(r):
 
 
 def _row5(r):
-    s = r["startup"]
-    ok = _le(r["latest_50"]["p50_ms"], 5) and _le(s["healthy_s"], 5)
+    s, again = r["startup"], r.get("restart") or {}
+    ok = _le(r["latest_50"]["p50_ms"], 5) and _le(s["healthy_s"], 5) and _le(again.get("healthy_s"), 5)
     got = (
         f"latest 50: {_lat(r, 'latest_50')} (middle page p50 {r['middle_50']['p50_ms']} ms); "
-        f"backend start {s['healthy_s']} s, RSS {s['backend_rss_mib']} MiB on {r['messages']:,} messages "
+        f"backend start {s['healthy_s']} s ({s.get('cpu_s')} s of CPU) with no checkpoint (one written"
+        f" {s.get('checkpoint_written_s')} s later), restart from it {again.get('healthy_s')} s"
+        f" ({again.get('cpu_s')} s of CPU); RSS {s['backend_rss_mib']} MiB on"
+        f" {r['messages']:,} messages "
         f"({r.get('changed_share', 0):.0%} of them edited or deleted) "
         f"({r['events_file_mib']} MiB)"
     )
-    return got, "p50 <= 5 ms, start <= 5 s", ok
+    return got, "p50 <= 5 ms, start and restart <= 5 s", ok
 
 
 def _row6(r):

@@ -159,7 +159,7 @@ class _OneSocketSelector:
 class _WholeWrites:
     """The client socket with every write made whole and one at a time.
 
-    simple-websocket writes from two places (our writer, and its own thread for pings, pongs and
+    simple-websocket writes from two places (our writer, and its own reader for pings, pongs and
     the closing handshake) with a bare ``send()``, which may write part of a frame when the
     kernel buffer is nearly full. ``sendall`` under one lock keeps every frame whole and apart.
     """
