@@ -157,12 +157,20 @@ def read(data_dir: str, log_path: str) -> tuple[dict[str, Any], int, int] | None
     return state, header["pos"], log_bytes
 
 
-def remove(data_dir: str) -> None:
-    """Delete the checkpoint (compaction rewrites the log it was made from)."""
-    try:
-        os.unlink(path_in(data_dir))
-    except FileNotFoundError:
-        pass
+def remove_leftovers(data_dir: str) -> None:
+    """Delete the temporary files of writers that never finished (killed, or the machine stopped).
+
+    A writer forked by the previous run may still be at work: it then fails at its rename, and the
+    checkpoint in place (if any) stays, which is always safe.
+    """
+    prefix = FILE + ".tmp-"
+    for name in os.listdir(data_dir):
+        if name.startswith(prefix):
+            log.warning("%s: removing an unfinished checkpoint", os.path.join(data_dir, name))
+            try:
+                os.unlink(os.path.join(data_dir, name))
+            except FileNotFoundError:
+                pass
 
 
 def write_in_background(

@@ -372,6 +372,7 @@ class Store(Lifecycle, Reading, SearchSource):
     def _restore(self) -> int:
         """Load the indexes of the data directory's checkpoint if it is sound; the byte of the log
         to replay from (0 without one). See :mod:`backend.checkpoint`."""
+        checkpoint.remove_leftovers(self._data_dir)
         found = checkpoint.read(self._data_dir, self._log.path)
         if found is None:
             return 0

@@ -195,3 +195,14 @@ def test_a_log_cut_below_the_checkpoint_makes_it_stale(often, store, store_dir, 
         store, got = reopened(store_dir)
     assert "stale" in caplog.text and LOADED not in caplog.text
     assert got["pos"] == EVERY - 5
+
+
+def test_an_unfinished_checkpoint_is_removed_at_start(store_dir, caplog):
+    store = Store(str(store_dir))
+    store.close()
+    leftover = store_dir / f"{checkpoint.FILE}.tmp-12345"  # a writer killed before its rename
+    leftover.write_bytes(b"chat checkpoint\n{half")
+    with caplog.at_level(logging.WARNING):
+        reopened(store_dir)
+    assert not leftover.exists() and "unfinished checkpoint" in caplog.text
+    assert not (store_dir / checkpoint.FILE).exists()
