@@ -89,7 +89,14 @@ def _row3(r):
 
 def _row4(r):
     ok = _le(r["ack_latency"]["p50_ms"], 3) and _le(r["ack_latency"]["p99_ms"], 10) and _clean(r)
-    return f"ack {_lat(r, 'ack_latency')}; {_counts(r)}", "ack p50 <= 3 ms, p99 <= 10 ms", ok
+    got = f"ack {_lat(r, 'ack_latency')}; {_counts(r)}"
+    path = r.get("ack_path")
+    if path:
+        got += (
+            f"; below the front server, one at a time: fsync alone {_lat(path, 'fsync_alone')}, "
+            f"the backend's POST {_lat(path, 'backend_post')}"
+        )
+    return got, "ack p50 <= 3 ms, p99 <= 10 ms", ok
 
 
 def _row5(r):
