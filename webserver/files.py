@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 # send) is paid 16 times less often too. Two or three pieces in flight per transfer stay a few MiB.
 CHUNK = 1024 * 1024
 
+# Seconds a file's next piece waits at most for the front server's loop to be idle (see
+# _let_others_run): at least 20 MiB/s per transfer however busy the chat keeps the process.
+IDLE_WAIT = 0.05
+
 # Seconds (connect, answer). An upload's answer comes once the backend has the whole body, has
 # fsynced it and made a thumbnail: a large image on a busy disk takes a few seconds. A download's
 # first bytes come at once (sendfile), but a slow client reading a large file keeps it open.
@@ -109,9 +113,11 @@ def _let_others_run() -> None:
     waits never yields: without a yield, one fast upload would hold the whole process until it
     ends. The yield waits for the event loop to be idle (no socket ready, no timer due), not just
     for one turn: a chat frame is never queued behind a MiB of someone's file, and files move in
-    the time the chat leaves over.
+    the time the chat leaves over, but at least a piece every :data:`IDLE_WAIT` seconds, so a
+    front server kept busy by the chat slows files down without stopping them.
     """
-    gevent.idle()
+    with gevent.Timeout(IDLE_WAIT, False):
+        gevent.idle()
 
 
 @bp.get("/api/files/<_file>/<path:_name>")
