@@ -10,9 +10,9 @@ Nothing is ever trusted that could be torn or stale:
 
 - **Torn or corrupted.** The file is written under a temporary name, fsynced, then renamed over
   the old one, and the directory fsynced: a crash leaves the old checkpoint or the new one whole.
-  Its header holds the SHA-256 and length of the pickled indexes; a mismatch (a bad disk, a file
+  Its header holds the BLAKE2b digest and length of the pickled indexes; a mismatch (a bad disk, a file
   cut short) means the checkpoint is ignored and the whole log replayed.
-- **Stale.** The header holds the length of the log the indexes were made from and the SHA-256
+- **Stale.** The header holds the length of the log the indexes were made from and the digest
   of those bytes. The log only ever grows by appends, so that prefix must be the start of the
   log now, byte for byte; a log that was compacted, restored from an older backup, cut by crash
   recovery below the checkpoint, or replaced is detected and the whole log replayed.
@@ -49,14 +49,21 @@ EVERY = 200_000
 _READ = 1 << 20
 
 
+def _hash(data: bytes = b"") -> Any:
+    """BLAKE2b, 32 bytes: CPython's own code, not OpenSSL's. The writer is a fork of a server with
+    other threads, and one of them may have held an OpenSSL lock (hashing an upload) at the fork;
+    nothing a child of it runs may need such a lock."""
+    return hashlib.blake2b(data, digest_size=32)
+
+
 def path_in(data_dir: str) -> str:
     """Where a data directory keeps its checkpoint."""
     return os.path.join(data_dir, FILE)
 
 
 def prefix_digest(log_path: str, length: int) -> str | None:
-    """The SHA-256 of the first ``length`` bytes of the log, or None if it is shorter."""
-    digest = hashlib.sha256()
+    """The digest of the first ``length`` bytes of the log, or None if it is shorter."""
+    digest = _hash()
     left = length
     with open(log_path, "rb", buffering=0) as data:
         while left > 0:
@@ -76,9 +83,9 @@ def write(data_dir: str, log_path: str, log_bytes: int, pos: int, state: dict[st
         "version": VERSION,
         "pos": pos,
         "log_bytes": log_bytes,
-        "log_sha256": prefix_digest(log_path, log_bytes),
+        "log_blake2b": prefix_digest(log_path, log_bytes),
         "payload_bytes": len(payload),
-        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "payload_blake2b": _hash(payload).hexdigest(),
     }
     target = path_in(data_dir)
     tmp = f"{target}.tmp-{os.getpid()}"
@@ -140,13 +147,12 @@ def read(data_dir: str, log_path: str) -> tuple[dict[str, Any], int, int] | None
     if not isinstance(header, dict) or header.get("version") != VERSION:
         log.warning("%s: not a checkpoint of this version; replaying the whole log", path)
         return None
-    if len(payload) != header.get("payload_bytes") or hashlib.sha256(payload).hexdigest() != header.get(
-        "payload_sha256"
-    ):
+    whole = len(payload) == header.get("payload_bytes")
+    if not whole or _hash(payload).hexdigest() != header.get("payload_blake2b"):
         log.warning("%s: the checkpoint is torn or corrupted; replaying the whole log", path)
         return None
     log_bytes = header.get("log_bytes")
-    if not isinstance(log_bytes, int) or prefix_digest(log_path, log_bytes) != header.get("log_sha256"):
+    if not isinstance(log_bytes, int) or prefix_digest(log_path, log_bytes) != header.get("log_blake2b"):
         log.warning("%s: the checkpoint is not of this log (stale); replaying the whole log", path)
         return None
     try:
