@@ -7,6 +7,7 @@ way its writer would read it, and time is a settable clock.
 from __future__ import annotations
 
 import threading
+import time
 
 import orjson
 import pytest
@@ -14,9 +15,9 @@ import pytest
 from common.feed import EVERYONE
 from common.limits import EVENTS_BATCH
 from tests.hub_helpers import drain, positions
-from tests.timing import Clock
+from tests.timing import Clock, wait_for
 from webserver import polling
-from webserver.connection import CLOSE_TRY_AGAIN, WRITE_BATCH, Connection
+from webserver.connection import CLOSE_TRY_AGAIN, LINGER, WRITE_BATCH, Connection, retire_idle_writers
 from webserver.hub import Hub
 from webserver.presence import OFFLINE_GRACE
 
@@ -139,11 +140,13 @@ def test_a_slow_consumer_is_closed_and_the_others_carry_on(hub: Hub) -> None:
 
 
 class Loop:
-    """What a connection's ``spawn`` gets under gevent: a writer started later, at the next turn of
-    the loop. ``turn()`` runs the writers started since the last turn, as that turn would."""
+    """What a connection's ``spawn`` gets under gevent: a writer that starts later, once the code
+    that queued frames yields. ``turn()`` starts the writers due since the last turn, each in a
+    thread of its own (a writer waits for frames between bursts)."""
 
     def __init__(self) -> None:
         self.due: list = []
+        self.threads: list[threading.Thread] = []
 
     def spawn(self, writer) -> None:
         self.due.append(writer)
@@ -151,8 +154,14 @@ class Loop:
     def turn(self) -> int:
         due, self.due = self.due, []
         for writer in due:
-            writer()
+            thread = threading.Thread(target=writer, daemon=True)
+            thread.start()
+            self.threads.append(thread)
         return len(due)
+
+    def ended(self) -> bool:
+        """Whether every writer started so far has ended."""
+        return all(not thread.is_alive() for thread in self.threads)
 
 
 def attached(conn: Connection, loop: Loop) -> tuple[list[list[str]], list[tuple[int, str]]]:
@@ -165,6 +174,10 @@ def attached(conn: Connection, loop: Loop) -> tuple[list[list[str]], list[tuple[
     return writes, closed
 
 
+def kinds(write: list[str]) -> list[str]:
+    return [orjson.loads(frame)["type"] for frame in write]
+
+
 def test_a_burst_reaches_each_socket_in_one_write(hub: Hub) -> None:
     loop = Loop()
     alice, bob = connect(hub, "alice"), connect(hub, "bob")
@@ -173,37 +186,53 @@ def test_a_burst_reaches_each_socket_in_one_write(hub: Hub) -> None:
         hub.apply(message(pos, "r1"), R1)
     assert len(loop.due) == 2  # one writer per connection for the whole burst, not one per frame
     loop.turn()
+    assert wait_for(lambda: alice_writes and bob_writes, 5)
     for writes in (alice_writes, bob_writes):
         assert len(writes) == 1  # hello, presence and five messages in one socket write
         order = [f["pos"] for f in map(orjson.loads, writes[0]) if f["type"] == "message"]
         assert order == [11, 12, 13, 14, 15]
-    assert loop.turn() == 0  # the writers ended with their queues empty
+    hub.apply(message(16, "r1"), R1)  # the next message wakes the waiting writers: none started
+    assert wait_for(lambda: len(alice_writes) == 2 and len(bob_writes) == 2, 5)
+    assert loop.due == [] and kinds(alice_writes[1]) == ["message"]
+    for conn in (alice, bob):
+        conn.close()
+        assert conn.wait_written(timeout=5)
+    assert wait_for(loop.ended, 5)
 
 
-def test_an_idle_connection_has_no_writer_and_the_next_frame_starts_one(hub: Hub) -> None:
+def test_an_idle_writer_ends_and_the_next_frame_starts_one(hub: Hub) -> None:
     loop = Loop()
     conn = connect(hub, "alice")
     writes, _ = attached(conn, loop)
     loop.turn()
-    assert len(writes) == 1 and loop.due == []  # written, and nothing runs for it while idle
+    assert wait_for(lambda: len(writes) == 1, 5)
+    assert retire_idle_writers(time.monotonic()) == 0  # it has not waited LINGER seconds yet
+    assert wait_for(lambda: retire_idle_writers(time.monotonic() + LINGER) == 1, 5)
+    assert wait_for(loop.ended, 5)  # no writer holds a stack for an idle connection
     hub.apply(message(11, "r1"), R1)
     assert len(loop.due) == 1
     loop.turn()
+    assert wait_for(lambda: len(writes) == 2, 5)
     assert [f["pos"] for f in map(orjson.loads, writes[1])] == [11]
+    conn.close()
+    assert conn.wait_written(timeout=5)
 
 
 def test_a_write_larger_than_the_batch_goes_in_several_writes_in_order(hub: Hub) -> None:
     loop = Loop()
     conn = connect(hub, "alice")
     drain(conn)
-    writes, _ = attached(conn, loop)
     for pos in range(11, 11 + 2 * WRITE_BATCH + 3):
         hub.apply(message(pos, "r1"), R1)
+    writes, _ = attached(conn, loop)  # everything is queued before the writer first runs
     loop.turn()
+    assert wait_for(lambda: sum(map(len, writes)) == 2 * WRITE_BATCH + 3, 5)
     assert [len(w) for w in writes] == [WRITE_BATCH, WRITE_BATCH, 3]
     assert [f["pos"] for w in writes for f in map(orjson.loads, w)] == list(
         range(11, 11 + 2 * WRITE_BATCH + 3)
     )
+    conn.close()
+    assert conn.wait_written(timeout=5)
 
 
 def test_the_writer_sends_the_queue_then_closes_and_nothing_is_lost_across_threads(hub: Hub) -> None:
@@ -211,12 +240,14 @@ def test_the_writer_sends_the_queue_then_closes_and_nothing_is_lost_across_threa
     sent: list[str] = []
     closed: list[tuple[int, str]] = []
 
-    def spawn(writer) -> None:  # real threads: a frame may be queued while a writer is ending
+    def spawn(writer) -> None:  # real threads at once: frames are queued while the writer runs
         threading.Thread(target=writer).start()
 
     conn.attach(sent.extend, lambda code, why: closed.append((code, why)), spawn)
     for pos in range(11, 211):
         hub.apply(message(pos, "r1"), R1)
+        if pos % 50 == 0:
+            retire_idle_writers(time.monotonic() + LINGER)  # and now and then told to end if idle
     hub.close_session("t-alice")
     assert conn.wait_written(timeout=5)
     order = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
@@ -234,7 +265,8 @@ def test_a_failing_send_ends_the_writer(hub: Hub) -> None:
 
     conn.attach(broken, lambda code, why: closed.append((code, why)), loop.spawn)
     loop.turn()
-    assert conn.closed and closed == [(1000, "")] and conn.wait_written(timeout=0)
+    assert conn.wait_written(timeout=5) and conn.closed and closed == [(1000, "")]
+    assert wait_for(loop.ended, 5)
     assert not conn.push("more") and loop.due == []
 
 

@@ -2,15 +2,18 @@
 
 The WebSocket library has no locks, and two greenlets writing one socket at once interleave
 their frames. So nothing writes a socket directly: frames are queued on its :class:`Connection`
-and exactly one writer sends them in order. The writer exists only while there is something to
-write: the first frame queued on an idle connection starts it (``spawn``, a greenlet under
-gevent), it sends every frame waiting, several in one socket write, and ends once the queue is
-empty. An idle connection therefore holds no writer's stack, and a burst (a page of the log the
-hub applies in one go) reaches each socket in one write: the writer runs only at the next turn
-of the loop, once the whole burst is queued. The queue is bounded: a connection whose queue
-overflows is a consumer that cannot keep up, and it is closed (it will reconnect with ``after``
-and catch up from the backend), so memory stays bounded however many clients stall. No Flask
-import.
+and exactly one writer sends them in order, several in one socket write. The writer exists only
+while the connection is in use: the first frame queued on an idle connection starts it
+(``spawn``, a greenlet under gevent), it sends every frame waiting, then waits for the next ones;
+once it has waited :data:`LINGER` seconds with nothing to send, :func:`retire_idle_writers`
+(called every second) ends it. A busy connection thus wakes a waiting writer (the cheapest
+wake-up gevent has) rather than starting one per message, and an idle one holds no writer's
+stack. A burst (a page of the log the hub applies in one go) reaches each socket in one write:
+the writer runs only once the greenlet that queued the burst yields.
+
+The queue is bounded: a connection whose queue overflows is a consumer that cannot keep up, and
+it is closed (it will reconnect with ``after`` and catch up from the backend), so memory stays
+bounded however many clients stall. No Flask import.
 """
 
 from __future__ import annotations
@@ -35,7 +38,24 @@ WRITE_BATCH = 64
 # Seconds a catch-up waits before looking again whether a full queue has room.
 PUT_RETRY = 0.02
 
+# Seconds a writer waits with nothing to send before it is ended: a chat in use sends more often,
+# and an idle connection gives its writer's stack back soon after.
+LINGER = 2.0
+
 _os_lock = monkey.get_original("_thread", "allocate_lock")
+
+# Writers waiting with nothing to send, for retire_idle_writers.
+_waiting: set[Connection] = set()
+
+
+def retire_idle_writers(now: float | None = None) -> int:
+    """End the writers that have waited :data:`LINGER` seconds with nothing to send; how many."""
+    now = time.monotonic() if now is None else now
+    retired = 0
+    for conn in list(_waiting):
+        retired += conn._retire(now)
+    return retired
+
 
 # Close codes: 1013 "try again later" tells the client to reconnect (and catch up with `after`).
 CLOSE_NORMAL = 1000
@@ -74,6 +94,9 @@ class Connection:
         self._close_socket: Callable[[int, str], Any] | None = None
         self._spawn: Callable[[Callable[[], None]], Any] | None = None
         self._writing = False  # a writer is running (or about to)
+        self._wake: threading.Event | None = None  # the waiting writer's wake-up, while it waits
+        self._waiting_since = 0.0
+        self._retiring = False
         self._written: threading.Event | None = None  # made at close: set once the socket is closed
 
     def attach(
@@ -139,11 +162,15 @@ class Connection:
                 self._frames.clear()
                 self.held = []
             start = False
+            wake = None
             if self._spawn is not None:
                 self._written = threading.Event()
                 start = self._claim_writer()
+                wake, self._wake = self._wake, None
         if start:
             self._spawn(self._write)
+        elif wake is not None:
+            wake.set()
         if abort and self._abort is not None:
             self._abort()
 
@@ -166,8 +193,21 @@ class Connection:
         with self._lock:
             self._frames.append(frame)
             start = self._spawn is not None and self._claim_writer()
+            wake, self._wake = self._wake, None
         if start:
             self._spawn(self._write)
+        elif wake is not None:
+            wake.set()
+
+    def _retire(self, now: float) -> bool:
+        """End the writer if it has waited LINGER seconds with nothing to send."""
+        with self._lock:
+            wake = self._wake
+            if wake is None or now - self._waiting_since < LINGER:
+                return False
+            self._wake, self._retiring = None, True
+        wake.set()
+        return True
 
     def _claim_writer(self) -> bool:
         """(Lock held.) Whether the caller should start the writer: none runs, so one is due now."""
@@ -181,20 +221,33 @@ class Connection:
         return [frames.popleft() for _ in range(min(most, len(frames)))]
 
     def _write(self) -> None:
-        """The writer: sends every waiting frame (up to :data:`WRITE_BATCH` per socket write) and
-        ends when the queue is empty; once the connection is closed, closes the socket."""
+        """The writer: sends every waiting frame (up to :data:`WRITE_BATCH` per socket write), waits
+        for more, ends when retired while idle; once the connection is closed, closes the socket."""
+        wake = threading.Event()
         while True:
             with self._lock:
                 frames = self._take(WRITE_BATCH)
-                if not frames and not self.closed:
-                    self._writing = False
-                    return
-            if not frames:
+                if frames:
+                    self._retiring = False  # in use again: not idle after all
+                elif not self.closed:
+                    if self._retiring:
+                        self._retiring = self._writing = False
+                        return
+                    wake.clear()
+                    self._wake, self._waiting_since = wake, time.monotonic()
+            if frames:
+                try:
+                    self._send(frames)
+                except Exception:  # the peer went away: nothing more can be written
+                    self.close(CLOSE_NORMAL, "", abort=True)
+                continue
+            if self.closed:
                 break
+            _waiting.add(self)
             try:
-                self._send(frames)
-            except Exception:  # the peer went away: nothing more can be written
-                self.close(CLOSE_NORMAL, "", abort=True)
+                wake.wait()
+            finally:
+                _waiting.discard(self)
         try:
             self._close_socket(self.close_code, self.close_reason)
         except Exception:  # already closed by the peer or by the protocol layer
