@@ -3,7 +3,7 @@
 The handshake is judged before the WebSocket is accepted (a ``before_request`` hook), so a
 missing session is a real ``401`` and a foreign origin a real ``403``. Once accepted, the
 connection is registered with the hub (:mod:`webserver.hub`), a writer greenlet drains its queue
-while frames wait, and this route reads frames and hands them to
+while the connection is in use, and this route reads frames and hands them to
 :mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts come only from the
 backend's event log (:mod:`webserver.stream`).
 """
@@ -187,8 +187,8 @@ def _serve(ws: Any) -> None:
         ws.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
         return
     conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
-    # The writer runs only while frames wait (webserver.connection): a raw greenlet, the cheapest
-    # gevent has, started at the next turn of the loop, so a burst queued meanwhile goes in one write.
+    # The writer exists only while the connection is in use (webserver.connection): a raw greenlet,
+    # the cheapest gevent has, started at the next turn of the loop, so a burst goes in one write.
     conn.attach(_batch_sender(ws), _closer(ws), _spawn)
     hub.register(conn, user, after)
     try:
