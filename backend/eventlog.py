@@ -31,9 +31,23 @@ class EventLog:
         """Release the file."""
         self._file.close()
 
-    def recover(self) -> Iterator[tuple[int, int, dict]]:
-        """Every readable record with its place, repairing a torn tail (see :mod:`backend.jsonl`)."""
-        return self._file.recover()
+    @property
+    def size(self) -> int:
+        """Bytes of complete, durable lines."""
+        return self._file.size
+
+    def recover(self, start: int = 0) -> Iterator[tuple[int, int, dict]]:
+        """Every readable record from byte ``start`` with its place, repairing a torn tail (see
+        :mod:`backend.jsonl`)."""
+        return self._file.recover(start)
+
+    def arrays(self) -> tuple[array, array, array]:
+        """The index itself (offsets, lengths, room numbers), for a checkpoint."""
+        return self._offsets, self._lengths, self._rooms
+
+    def restore(self, arrays: tuple[array, array, array]) -> None:
+        """Take the index of a checkpoint (see :meth:`arrays`)."""
+        self._offsets, self._lengths, self._rooms = arrays
 
     def append(self, record: dict) -> tuple[int, int]:
         """Write and fsync one event; return its ``(offset, length)``."""

@@ -38,8 +38,9 @@ class JsonlFile:
         """Bytes of complete, durable records."""
         return self._size
 
-    def recover(self) -> Iterator[tuple[int, int, dict]]:
-        """Yield ``(offset, length, record)`` for every readable line, repairing the file on the way.
+    def recover(self, start: int = 0) -> Iterator[tuple[int, int, dict]]:
+        """Yield ``(offset, length, record)`` for every readable line from byte ``start`` (the
+        start of a line: 0, or the end of a checkpointed prefix), repairing the file on the way.
 
         An unterminated last line is a write that was never acknowledged (the newline is written
         with the record, and the answer waits for fsync), so it is cut off.
@@ -52,8 +53,9 @@ class JsonlFile:
             os.ftruncate(self._fd, end)
             os.fsync(self._fd)
             self._size = end
-        offset = 0
+        offset = start
         with open(self.path, "rb", buffering=1 << 20) as lines:
+            lines.seek(start)
             for line_number, line in enumerate(lines, 1):
                 if offset >= end:
                     break

@@ -24,6 +24,7 @@ import orjson
 
 from common.feed import SESSION_ENDED, token_digest
 
+from . import checkpoint
 from .accounts import Accounts, canonical
 from .audience import Audience
 from .changes import KINDS, Changes
@@ -63,8 +64,14 @@ class Store(Lifecycle, Reading, SearchSource):
         self._files: dict[str, tuple[str, int]] = {}  # file id: (room id, seq) of its message
         self._changes = Changes()  # the current state of every changed message (backend.changes)
         self.pos = 0
-        for offset, length, record in self._log.recover():
+        self._data_dir = data_dir
+        replayed = 0
+        for offset, length, record in self._log.recover(self._restore()):
             self._replay(offset, length, record)
+            replayed += 1
+        self._appended = 0  # events appended since the last checkpoint
+        if replayed >= checkpoint.AFTER_REPLAYED:
+            self._checkpoint()
         # Follows the log once started (backend.create_app, or the server's worker after fork).
         self.search = SearchIndex(os.path.join(data_dir, INDEX_FILE), self)
         with self._lock:
@@ -445,6 +452,37 @@ class Store(Lifecycle, Reading, SearchSource):
         offset, length = self._log.append(record)
         self._apply(offset, length, record)
         self._new_event.notify_all()
+        self._appended += 1
+        if self._appended >= checkpoint.EVERY:
+            self._checkpoint()
+
+    def _restore(self) -> int:
+        """Load the indexes of the data directory's checkpoint if it is sound; the byte of the log
+        to replay from (0 without one). See :mod:`backend.checkpoint`."""
+        checkpoint.remove_leftovers(self._data_dir)
+        found = checkpoint.read(self._data_dir, self._log.path)
+        if found is None:
+            return 0
+        state, self.pos, log_bytes = found
+        self._log.restore(state["index"])
+        self._rooms, self._files, self._changes = state["rooms"], state["files"], state["changes"]
+        log.info("%s: indexes loaded up to pos %d; replaying the log after it", self._log.path, self.pos)
+        return log_bytes
+
+    def _checkpoint(self) -> None:
+        """(Lock held, or still starting.) Write a checkpoint of the indexes as they are now, from
+        a forked process; the server goes on at once."""
+        state = {
+            "index": self._log.arrays(),
+            "rooms": self._rooms,
+            "files": self._files,
+            "changes": self._changes,
+        }
+        self._appended = 0
+        try:
+            checkpoint.write_in_background(self._data_dir, self._log.path, self._log.size, self.pos, state)
+        except OSError as error:  # no process to spare: the next start replays more, nothing is lost
+            log.warning("%s: no checkpoint written (%s)", self._log.path, error)
 
     def _replay(self, offset: int, length: int, record: dict) -> None:
         try:

@@ -9,6 +9,7 @@ who may read the room and only while the message is not deleted; everything else
 
 from __future__ import annotations
 
+import io
 import secrets
 import unicodedata
 from urllib.parse import quote
@@ -33,6 +34,11 @@ ENVELOPE_BYTES = 64 * 1024
 # Bytes werkzeug's multipart parser may hold at once: its buffer must fit one 64 KiB read plus
 # what it keeps back while looking for a boundary; it also caps a text part (the caption).
 FORM_MEMORY_BYTES = 1024 * 1024
+# Bytes read from the socket at a time. werkzeug's multipart parser asks for 64 KiB pieces; read
+# straight from gunicorn's body reader, each piece copied again what was read ahead (up to 1 MiB),
+# and every read is a GIL hand-over that a thread storing a message may then wait for. A buffer of
+# 1 MiB in between makes the socket reads whole MiBs and the parser's pieces plain memory copies.
+READ_BYTES = 1024 * 1024
 FORM_PARTS = 8  # parts of an upload's form at most: file, client_id, text, and a few to spare
 NAME_MAX = 200  # code points kept of a file's name (the end, with its extension, is kept)
 FILE_POLICY = "default-src 'none'; sandbox"
@@ -69,10 +75,11 @@ def upload(room_id: str):
         silent=True,
     )
     stream = request.stream  # 413 at once for a declared length over the limit
+    buffered = io.BufferedReader(stream, READ_BYTES)
     try:
         try:
             _, form, files = parser.parse(
-                stream, request.mimetype, request.content_length, request.mimetype_params
+                buffered, request.mimetype, request.content_length, request.mimetype_params
             )
         except RequestEntityTooLarge:
             if getattr(stream, "_limit_is_max", False) and getattr(stream, "is_exhausted", False):
@@ -88,6 +95,7 @@ def upload(room_id: str):
             return jsonify(message=first), 200
         digest = bodies().commit(received[0])
     finally:
+        buffered.detach()  # the request's stream stays open for werkzeug to finish with
         for incoming in received:  # whatever was not committed (a committed one is renamed away)
             incoming.discard()
     file = _describe(digest, received[0].size, clean_name(part.filename))

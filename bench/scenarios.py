@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bench.ackpath import ack_path
 from bench.fanout import fanout
 from bench.procs import Server
 from bench.stack import Stack
@@ -143,7 +144,7 @@ async def scenario_4(ctx: Context) -> dict:
     size = ctx.sizes["s4"]
     members = ctx.users[: size["clients"]]
     room = await ctx.stack.create_room("bench s4", members)
-    return await fanout(
+    result = await fanout(
         ctx.stack.ws_url,
         [ctx.stack.cookies[u] for u in members],
         room,
@@ -151,6 +152,9 @@ async def scenario_4(ctx: Context) -> dict:
         tag="s4",
         servers=ctx.stack.servers(),
     )
+    # Then the parts of an ack's way below the front server, one at a time (bench/ackpath.py).
+    result["ack_path"] = await ack_path(ctx.stack, members[0], room)
+    return result
 
 
 async def chat(ctx: Context, pool: Pool, room: str, *, rate: float, duration: float, tag: str) -> Run:

@@ -12,10 +12,7 @@ from webserver.connection import Connection
 
 def drain(conn: Connection) -> list[dict]:
     """Everything queued on a connection, decoded, as its writer would send it."""
-    frames = []
-    while (frame := conn.next_frame(timeout=0)) is not None:
-        frames.append(orjson.loads(frame))
-    return frames
+    return [orjson.loads(frame) for frame in conn.next_frames(conn.limit)]
 
 
 def positions(conn: Connection) -> list[int]:

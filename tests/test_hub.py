@@ -7,6 +7,7 @@ way its writer would read it, and time is a settable clock.
 from __future__ import annotations
 
 import threading
+import time
 
 import orjson
 import pytest
@@ -14,9 +15,9 @@ import pytest
 from common.feed import EVERYONE, token_digest
 from common.limits import EVENTS_BATCH
 from tests.hub_helpers import drain, positions
-from tests.timing import Clock
+from tests.timing import Clock, wait_for
 from webserver import polling
-from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver.connection import CLOSE_TRY_AGAIN, LINGER, WRITE_BATCH, Connection, retire_idle_writers
 from webserver.hub import Hub
 from webserver.presence import OFFLINE_GRACE
 
@@ -120,7 +121,7 @@ def test_a_broadcast_frame_is_encoded_once(hub: Hub) -> None:
     for conn in conns:
         drain(conn)
     hub.apply(message(11, "r1"), R1)
-    frames = [conn.next_frame(timeout=0) for conn in conns]
+    frames = [conn.next_frames(1)[0] for conn in conns]
     assert all(frame is frames[0] for frame in frames)  # the very same str object
 
 
@@ -138,31 +139,135 @@ def test_a_slow_consumer_is_closed_and_the_others_carry_on(hub: Hub) -> None:
     assert positions(fast) == [31]
 
 
-def test_pump_is_the_one_writer_and_closes_after_the_queue(hub: Hub) -> None:
+class Loop:
+    """What a connection's ``spawn`` gets under gevent: a writer that starts later, once the code
+    that queued frames yields. ``turn()`` starts the writers due since the last turn, each in a
+    thread of its own (a writer waits for frames between bursts)."""
+
+    def __init__(self) -> None:
+        self.due: list = []
+        self.threads: list[threading.Thread] = []
+
+    def spawn(self, writer) -> None:
+        self.due.append(writer)
+
+    def turn(self) -> int:
+        due, self.due = self.due, []
+        for writer in due:
+            thread = threading.Thread(target=writer, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+        return len(due)
+
+    def ended(self) -> bool:
+        """Whether every writer started so far has ended."""
+        return all(not thread.is_alive() for thread in self.threads)
+
+
+def attached(conn: Connection, loop: Loop) -> tuple[list[list[str]], list[tuple[int, str]]]:
+    """Give ``conn`` a socket that records each write (a list of frames) and the close."""
+    writes: list[list[str]] = []
+    closed: list[tuple[int, str]] = []
+    conn.attach(
+        lambda frames: writes.append(list(frames)), lambda code, why: closed.append((code, why)), loop.spawn
+    )
+    return writes, closed
+
+
+def kinds(write: list[str]) -> list[str]:
+    return [orjson.loads(frame)["type"] for frame in write]
+
+
+def test_a_burst_reaches_each_socket_in_one_write(hub: Hub) -> None:
+    loop = Loop()
+    alice, bob = connect(hub, "alice"), connect(hub, "bob")
+    (alice_writes, _), (bob_writes, _) = attached(alice, loop), attached(bob, loop)
+    for pos in range(11, 16):  # a page of the log, applied in one go
+        hub.apply(message(pos, "r1"), R1)
+    assert len(loop.due) == 2  # one writer per connection for the whole burst, not one per frame
+    loop.turn()
+    assert wait_for(lambda: alice_writes and bob_writes, 5)
+    for writes in (alice_writes, bob_writes):
+        assert len(writes) == 1  # hello, presence and five messages in one socket write
+        order = [f["pos"] for f in map(orjson.loads, writes[0]) if f["type"] == "message"]
+        assert order == [11, 12, 13, 14, 15]
+    hub.apply(message(16, "r1"), R1)  # the next message wakes the waiting writers: none started
+    assert wait_for(lambda: len(alice_writes) == 2 and len(bob_writes) == 2, 5)
+    assert loop.due == [] and kinds(alice_writes[1]) == ["message"]
+    for conn in (alice, bob):
+        conn.close()
+        assert conn.wait_written(timeout=5)
+    assert wait_for(loop.ended, 5)
+
+
+def test_an_idle_writer_ends_and_the_next_frame_starts_one(hub: Hub) -> None:
+    loop = Loop()
+    conn = connect(hub, "alice")
+    writes, _ = attached(conn, loop)
+    loop.turn()
+    assert wait_for(lambda: len(writes) == 1, 5)
+    assert retire_idle_writers(time.monotonic()) == 0  # it has not waited LINGER seconds yet
+    assert wait_for(lambda: retire_idle_writers(time.monotonic() + LINGER) == 1, 5)
+    assert wait_for(loop.ended, 5)  # no writer holds a stack for an idle connection
+    hub.apply(message(11, "r1"), R1)
+    assert len(loop.due) == 1
+    loop.turn()
+    assert wait_for(lambda: len(writes) == 2, 5)
+    assert [f["pos"] for f in map(orjson.loads, writes[1])] == [11]
+    conn.close()
+    assert conn.wait_written(timeout=5)
+
+
+def test_a_write_larger_than_the_batch_goes_in_several_writes_in_order(hub: Hub) -> None:
+    loop = Loop()
+    conn = connect(hub, "alice")
+    drain(conn)
+    for pos in range(11, 11 + 2 * WRITE_BATCH + 3):
+        hub.apply(message(pos, "r1"), R1)
+    writes, _ = attached(conn, loop)  # everything is queued before the writer first runs
+    loop.turn()
+    assert wait_for(lambda: sum(map(len, writes)) == 2 * WRITE_BATCH + 3, 5)
+    assert [len(w) for w in writes] == [WRITE_BATCH, WRITE_BATCH, 3]
+    assert [f["pos"] for w in writes for f in map(orjson.loads, w)] == list(
+        range(11, 11 + 2 * WRITE_BATCH + 3)
+    )
+    conn.close()
+    assert conn.wait_written(timeout=5)
+
+
+def test_the_writer_sends_the_queue_then_closes_and_nothing_is_lost_across_threads(hub: Hub) -> None:
     conn = connect(hub, "alice")
     sent: list[str] = []
     closed: list[tuple[int, str]] = []
-    writer = threading.Thread(
-        target=conn.pump, args=(sent.extend, lambda code, why: closed.append((code, why)))
-    )
-    writer.start()
-    for pos in range(11, 16):
+
+    def spawn(writer) -> None:  # real threads at once: frames are queued while the writer runs
+        threading.Thread(target=writer).start()
+
+    conn.attach(sent.extend, lambda code, why: closed.append((code, why)), spawn)
+    for pos in range(11, 211):
         hub.apply(message(pos, "r1"), R1)
+        if pos % 50 == 0:
+            retire_idle_writers(time.monotonic() + LINGER)  # and now and then told to end if idle
     hub.close_session("t-alice")
-    writer.join(timeout=5)
+    assert conn.wait_written(timeout=5)
     order = [f["pos"] for f in map(orjson.loads, sent) if f["type"] != "presence"]
-    assert order == [10, 11, 12, 13, 14, 15]  # hello, then the events in order
+    assert order == [10, *range(11, 211)]  # hello, then every event once, in order
     assert closed == [(1000, "signed out")]
 
 
 def test_a_failing_send_ends_the_writer(hub: Hub) -> None:
+    loop = Loop()
     conn = connect(hub, "alice")
+    closed: list[tuple[int, str]] = []
 
     def broken(frames: list[str]) -> None:
         raise OSError("peer gone")
 
-    conn.pump(broken, lambda code, why: None)
-    assert conn.closed
+    conn.attach(broken, lambda code, why: closed.append((code, why)), loop.spawn)
+    loop.turn()
+    assert conn.wait_written(timeout=5) and conn.closed and closed == [(1000, "")]
+    assert wait_for(loop.ended, 5)
+    assert not conn.push("more") and loop.due == []
 
 
 def test_close_session_closes_only_that_sessions_connections(hub: Hub) -> None:
@@ -191,7 +296,7 @@ def test_catch_up_put_waits_for_room_in_the_queue() -> None:
     conn = Connection("alice", "t", limit=2)
     assert conn.put("a") and conn.put("b")
     assert not conn.put("c", timeout=0.05)  # full: waits, never drops or overflows
-    assert conn.next_frame(timeout=0) == "a"
+    assert conn.next_frames(1) == ["a"]
     assert conn.put("c", timeout=0.05)
 
 

@@ -20,6 +20,7 @@ from werkzeug.serving import make_server
 
 import webserver
 from tests.timing import wait_for
+from webserver.ws import _OneSocketSelector
 
 pytestmark = pytest.mark.live
 
@@ -67,3 +68,19 @@ def test_a_peer_that_stops_answering_pings_is_dropped(live_module, http_user):
         silent.close()
         server.shutdown()
         app.extensions["chat.stream"].stop()
+
+
+def test_the_front_servers_reader_waits_for_its_socket_up_to_the_ping_interval():
+    """Under gevent simple-websocket's reader waits on its one socket through ``_OneSocketSelector``:
+    nothing to read within the interval means "send a ping now" (an empty answer), data means read."""
+    ours, peer = socket.socketpair()
+    selector = _OneSocketSelector()
+    try:
+        selector.register(ours, 1, True)
+        assert selector.select(0.05) == []  # the interval passed: simple-websocket pings
+        peer.sendall(b"x")
+        assert selector.select(5) == [True]
+    finally:
+        selector.close()
+        ours.close()
+        peer.close()

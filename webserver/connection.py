@@ -2,10 +2,18 @@
 
 The WebSocket library has no locks, and two greenlets writing one socket at once interleave
 their frames. So nothing writes a socket directly: frames are queued on its :class:`Connection`
-and exactly one writer, :meth:`Connection.pump`, sends them in order. The queue is bounded: a
-connection whose queue overflows is a consumer that cannot keep up, and it is closed (it will
-reconnect with ``after`` and catch up from the backend), so memory stays bounded however many
-clients stall. No Flask import.
+and exactly one writer sends them in order, several in one socket write. The writer exists only
+while the connection is in use: the first frame queued on an idle connection starts it
+(``spawn``, a greenlet under gevent), it sends every frame waiting, then waits for the next ones;
+once it has waited :data:`LINGER` seconds with nothing to send, :func:`retire_idle_writers`
+(called every second) ends it. A busy connection thus wakes a waiting writer (the cheapest
+wake-up gevent has) rather than starting one per message, and an idle one holds no writer's
+stack. A burst (a page of the log the hub applies in one go) reaches each socket in one write:
+the writer runs only once the greenlet that queued the burst yields.
+
+The queue is bounded: a connection whose queue overflows is a consumer that cannot keep up, and
+it is closed (it will reconnect with ``after`` and catch up from the backend), so memory stays
+bounded however many clients stall. No Flask import.
 """
 
 from __future__ import annotations
@@ -15,6 +23,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+from gevent import monkey
 
 # Frames a connection may have waiting. A browser on a working link drains a frame in well under
 # a millisecond; a thousand queued frames means it has stopped reading (or the link has), and
@@ -28,6 +38,25 @@ WRITE_BATCH = 64
 # Seconds a catch-up waits before looking again whether a full queue has room.
 PUT_RETRY = 0.02
 
+# Seconds a writer waits with nothing to send before it is ended: a chat in use sends more often,
+# and an idle connection gives its writer's stack back soon after.
+LINGER = 2.0
+
+_os_lock = monkey.get_original("_thread", "allocate_lock")
+
+# Writers waiting with nothing to send, for retire_idle_writers.
+_waiting: set[Connection] = set()
+
+
+def retire_idle_writers(now: float | None = None) -> int:
+    """End the writers that have waited :data:`LINGER` seconds with nothing to send; how many."""
+    now = time.monotonic() if now is None else now
+    retired = 0
+    for conn in list(_waiting):
+        retired += conn._retire(now)
+    return retired
+
+
 # Close codes: 1013 "try again later" tells the client to reconnect (and catch up with `after`).
 CLOSE_NORMAL = 1000
 CLOSE_POLICY = 1008  # the peer broke a rule (a flood of frames), or its session expired
@@ -38,7 +67,8 @@ class Connection:
     """One open WebSocket as the hub sees it: user, session token, outbound queue, stream cursor.
 
     ``abort`` (optional) is called when the connection is dropped as too slow; it should shut the
-    socket down so that a writer stuck in a blocking send wakes up and ends.
+    socket down so that a writer stuck in a blocking send wakes up and ends. Until :meth:`attach`
+    gives it a socket to write to, frames only wait in the queue (:meth:`next_frames` reads them).
     """
 
     def __init__(self, user: str, token: str, *, limit: int = OUTBOX_LIMIT, abort: Callable | None = None):
@@ -54,12 +84,36 @@ class Connection:
         self.catching_up = False
         self.held: list[tuple[int, str]] = []
         self._frames: deque[str] = deque()
-        # The writer sleeps on this event while the queue is empty. An event (not a condition) is
-        # the cheapest wake-up gevent has, and fan-out sets it once per frame per recipient.
-        # deque appends and pops are atomic, so the queue itself needs no lock.
-        self._wake = threading.Event()
-        self._closing = threading.Lock()
+        # Guards the queue against the writer's "empty, so I end" and the closing state: a frame
+        # queued just as the writer ends starts a new one, never waits for nobody. An OS lock even
+        # under gevent (a tenth of the cost of gevent's, on every frame queued): nothing between
+        # its acquire and release can switch greenlets, so it is never waited for there, and it
+        # still guards real threads (the unit tests).
+        self._lock = _os_lock()
         self._abort = abort
+        self._send: Callable[[list[str]], Any] | None = None
+        self._close_socket: Callable[[int, str], Any] | None = None
+        self._spawn: Callable[[Callable[[], None]], Any] | None = None
+        self._writing = False  # a writer is running (or about to)
+        self._wake: threading.Event | None = None  # the waiting writer's wake-up, while it waits
+        self._waiting_since = 0.0
+        self._retiring = False
+        self._written: threading.Event | None = None  # made at close: set once the socket is closed
+
+    def attach(
+        self,
+        send: Callable[[list[str]], Any],
+        close: Callable[[int, str], Any],
+        spawn: Callable[[Callable[[], None]], Any],
+    ) -> None:
+        """Write to a socket from now on: ``send(frames)`` writes frames in one go, ``close(code,
+        reason)`` closes it once the queue is sent, ``spawn(fn)`` runs the writer ``fn`` apart (a
+        greenlet under gevent, started at the next turn of the loop)."""
+        with self._lock:
+            self._send, self._close_socket, self._spawn = send, close, spawn
+            start = bool(self._frames) and self._claim_writer()
+        if start:
+            spawn(self._write)
 
     def push(self, frame: str) -> bool:
         """Queue a frame without waiting; a full queue closes the connection (returns False)."""
@@ -68,9 +122,7 @@ class Connection:
         if len(self._frames) >= self.limit:
             self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
             return False
-        self._frames.append(frame)
-        if not self._wake.is_set():
-            self._wake.set()
+        self._queue(frame)
         return True
 
     def put(self, frame: str, timeout: float | None = None) -> bool:
@@ -84,8 +136,7 @@ class Connection:
             time.sleep(PUT_RETRY)
         if self.closed:
             return False
-        self._frames.append(frame)
-        self._wake.set()
+        self._queue(frame)
         return True
 
     def deliver(self, pos: int, frame: str) -> None:
@@ -102,7 +153,7 @@ class Connection:
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "", *, abort: bool = False) -> None:
         """Ask the writer to send what is queued, then close; ``abort`` drops the queue first."""
-        with self._closing:
+        with self._lock:
             if self.closed:
                 return
             self.closed = True
@@ -111,55 +162,96 @@ class Connection:
             if abort:
                 self._frames.clear()
                 self.held = []
-        self._wake.set()
+            start = False
+            wake = None
+            if self._spawn is not None:
+                self._written = threading.Event()
+                start = self._claim_writer()
+                wake, self._wake = self._wake, None
+        if start:
+            self._spawn(self._write)
+        elif wake is not None:
+            wake.set()
         if abort and self._abort is not None:
             self._abort()
+
+    def wait_written(self, timeout: float | None = None) -> bool:
+        """After :meth:`close`: wait until the queue is sent and the socket closed (or ``timeout``)."""
+        written = self._written
+        return written is None or written.wait(timeout)
 
     def pending(self) -> int:
         """How many frames wait in the queue."""
         return len(self._frames)
 
-    def next_frame(self, timeout: float | None = None) -> str | None:
-        """The next frame to write; None once the connection is closed and the queue empty."""
-        frames = self.next_frames(1, timeout)
-        return frames[0] if frames else None
+    def next_frames(self, most: int = WRITE_BATCH) -> list[str]:
+        """Up to ``most`` frames off the queue, oldest first, without waiting (what a writer would
+        send next); empty when none wait."""
+        with self._lock:
+            return self._take(most)
 
-    def next_frames(self, most: int, timeout: float | None = None) -> list[str]:
-        """Up to ``most`` frames to write, waiting for one; empty once closed and drained."""
+    def _queue(self, frame: str) -> None:
+        with self._lock:
+            self._frames.append(frame)
+            start = self._spawn is not None and self._claim_writer()
+            wake, self._wake = self._wake, None
+        if start:
+            self._spawn(self._write)
+        elif wake is not None:
+            wake.set()
+
+    def _retire(self, now: float) -> bool:
+        """End the writer if it has waited LINGER seconds with nothing to send."""
+        with self._lock:
+            wake = self._wake
+            if wake is None or now - self._waiting_since < LINGER:
+                return False
+            self._wake, self._retiring = None, True
+        wake.set()
+        return True
+
+    def _claim_writer(self) -> bool:
+        """(Lock held.) Whether the caller should start the writer: none runs, so one is due now."""
+        if self._writing:
+            return False
+        self._writing = True
+        return True
+
+    def _take(self, most: int) -> list[str]:
         frames = self._frames
-        while not frames:
-            if self.closed:
-                return []
-            self._wake.clear()
-            # Looked at again after clearing: a frame pushed just before the clear is not missed.
-            if frames or self.closed:
-                continue
-            if not self._wake.wait(timeout):
-                return []
-        batch = []
-        try:
-            for _ in range(min(most, len(frames))):
-                batch.append(frames.popleft())
-        except IndexError:  # dropped meanwhile by an abort (only possible with real threads)
-            pass
-        return batch
+        return [frames.popleft() for _ in range(min(most, len(frames)))]
 
-    def pump(self, send: Callable[[list[str]], Any], close: Callable[[int, str], Any]) -> None:
-        """The connection's one writer: send queued frames until closed, then ``close(code, reason)``.
-
-        ``send`` gets every frame that is waiting (up to :data:`WRITE_BATCH`) at once, so a busy
-        connection costs one wake-up and one socket write per batch instead of per frame.
-        """
+    def _write(self) -> None:
+        """The writer: sends every waiting frame (up to :data:`WRITE_BATCH` per socket write), waits
+        for more, ends when retired while idle; once the connection is closed, closes the socket."""
+        wake = threading.Event()
         while True:
-            frames = self.next_frames(WRITE_BATCH)
-            if not frames:
+            with self._lock:
+                frames = self._take(WRITE_BATCH)
+                if frames:
+                    self._retiring = False  # in use again: not idle after all
+                elif not self.closed:
+                    if self._retiring:
+                        self._retiring = self._writing = False
+                        return
+                    wake.clear()
+                    self._wake, self._waiting_since = wake, time.monotonic()
+            if frames:
+                try:
+                    self._send(frames)
+                except Exception:  # the peer went away: nothing more can be written
+                    self.close(CLOSE_NORMAL, "", abort=True)
+                continue
+            if self.closed:
                 break
+            _waiting.add(self)
             try:
-                send(frames)
-            except Exception:  # the peer went away: nothing more can be written
-                self.close(CLOSE_NORMAL, "", abort=True)
-                break
+                wake.wait()
+            finally:
+                _waiting.discard(self)
         try:
-            close(self.close_code, self.close_reason)
+            self._close_socket(self.close_code, self.close_reason)
         except Exception:  # already closed by the peer or by the protocol layer
             pass
+        finally:
+            self._written.set()

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Iterator
 
+import gevent
 import orjson
 from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
@@ -28,7 +28,16 @@ from webserver.relay import raw_path, reply
 bp = Blueprint("files", __name__)
 log = logging.getLogger(__name__)
 
-CHUNK = 64 * 1024  # bytes passed on at a time
+# Bytes passed on at a time. gunicorn reads a request body ahead up to 1 MiB per recv() and keeps
+# the rest of what it read in a buffer that every smaller read copies again: read 64 KiB at a time,
+# a 1 MiB recv() was copied eight times over (38% of this process's CPU while 20 files of 5 MiB
+# moved, docs/benchmark.md). Read whole MiBs, and the per-piece cost (a turn of the loop, a
+# send) is paid 16 times less often too. Two or three pieces in flight per transfer stay a few MiB.
+CHUNK = 1024 * 1024
+
+# Seconds a file's next piece waits at most for the front server's loop to be idle (see
+# _let_others_run): at least 20 MiB/s per transfer however busy the chat keeps the process.
+IDLE_WAIT = 0.05
 
 # Seconds (connect, answer). An upload's answer comes once the backend has the whole body, has
 # fsynced it and made a thumbnail: a large image on a busy disk takes a few seconds. A download's
@@ -98,12 +107,17 @@ def _chunks(stream) -> Iterator[bytes]:
 
 
 def _let_others_run() -> None:
-    """Give the other greenlets (WebSocket fan-out, polls) a turn between chunks.
+    """Let every other greenlet that has work (WebSocket fan-out, acks, polls) go first.
 
     A file moving through loopback rarely has to wait for its sockets, and a greenlet that never
-    waits never yields: without this, one fast upload would hold the whole process until it ends.
+    waits never yields: without a yield, one fast upload would hold the whole process until it
+    ends. The yield waits for the event loop to be idle (no socket ready, no timer due), not just
+    for one turn: a chat frame is never queued behind a MiB of someone's file, and files move in
+    the time the chat leaves over, but at least a piece every :data:`IDLE_WAIT` seconds, so a
+    front server kept busy by the chat slows files down without stopping them.
     """
-    time.sleep(0)  # gevent.sleep(0) under the gevent worker
+    with gevent.Timeout(IDLE_WAIT, False):
+        gevent.idle()
 
 
 @bp.get("/api/files/<_file>/<path:_name>")

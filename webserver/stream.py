@@ -19,7 +19,7 @@ import threading
 import time
 
 from webserver.backend_client import BackendClient, BackendRefused, BackendUnavailable
-from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver.connection import CLOSE_TRY_AGAIN, Connection, retire_idle_writers
 from webserver.frames import error_frame
 from webserver.hub import Hub, encode
 
@@ -43,7 +43,8 @@ CATCH_UP_PUSH_WAIT = 30.0
 # Seconds (connect, read) for one page of catch-up: the backend reads it from memory.
 CATCH_UP_TIMEOUT = (0.5, 5.0)
 
-# Seconds between presence sweeps: offline transitions are announced at most this late.
+# Seconds between presence sweeps: offline transitions are announced at most this late. The same
+# loop ends the writers of connections idle for a while (webserver.connection.LINGER).
 SWEEP_EVERY = 1.0
 
 
@@ -131,6 +132,7 @@ class EventStream:
         while not self._stopping.wait(SWEEP_EVERY):
             try:
                 self.hub.sweep()
+                retire_idle_writers()
             except Exception:
                 log.exception("presence sweep failed")
 

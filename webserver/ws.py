@@ -2,8 +2,8 @@
 
 The handshake is judged before the WebSocket is accepted (a ``before_request`` hook), so a
 missing session is a real ``401`` and a foreign origin a real ``403``. Once accepted, the
-connection is registered with the hub (:mod:`webserver.hub`), one writer thread (a greenlet
-under gevent) drains its queue, and this route reads frames and hands them to
+connection is registered with the hub (:mod:`webserver.hub`), a writer greenlet drains its queue
+while the connection is in use, and this route reads frames and hands them to
 :mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts come only from the
 backend's event log (:mod:`webserver.stream`).
 """
@@ -18,8 +18,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import gevent
+import gevent.socket
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
+from gevent import monkey
 from simple_websocket import ConnectionClosed
 
 from common import limits
@@ -77,6 +80,9 @@ def init_app(app: Flask) -> None:
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     options.setdefault("ping_interval", PING_INTERVAL)
     options.setdefault("max_message_size", MAX_FRAME_BYTES)
+    if monkey.is_module_patched("threading"):  # the front server (gevent); not a threaded test server
+        options.setdefault("thread_class", _ReaderGreenlet)
+        options.setdefault("selector_class", _OneSocketSelector)
     app.config.setdefault("WS_COMPRESSION", False)
 
     @app.before_request
@@ -133,10 +139,62 @@ def _handshake() -> None:
             environ[key] = _WholeWrites(environ[key])
 
 
+def _spawn(writer: Callable[[], None]) -> None:
+    """Run a connection's writer apart: a raw greenlet under gevent (the front server), else a thread."""
+    if monkey.is_module_patched("threading"):
+        gevent.spawn_raw(writer)
+    else:
+        threading.Thread(target=writer, daemon=True).start()
+
+
+class _ReaderGreenlet:
+    """simple-websocket's reader of one socket (its pings too) as a raw greenlet.
+
+    simple-websocket starts ``threading.Thread(target=...)``, and under gevent each such thread
+    carries its own locks and events besides the greenlet; this carries the target alone, which
+    is all simple-websocket asks of it (``name`` and ``start()``). Measured with 10,000 idle
+    WebSockets (docs/benchmark.md, scenario 3).
+    """
+
+    name = "simple_websocket.Base._thread"
+
+    def __init__(self, target: Callable[[], Any]):
+        self._target = target
+
+    def start(self) -> None:
+        """Run the reader at the next turn of the loop."""
+        gevent.spawn_raw(self._target)
+
+
+class _OneSocketSelector:
+    """What simple-websocket's reader asks of a selector: wait, up to the ping interval, for its
+    one socket to be readable. gevent's own selector keeps a dictionary, watchers and an event
+    per instance, for every idle connection; a wait on the one descriptor keeps nothing."""
+
+    def __init__(self) -> None:
+        self._fileno: int | None = None
+
+    def register(self, sock: Any, _events: int, _data: Any = None) -> None:
+        """Watch ``sock`` (the only socket this selector ever watches)."""
+        self._fileno = sock.fileno()
+
+    def select(self, timeout: float | None = None) -> list[bool]:
+        """``[True]`` once the socket is readable, ``[]`` when ``timeout`` seconds pass first."""
+        try:
+            gevent.socket.wait_read(self._fileno, timeout=timeout)
+        except TimeoutError:
+            return []
+        return [True]
+
+    def close(self) -> None:
+        """Forget the socket."""
+        self._fileno = None
+
+
 class _WholeWrites:
     """The client socket with every write made whole and one at a time.
 
-    simple-websocket writes from two places (our writer, and its own thread for pings, pongs and
+    simple-websocket writes from two places (our writer, and its own reader for pings, pongs and
     the closing handshake) with a bare ``send()``, which may write part of a frame when the
     kernel buffer is nearly full. ``sendall`` under one lock keeps every frame whole and apart.
     """
@@ -164,8 +222,9 @@ def _serve(ws: Any) -> None:
         ws.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
         return
     conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
-    writer = threading.Thread(target=conn.pump, args=(_batch_sender(ws), _closer(ws)), daemon=True)
-    writer.start()
+    # The writer exists only while the connection is in use (webserver.connection): a raw greenlet,
+    # the cheapest gevent has, started at the next turn of the loop, so a burst goes in one write.
+    conn.attach(_batch_sender(ws), _closer(ws), _spawn)
     hub.register(conn, user, after, expires=expires)
     rate = current_app.config["WS_FRAME_RATE"]
     meter = FrameMeter(rate) if rate else None
@@ -201,7 +260,7 @@ def _serve(ws: Any) -> None:
     finally:
         hub.unregister(conn)
         conn.close()
-        writer.join(timeout=2)
+        conn.wait_written(timeout=2)
 
 
 def _too_big(data: str | bytes) -> bool:

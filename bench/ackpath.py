@@ -1,0 +1,67 @@
+"""Where an acknowledgement's time goes (scenario 4): the disk's fsync alone, and the backend's own
+``POST`` of a message called directly, measured one after the other on the stack under test.
+
+A WebSocket ``send`` is acknowledged once the front server has relayed it to the backend, the
+backend has appended and fsynced it, and the answer has come back: the two figures here are the
+parts of that path below the front server, so the ack's latency minus them is the front server
+and its hops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from urllib.parse import urlsplit
+
+import orjson
+import urllib3
+
+from bench.stack import Stack
+from bench.stats import percentiles
+
+PROBES = 200
+GAP_S = 0.005  # between two probes, so that each one is alone
+LINE = b"x" * 300 + b"\n"  # about a chat message's line
+
+
+def _fsync_alone(directory: str) -> list[int]:
+    path = os.path.join(directory, "bench-fsync-probe")
+    took = []
+    with open(path, "ab", buffering=0) as out:
+        for _ in range(PROBES):
+            out.write(LINE)
+            started = time.perf_counter_ns()
+            os.fsync(out.fileno())
+            took.append(time.perf_counter_ns() - started)
+            time.sleep(GAP_S)
+    os.unlink(path)
+    return took
+
+
+def _backend_posts(backend_url: str, token: str, room: str) -> list[int]:
+    address = urlsplit(backend_url)
+    pool = urllib3.HTTPConnectionPool(address.hostname, address.port, maxsize=1)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    took = []
+    try:
+        for number in range(PROBES):
+            text = {"text": f"ack path probe {number}", "client_id": f"ap-{os.urandom(6).hex()}"}
+            body = orjson.dumps(text)
+            started = time.perf_counter_ns()
+            answer = pool.urlopen("POST", f"/api/rooms/{room}/messages", body=body, headers=headers)
+            took.append(time.perf_counter_ns() - started)
+            if answer.status != 201:
+                raise RuntimeError(f"the backend answered {answer.status}: {answer.data[:200]!r}")
+            time.sleep(GAP_S)
+    finally:
+        pool.close()
+    return took
+
+
+async def ack_path(stack: Stack, user: str, room: str) -> dict:
+    """The fsync of a small append on the data directory's disk, and the backend's message POST."""
+    token = stack.cookies[user].split("=", 1)[1]
+    fsync = await asyncio.to_thread(_fsync_alone, str(stack.data_dir))
+    posts = await asyncio.to_thread(_backend_posts, stack.backend.url, token, room)
+    return {"fsync_alone": percentiles(fsync), "backend_post": percentiles(posts)}
