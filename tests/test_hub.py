@@ -200,19 +200,18 @@ def test_typing_goes_to_the_other_members_at_most_three_a_second(hub: Hub, clock
     for conn in (alice, bob, carol):
         drain(conn)
     for _ in range(5):
-        assert hub.typing(alice, "r1") is None
+        assert hub.typing("alice", "r1") is None
     clock.now += 1.0
-    assert hub.typing(alice, "r1") is None
+    assert hub.typing("alice", "r1") is None
     typing = [f for f in drain(bob) if f["type"] == "typing"]
     assert typing == [{"type": "typing", "room": "r1", "user": "alice"}] * 4
     assert drain(alice) == [] and drain(carol) == []
 
 
 def test_typing_outside_ones_rooms_is_refused_as_the_backend_would(hub: Hub) -> None:
-    carol = connect(hub, "carol")
-    assert hub.typing(carol, "r1") == "not_found"  # private: does not exist for her
-    assert hub.typing(carol, "nowhere") == "not_found"
-    assert hub.typing(carol, "pub") == "not_a_member"
+    assert hub.typing("carol", "r1") == "not_found"  # private: does not exist for her
+    assert hub.typing("carol", "nowhere") == "not_found"
+    assert hub.typing("carol", "pub") == "not_a_member"
 
 
 def test_presence_is_announced_to_every_connection_on_real_transitions(hub: Hub, clock: Clock) -> None:
@@ -242,8 +241,8 @@ def test_presence_is_announced_to_every_connection_on_real_transitions(hub: Hub,
 
 def answer(hub: Hub, waiter) -> dict:
     """The poll's answer as the client would read it."""
-    frames, pos = hub.unpark(waiter)
-    return orjson.loads(polling.answer_body(frames, pos))
+    frames, pos, signals = hub.unpark(waiter)
+    return orjson.loads(polling.answer_body(frames, pos, signals))
 
 
 def test_a_parked_poll_gets_only_the_events_that_concern_its_user(hub: Hub) -> None:
@@ -259,6 +258,19 @@ def test_a_parked_poll_gets_only_the_events_that_concern_its_user(hub: Hub) -> N
     assert (got["pos"], got["more"]) == (14, False)
     hub.apply(message(15, "r1"), [*R1, "carol"])  # after the answer: left for her next poll
     assert len(carol.frames) == 3
+
+
+def test_typing_wakes_the_other_members_parked_polls_and_is_never_kept(hub: Hub) -> None:
+    bob, alice = hub.park("bob", 10), hub.park("alice", 10)
+    assert hub.typing("alice", "r1") is None
+    assert bob.wait(0) and not alice.wait(0)  # the typist's own poll sleeps on
+    typing = {"type": "typing", "room": "r1", "user": "alice"}
+    assert answer(hub, bob) == {"events": [], "pos": 10, "more": False, "signals": [typing]}
+    hub.typing("alice", "r1")  # nobody parked for bob now: the notice is gone, not queued
+    again = hub.park("bob", 10)
+    hub.apply(message(11, "r1"), R1)
+    assert answer(hub, again) == {"events": [message(11, "r1")], "pos": 11, "more": False}
+    assert answer(hub, alice)["events"] == [message(11, "r1")]
 
 
 def test_a_poll_is_parked_only_at_the_hubs_pos(hub: Hub) -> None:

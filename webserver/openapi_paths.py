@@ -150,6 +150,19 @@ def paths() -> dict:
                 changes=True,
             ),
         },
+        "/api/rooms/{id}/typing": {
+            "parameters": [ROOM_ID],
+            "post": operation(
+                "sendTyping",
+                "Tell the room's other members that the caller is typing (for pages that poll)",
+                {
+                    204: answer("Relayed, or dropped over the typing limit (3 a second)."),
+                    403: error(403, "not_a_member", "forbidden"),
+                    404: error(404, "not_found"),
+                },
+                changes=True,
+            ),
+        },
         "/api/dms": {
             "post": operation(
                 "openDm",

@@ -7,6 +7,11 @@ frame meant for its user, and the poll answers with what it holds. Everything el
 cursor the hub has not reached, a parameter the backend would refuse) is relayed to the backend,
 which stays the one place that validates parameters and reads history.
 
+A parked poll also takes the hub's signals, the frames without a ``pos`` (typing notices): one
+wakes the poll, which answers with them in ``signals`` beside its events, so a page that polls sees
+who is typing. Signals are never stored and never replayed; a poll not parked when one is sent
+misses it, as a closed WebSocket would.
+
 No Flask import: the hub uses this module, and so do unit tests without a server.
 """
 
@@ -15,6 +20,9 @@ from __future__ import annotations
 import threading
 
 from common.limits import EVENTS_BATCH, LONG_POLL_MAX_WAIT
+
+# Signals one parked poll keeps; more are dropped (the hub's typing limit keeps far below it).
+SIGNALS_MAX = 50
 
 
 def local_params(args: object) -> tuple[int, float] | None:
@@ -39,11 +47,12 @@ def local_params(args: object) -> tuple[int, float] | None:
 class Waiter:
     """One parked long-poll: the frames the hub handed it, and the wake-up of its request."""
 
-    __slots__ = ("user", "frames", "closed_at", "_arrived")
+    __slots__ = ("user", "frames", "signals", "closed_at", "_arrived")
 
     def __init__(self, user: str):
         self.user = user
         self.frames: list[str] = []
+        self.signals: list[str] = []  # typing notices, answered beside the events
         self.closed_at: int | None = None  # the pos at which a full waiter stopped taking frames
         self._arrived = threading.Event()
 
@@ -52,6 +61,12 @@ class Waiter:
         self.frames.append(frame)
         self._arrived.set()
         return len(self.frames) >= EVENTS_BATCH
+
+    def signal(self, frame: str) -> None:
+        """Take one signal (a frame without ``pos``) and wake the poll so that it answers now."""
+        if len(self.signals) < SIGNALS_MAX:
+            self.signals.append(frame)
+        self._arrived.set()
 
     def wait(self, timeout: float) -> bool:
         """Block until a frame arrives or ``timeout`` seconds pass; True if one arrived."""
@@ -97,10 +112,19 @@ class Waiters:
                 self.remove(waiter)
         return count
 
+    def signal(self, user: str, frame: str) -> None:
+        """Give a signal to every parked poll of ``user``; they stay parked until they answer."""
+        for waiter in self._by_user.get(user, ()):
+            waiter.signal(frame)
+
     def __len__(self) -> int:
         return sum(len(w) for w in self._by_user.values())
 
 
-def answer_body(frames: list[str], pos: int) -> bytes:
-    """The ``/api/events`` answer, byte for byte as the backend builds it from its stored lines."""
-    return b'{"events":[%s],"pos":%d,"more":false}' % (",".join(frames).encode(), pos)
+def answer_body(frames: list[str], pos: int, signals: list[str] | None = None) -> bytes:
+    """The ``/api/events`` answer, byte for byte as the backend builds it from its stored lines.
+
+    With signals, they follow as ``"signals": [...]``; an answer without any has no such key.
+    """
+    tail = b',"signals":[%s]' % ",".join(signals).encode() if signals else b""
+    return b'{"events":[%s],"pos":%d,"more":false%s}' % (",".join(frames).encode(), pos, tail)

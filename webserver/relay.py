@@ -235,9 +235,9 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
     try:
         waiter.wait(wait)
     finally:
-        frames, pos = hub.unpark(waiter)
+        frames, pos, signals = hub.unpark(waiter)
     hub.touch_poller(username)
-    return Response(polling.answer_body(frames, pos), mimetype="application/json")
+    return Response(polling.answer_body(frames, pos, signals), mimetype="application/json")
 
 
 def _events_answer(page: EventsPage) -> Response:
