@@ -64,6 +64,10 @@ class Accounts:
         """Every registered username, sorted ignoring case."""
         return sorted((r["username"] for r in self._users.values()), key=canonical)
 
+    def exists(self, username: str) -> bool:
+        """Whether ``username`` is registered (ignoring case)."""
+        return canonical(username) in self._users
+
     def sign_in(self, username: str, password: str) -> tuple[str | None, bool]:
         """Check or register; return ``(stored username or None if refused, newly registered)``."""
         record = self._users.get(canonical(username))

@@ -8,7 +8,7 @@ from common.schemas import SignIn
 
 from . import validation
 from .accounts import canonical
-from .refusals import RateLimited, Unauthenticated, WrongCredentials
+from .refusals import NotFound, RateLimited, Unauthenticated, WrongCredentials
 from .store import Store
 
 bp = Blueprint("auth", __name__)
@@ -51,6 +51,9 @@ def sign_in():
     if wait:
         raise RateLimited(f"Too many failed sign-ins; try again in {wait} s.", retry_after=wait)
     accounts = store().accounts
+    if not body.create and not accounts.exists(name):
+        # A lookup, no password hashed: the page asks before it registers a name (docs/api.md).
+        raise NotFound(f"No account named {name}.")
     username, created = accounts.sign_in(name, password)
     if username is None:
         failures.record(canonical(name))

@@ -51,6 +51,7 @@ def paths() -> dict:
                     200: answer("Signed in.", o.OneUser, SET_COOKIE),
                     201: answer("Registered and signed in.", o.OneUser, SET_COOKIE),
                     401: error(401, "invalid_credentials", description="Wrong password for this name."),
+                    404: error(404, "not_found", description="create false, and nobody has this name."),
                     429: error(429, "rate_limited", description="Too many failed sign-ins for this name."),
                 },
                 body=s.SignIn,

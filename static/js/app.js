@@ -5,6 +5,7 @@
  */
 
 import * as actions from './actions.js';
+import { retryNow } from './api.js';
 import { Controller } from './controller.js';
 import { Dialogs } from './dialogs.js';
 import * as messageActions from './message_actions.js';
@@ -32,6 +33,7 @@ const view = new View(document, {
   onEnableNotifications: () => actions.enableNotifications(controller),
   onEditLast: () => messageActions.editLast(controller),
   onCancelReply: () => controller.cancelReply(),
+  onRetryNow: () => retryNow(),
 });
 
 const messagesView = new MessagesView(document, {

@@ -17,7 +17,7 @@ export class View {
    * `handlers`: onSignIn(username, password), onSignOut(), onOpenRoom(id), onOpenDm(username),
    * onSend(text), onTyping(), onLeave(), onInvite(), onCreateRoom(), onBrowse(),
    * onEnableNotifications(), onEditLast() (up-arrow in the empty composer: true when an edit
-   * box opened), onCancelReply().
+   * box opened), onCancelReply(), onRetryNow() (the Offline pill's button).
    */
   constructor(doc, handlers) {
     this.doc = doc;
@@ -40,6 +40,9 @@ export class View {
     $('invite').addEventListener('click', () => this.on.onInvite());
     $('leave').addEventListener('click', () => this.on.onLeave());
     $('enable-notifications').addEventListener('click', () => this.on.onEnableNotifications());
+    for (const button of this.doc.querySelectorAll('button.retry-now')) {
+      button.addEventListener('click', () => this.on.onRetryNow());
+    }
     $('menu').addEventListener('click', () => this.setDrawer(!this.drawerOpen()));
     $('scrim').addEventListener('click', () => this.setDrawer(false));
     this.doc.addEventListener('keydown', (event) => {
@@ -259,7 +262,7 @@ export class View {
   }
 
   /**
-   * Show how the page is connected; Offline counts down to the next try. The state word is the
+   * Show how the page is connected; Offline counts down to the next try, with "Retry now" beside. The state word is the
    * pill's live text (read out when it changes); the countdown beside it is hidden from screen
    * readers, which would otherwise announce every second.
    */
@@ -275,6 +278,7 @@ export class View {
       return [pill.querySelector('.pill-state'), pill.querySelector('.pill-countdown')];
     });
     const label = STATUS_TEXT[state] || state;
+    for (const button of this.doc.querySelectorAll('button.retry-now')) button.hidden = state !== 'offline';
     const paint = () => {
       let tick = '';
       if (state === 'offline' && retryAt) {
