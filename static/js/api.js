@@ -179,9 +179,15 @@ function messagePath(id, seq) {
 
 export const api = {
   getSession: () => request('GET', '/api/session'),
-  /** `{status, data}`: 201 when the name was new and is now registered, 200 when signed in. */
-  signIn: (username, password) =>
-    request('POST', '/api/session', { body: { username, password }, withStatus: true }),
+  /**
+   * `{status, data}`: 201 when the name was new and is now registered, 200 when signed in. Without
+   * `create` a name nobody has is not registered: 404 not_found (ours, docs/api.md).
+   */
+  signIn: (username, password, create) =>
+    request('POST', '/api/session', {
+      body: create ? { username, password } : { username, password, create: false },
+      withStatus: true,
+    }),
   signOut: () => request('DELETE', '/api/session'),
   users: () => request('GET', '/api/users'),
   rooms: () => request('GET', '/api/rooms'),

@@ -19,7 +19,7 @@ const forcePolling = new URLSearchParams(location.search).get('transport') === '
 let controller = null;
 
 const view = new View(document, {
-  onSignIn: (username, password) => controller.signIn(username, password),
+  onSignIn: (username, password, create) => controller.signIn(username, password, create),
   onSignOut: () => controller.signOut(),
   onOpenRoom: (roomId) => controller.openRoom(roomId),
   onOpenDm: (username) => actions.openDm(controller, username),

@@ -122,19 +122,22 @@ export class Controller {
     }
   }
 
-  async signIn(username, password) {
-    const problem = usernameProblem(username) || passwordProblem(password);
+  /** Sign in; with `create` (the person confirmed a name nobody has) register it. */
+  async signIn(username, password, create = false) {
+    const nameProblem = usernameProblem(username);
+    const problem = nameProblem || passwordProblem(password);
     if (problem) {
-      this.view.setSignInError(problem);
+      this.view.setSignInError(problem, nameProblem ? 'username' : 'password');
       return;
     }
     this.view.setSignInBusy(true);
     try {
-      const answer = await api.signIn(username, password);
+      const answer = await api.signIn(username, password, create);
       await this.enter(answer.data.user, { registered: answer.status === 201 });
     } catch (error) {
       this.view.setSignInBusy(false);
-      if (error.code === 'invalid_credentials') this.view.setSignInError('Wrong password for this name.');
+      if (error.code === 'not_found') this.view.offerToCreate(username);
+      else if (error.code === 'invalid_credentials') this.view.setSignInError('Wrong password for this name.', 'password');
       else if (error.code === 'rate_limited') this.view.setSignInError('Too many tries. Wait a few minutes.');
       else this.view.setSignInError(error.message || 'Signing in did not work.');
     }

@@ -7,6 +7,7 @@
 
 import { el } from './format.js';
 import { plainText } from './markdown.js';
+import { SignInForm } from './signin_form.js';
 import { renderSidebar } from './sidebar.js';
 import { TYPING_EVERY_MS, limits } from './rules.js';
 
@@ -14,7 +15,7 @@ const STATUS_TEXT = { live: 'Live', polling: 'Polling', connecting: 'Connectingâ
 
 export class View {
   /**
-   * `handlers`: onSignIn(username, password), onSignOut(), onOpenRoom(id), onOpenDm(username),
+   * `handlers`: onSignIn(username, password, create), onSignOut(), onOpenRoom(id), onOpenDm(username),
    * onSend(text), onTyping(), onLeave(), onInvite(), onCreateRoom(), onBrowse(),
    * onEnableNotifications(), onEditLast() (up-arrow in the empty composer: true when an edit
    * box opened), onCancelReply(), onRetryNow() (the Offline pill's button).
@@ -25,15 +26,12 @@ export class View {
     this.$ = (id) => doc.getElementById(id);
     this.countdown = null;
     this.lastTyping = 0;
+    this.signInForm = new SignInForm(doc, (username, password, create) => this.on.onSignIn(username, password, create));
     this.wire();
   }
 
   wire() {
     const $ = this.$;
-    $('signin-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.on.onSignIn($('signin-username').value.trim(), $('signin-password').value);
-    });
     $('signout').addEventListener('click', () => this.on.onSignOut());
     $('new-room').addEventListener('click', () => this.on.onCreateRoom());
     $('browse-rooms').addEventListener('click', () => this.on.onBrowse());
@@ -174,19 +172,22 @@ export class View {
 
   showSignIn(message = '') {
     this.showOnly('signin');
-    this.setSignInError(message);
-    this.setSignInBusy(false);
-    this.$('signin-password').value = '';
-    this.$('signin-username').focus();
+    this.signInForm.reset(message);
     this.doc.title = 'Chat: sign in';
   }
 
-  setSignInError(message) {
-    this.$('signin-error').textContent = message;
+  /** The sign-in form's error, tied to `field` ('username' or 'password') when it is about one. */
+  setSignInError(message, field = null) {
+    this.signInForm.setError(message, field);
   }
 
   setSignInBusy(busy) {
-    this.$('signin-submit').disabled = busy;
+    this.signInForm.setBusy(busy);
+  }
+
+  /** Nobody has `name`: the form asks whether to create it. */
+  offerToCreate(name) {
+    this.signInForm.offerToCreate(name);
   }
 
   /** Apply the server's limits to the form fields (called once, before any form shows). */

