@@ -13,7 +13,7 @@ import re
 import time
 
 import pytest
-from browser_helpers import PASSWORD, PHONE, WebSocketGate, create_room, open_person, screenshot, unique
+from browser_helpers import PASSWORD, WebSocketGate, create_room, open_person, screenshot, unique
 from playwright.sync_api import expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
