@@ -104,3 +104,47 @@ def test_blocked_websockets_go_straight_to_polling_and_typing_shows_both_ways(li
     expect(alice.page.locator("#typing")).to_have_text(f"{carol.username} is typing…", timeout=5_000)
     # Bob may still see alice's notice (shown 4 s): carol's joins it.
     expect(bob.page.locator("#typing")).to_contain_text(carol.username, timeout=5_000)
+
+
+def test_a_reload_while_the_server_is_down_shows_the_app_and_its_outbox(live, people):
+    alice = people(live.url, unique("alice"))
+    bob = people(live.url, unique("bob"))
+    for person in (alice, bob):
+        person.open_room("general")
+    room_id = alice.room_id("general")
+    alice.send("said before the outage")
+    expect(alice.page.locator("#message-list .pending")).to_have_count(0, timeout=5_000)
+    page = alice.page
+    page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=10_000)
+
+    live.front.stop()
+    page.reload()
+    # The shell came from the service worker, the rest from what the page saved.
+    expect(page.locator("#me-name")).to_have_text(alice.username, timeout=10_000)
+    expect(page.locator("#room-name")).to_have_text("general")
+    expect(alice.message_texts().filter(has_text="said before the outage")).to_have_count(1)
+    expect(page.locator("#status")).to_have_text(re.compile("^Offline"), timeout=10_000)
+    expect(page.locator("#app button.retry-now")).to_be_visible()
+    alice.send("typed after reloading offline")
+    expect(page.locator("#message-list .pending")).to_contain_text("typed after reloading offline")
+    page.reload()  # and once more: the outbox is still on screen
+    expect(page.locator("#message-list .pending")).to_contain_text(
+        "typed after reloading offline", timeout=10_000
+    )
+    screenshot(page, "offline-reload-desktop")
+
+    # Several failed tries later the next one is 10 s or more away; "Retry now" does not wait for it.
+    page.wait_for_function(
+        "() => Number((/· (\\d+) s/.exec(document.getElementById('status').textContent) || [0, 0])[1]) >= 10",
+        timeout=60_000,
+    )
+    live.front.restart()
+    page.locator("#app button.retry-now").click()
+    expect(page.locator("#status")).to_have_text(re.compile("^(Live|Polling)$"), timeout=5_000)
+    expect(bob.message_texts().filter(has_text="typed after reloading offline")).to_have_count(
+        1, timeout=10_000
+    )
+    expect(page.locator("#message-list .pending")).to_have_count(0, timeout=10_000)
+    texts = [m["text"] for m in alice.history(room_id)]
+    assert texts.count("typed after reloading offline") == 1
+    assert page.locator("#app button.retry-now").is_hidden()

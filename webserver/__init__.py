@@ -16,7 +16,7 @@ from flask import Flask, Response, current_app, jsonify, send_from_directory
 import common.errors
 from common.jsonprovider import OrjsonProvider
 from common.limits import MAX_BODY_BYTES, MAX_UPLOAD_MB
-from webserver import files, openapi, relay, security, typing_http, ws
+from webserver import files, openapi, relay, security, shell, typing_http, ws
 from webserver.backend_client import DEFAULT_BACKEND_URL, BackendClient, BackendUnavailable
 from webserver.sessions import SessionCache
 
@@ -59,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(relay.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/", "index", index)
+    app.add_url_rule(f"/{shell.WORKER}", "service_worker", shell.service_worker)
     app.add_url_rule("/<path:filename>", "static_file", static_file)
     ws.init_app(app)  # /ws, the hub (chat.hub) and the event stream that feeds it
     return app

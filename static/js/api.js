@@ -118,7 +118,7 @@ export async function withRetry(fn, { onWait = () => {}, onOk = () => {} } = {})
  * name or a length, and hand them to rules.js; retried like the other start-up loads.
  */
 export async function loadLimits(hooks) {
-  setLimits(await withRetry(() => request('GET', '/api/limits'), hooks));
+  setLimits(await withRetry(() => api.limits(), hooks));
 }
 
 /**
@@ -178,6 +178,7 @@ function messagePath(id, seq) {
 }
 
 export const api = {
+  limits: () => request('GET', '/api/limits'),
   getSession: () => request('GET', '/api/session'),
   /**
    * `{status, data}`: 201 when the name was new and is now registered, 200 when signed in. Without

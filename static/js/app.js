@@ -71,7 +71,14 @@ const searchView = new SearchView(document, {
 controller = new Controller(view, messagesView, dialogs, { forcePolling, searchView });
 view.setNotificationButton('Notification' in window ? Notification.permission : 'unsupported');
 document.addEventListener('visibilitychange', () => {
-  if (document.hidden) controller.sendReadPositions();
-  else controller.markReadIfSeen();
+  if (document.hidden) {
+    controller.sendReadPositions();
+    controller.saveSnapshot();
+  } else {
+    controller.markReadIfSeen();
+  }
 });
+window.addEventListener('pagehide', () => controller.saveSnapshot());
+// The app shell from a service worker: a reload while the server is down still shows the app.
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
 controller.boot();

@@ -20,6 +20,8 @@ export const DOM_MESSAGES_MAX = 300;
 export const DOM_MESSAGES_OPEN = 100;
 // A room that is left keeps only this many of its newest messages in memory.
 export const KEPT_WHEN_LEFT = 100;
+// The open room's newest messages saved for a reload that finds the server unreachable.
+export const SNAPSHOT_MESSAGES = 50;
 
 // The reaction picker's common emoji, each with the name its filter box matches.
 export const COMMON_EMOJI = [
