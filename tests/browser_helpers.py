@@ -172,7 +172,10 @@ def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
     page.fill("#signin-password", password)
     page.click("#signin-submit")
     create = page.locator("#signin-create")
-    expect(page.locator("#me-name").filter(has_text=username).or_(create)).to_be_visible(timeout=10_000)
+    page.wait_for_function(
+        "() => !document.getElementById('app').hidden || !document.getElementById('signin-create').hidden",
+        timeout=10_000,
+    )
     if create.is_visible():
         expect(page.locator("#signin-submit")).to_have_text("Create account")
         page.click("#signin-submit")

@@ -8,6 +8,7 @@ import * as actions from './actions.js';
 import { retryNow } from './api.js';
 import { Controller } from './controller.js';
 import { Dialogs } from './dialogs.js';
+import { placeIcons } from './icons.js';
 import * as messageActions from './message_actions.js';
 import { MessagesView } from './messages_view.js';
 import * as paging from './paging.js';
@@ -15,6 +16,7 @@ import * as search from './search.js';
 import { SearchView } from './search_view.js';
 import { View } from './view.js';
 
+placeIcons(document);
 const forcePolling = new URLSearchParams(location.search).get('transport') === 'polling';
 let controller = null;
 
@@ -34,6 +36,8 @@ const view = new View(document, {
   onEditLast: () => messageActions.editLast(controller),
   onCancelReply: () => controller.cancelReply(),
   onRetryNow: () => retryNow(),
+  onJoin: (roomId) =>
+    actions.joinRoom(controller, roomId).catch((error) => view.joinFailed(`Could not join: ${error.message}`)),
 });
 
 const messagesView = new MessagesView(document, {

@@ -429,8 +429,11 @@ export class Controller {
   }
 
   updateTitle() {
-    const room = this.store.current && this.store.rooms.get(this.store.current);
-    this.view.setTitle(this.store.totalUnread(), room ? this.store.title(room) : '');
+    const store = this.store;
+    const room = store.current && store.rooms.get(store.current);
+    const total = store.totalUnread();
+    this.view.setTitle(total, room ? store.title(room) : '');
+    this.view.setMenuBadge(total - (store.current ? store.unread(store.current) : 0));
   }
 
   /** Show the open room from scratch: its newest loaded messages (from the divider, if near). */

@@ -18,7 +18,8 @@ export class View {
    * `handlers`: onSignIn(username, password, create), onSignOut(), onOpenRoom(id), onOpenDm(username),
    * onSend(text), onTyping(), onLeave(), onInvite(), onCreateRoom(), onBrowse(),
    * onEnableNotifications(), onEditLast() (up-arrow in the empty composer: true when an edit
-   * box opened), onCancelReply(), onRetryNow() (the Offline pill's button).
+   * box opened), onCancelReply(), onRetryNow() (the Offline pill's button), onJoin(roomId) (a
+   * public room the user is not in, open on screen).
    */
   constructor(doc, handlers) {
     this.doc = doc;
@@ -42,6 +43,7 @@ export class View {
       button.addEventListener('click', () => this.on.onRetryNow());
     }
     $('menu').addEventListener('click', () => this.setDrawer(!this.drawerOpen()));
+    $('join-room').addEventListener('click', () => this.on.onJoin($('join-room').dataset.room));
     $('scrim').addEventListener('click', () => this.setDrawer(false));
     this.doc.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.drawerOpen()) {
@@ -190,12 +192,14 @@ export class View {
     this.signInForm.offerToCreate(name);
   }
 
-  /** Apply the server's limits to the form fields (called once, before any form shows). */
+  /**
+   * Apply the server's limits to the form fields (called once, before any form shows). The room
+   * name gets none: its dialog says when a name is too long rather than cutting it (dialogs.js).
+   */
   applyLimits() {
     const fields = [
       ['signin-username', limits.username],
       ['signin-password', limits.password],
-      ['room-name-input', limits.room_name],
       ['composer-text', limits.message],
     ];
     for (const [id, { min, max }] of fields) {
@@ -229,17 +233,32 @@ export class View {
     renderSidebar(this.doc, store);
   }
 
-  /** Show the open room's name, members and the actions that apply to it. */
+  /**
+   * Show the open room's name, who made it, its members and the actions that apply to it. A
+   * public room the user is not in (left here or on another device, or the last room of a
+   * reload) offers Join where the composer was.
+   */
   renderHeader(store, room) {
     this.$('room-name').textContent = room ? store.title(room) : 'No room open';
     const members = room ? room.members || [] : [];
+    const creator = room && room.kind === 'group' && room.created_by ? `Created by ${room.created_by} · ` : '';
     this.$('room-members').textContent = room
-      ? `${members.length} member${members.length === 1 ? '' : 's'}: ${members.join(', ')}`
+      ? `${creator}${members.length} member${members.length === 1 ? '' : 's'}: ${members.join(', ')}`
       : '';
-    const group = Boolean(room && room.kind === 'group' && store.isMember(room));
+    const member = Boolean(room && store.isMember(room));
+    const group = member && room.kind === 'group';
     this.$('invite').hidden = !group;
     this.$('leave').hidden = !group;
-    this.setComposerEnabled(Boolean(room && store.isMember(room)));
+    const outside = Boolean(room && !member && room.kind === 'group' && room.visibility === 'public');
+    this.$('join-bar').hidden = !outside;
+    this.$('composer').hidden = outside;
+    if (outside) {
+      this.$('join-text').textContent = `You are not in #${room.name}. Join to write here.`;
+      this.$('join-room').dataset.room = room.id;
+      this.$('join-room').setAttribute('aria-label', `Join ${room.name}`);
+      this.$('join-room').disabled = false;
+    }
+    this.setComposerEnabled(member);
     this.$('composer-text').placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${store.title(room)}` : '';
   }
 
@@ -279,6 +298,8 @@ export class View {
       return [pill.querySelector('.pill-state'), pill.querySelector('.pill-countdown')];
     });
     const label = STATUS_TEXT[state] || state;
+    // Other people's presence is unknown while this page is offline: their dots grey out.
+    this.$('app').dataset.connection = state;
     for (const button of this.doc.querySelectorAll('button.retry-now')) button.hidden = state !== 'offline';
     const paint = () => {
       let tick = '';
@@ -301,6 +322,23 @@ export class View {
     else if (users.length === 2) text = `${users[0]} and ${users[1]} are typing…`;
     else if (users.length > 2) text = 'Several people are typing…';
     this.$('typing').textContent = text;
+  }
+
+  /** A refused Join in the bar: why, and the button to try again. */
+  joinFailed(message) {
+    this.$('join-text').textContent = message;
+    this.$('join-room').disabled = false;
+  }
+
+  /**
+   * The menu button (shown at phone widths, where the sidebar is a drawer) carries the unread
+   * count of the rooms other than the open one, so news elsewhere shows without opening it.
+   */
+  setMenuBadge(count) {
+    const badge = this.$('menu-badge');
+    badge.hidden = count === 0;
+    badge.textContent = count > 99 ? '99+' : String(count);
+    this.$('menu').setAttribute('aria-label', count ? `Open the chat list, ${count} unread elsewhere` : 'Open the chat list');
   }
 
   /** The tab title carries the unread total so it shows in the tab strip. */
