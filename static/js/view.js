@@ -337,7 +337,7 @@ export class View {
   setMenuBadge(count) {
     const badge = this.$('menu-badge');
     badge.hidden = count === 0;
-    badge.textContent = count > 99 ? '99+' : String(count);
+    badge.textContent = count > 99 ? '99+' : count ? String(count) : '';
     this.$('menu').setAttribute('aria-label', count ? `Open the chat list, ${count} unread elsewhere` : 'Open the chat list');
   }
 
