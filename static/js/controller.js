@@ -265,6 +265,7 @@ export class Controller {
     const history = store.history(room.id);
     history.loaded = true;
     store.addMessages(room.id, snapshot.messages);
+    history.hasOlder = history.messages.length > 0 && history.first > 1;
     this.showRoom(room);
     this.renderRoom();
   }

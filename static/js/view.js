@@ -242,9 +242,10 @@ export class View {
     this.$('room-name').textContent = room ? store.title(room) : 'No room open';
     const members = room ? room.members || [] : [];
     const creator = room && room.kind === 'group' && room.created_by ? `Created by ${room.created_by} · ` : '';
-    this.$('room-members').textContent = room
-      ? `${creator}${members.length} member${members.length === 1 ? '' : 's'}: ${members.join(', ')}`
-      : '';
+    let about = '';
+    if (room && room.kind === 'dm') about = `Direct message with ${store.title(room)}`;
+    else if (room) about = `${creator}${members.length} member${members.length === 1 ? '' : 's'}: ${members.join(', ')}`;
+    this.$('room-members').textContent = about;
     const member = Boolean(room && store.isMember(room));
     const group = member && room.kind === 'group';
     this.$('invite').hidden = !group;
