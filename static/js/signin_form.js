@@ -25,10 +25,10 @@ export class SignInForm {
     });
   }
 
-  /** Show the form empty of errors, asking to sign in; focus on the name. */
+  /** Show the form asking to sign in, with `message` (about no one field) if any; focus on the name. */
   reset(message = '') {
     this.signInMode();
-    this.setError(message, message ? 'username' : null);
+    this.setError(message);
     this.setBusy(false);
     this.$('signin-password').value = '';
     this.$('signin-username').focus();
