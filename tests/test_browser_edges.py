@@ -201,6 +201,7 @@ def test_the_phone_menu_button_shows_news_elsewhere(live_module, people):
     expect(menu.locator("svg")).to_be_visible()
     expect(page.locator("#menu-badge")).to_be_hidden()
     bob.page.locator(f"#people-list button[data-user='{alice.username}']").click()
+    expect(bob.page.locator("#room-name")).to_have_text(alice.username)
     bob.send("psst, over here")
     expect(page.locator("#menu-badge")).to_have_text("1", timeout=5_000)
     expect(menu).to_have_accessible_name("Open the chat list, 1 unread elsewhere")
