@@ -226,7 +226,9 @@ def test_message_text_direction_long_messages_and_blank_lines(live_module, peopl
     expect(arabic).to_have_attribute("dir", "auto")
     assert arabic.evaluate("node => node.matches(':dir(rtl)')")
     alice.send("plain English stays left to right")
-    assert bob.message_texts().last.evaluate("node => node.matches(':dir(ltr)')")
+    english = bob.message_texts().last
+    expect(english).to_have_text("plain English stays left to right", timeout=5_000)
+    assert english.evaluate("node => node.matches(':dir(ltr)')")
 
     lines = "\n".join(f"line {n} of a long paste" for n in range(1, 41))
     alice.send(lines)
