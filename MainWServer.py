@@ -14,15 +14,18 @@ monkey.patch_all()
 __doc__ = """Start the chat front server: parse flags and environment, then serve ``webserver.create_app``.
 
 Runs on gunicorn with one gevent worker: thousands of WebSockets and long-polls are cheap
-greenlets, and the WebSocket hub is in-process state that one process must own. The app is built
-in the worker, after the fork, so the hub's greenlets start in the process that serves.
+greenlets, and the WebSocket hub is in-process state that one process owns. With ``--redis`` and
+``--workers N``, N such workers share the port, each a front server of its own that shares typing
+and presence with the others through Redis (docs/deployment.md). The app is built in the worker,
+after the fork, so the hub's greenlets start in the process that serves.
 """
 
 import argparse  # noqa: E402
 import sys  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
-from common.flags import ArgumentParser, env, port_number  # noqa: E402
+from common import limits, secret  # noqa: E402
+from common.flags import ArgumentParser, count, env, port_number  # noqa: E402
 from common.serve import ServeError, serve  # noqa: E402
 
 NAME = "front server"
@@ -65,6 +68,31 @@ def _upload_mb(text: str) -> float:
     return value
 
 
+def _redis_url(text: str) -> str:
+    """argparse type: a Redis URL, ``redis://``, ``rediss://`` (TLS) or ``unix://`` (a socket path)."""
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"bad Redis URL {text!r}: {error}") from None
+    if parts.scheme in ("redis", "rediss") and parts.hostname:
+        return text
+    if parts.scheme == "unix" and parts.path:
+        return text
+    raise argparse.ArgumentTypeError(f"not a redis://, rediss:// or unix:// URL: {text!r}")
+
+
+def _workers(text: str) -> int:
+    """argparse type: a number of worker processes, 1 to 64."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 64: {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Read the flags, falling back on the environment, then on the defaults."""
     parser = ArgumentParser(
@@ -103,7 +131,55 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="largest file passed on to the backend, in MiB; give both processes the same "
         "(CHAT_MAX_UPLOAD_MB)",
     )
+    for flag, name, default, text in (
+        (
+            "--ws-per-user",
+            "CHAT_WS_PER_USER",
+            limits.WS_PER_USER,
+            "open WebSockets of one user; past it, 429",
+        ),
+        ("--ws-frame-rate", "CHAT_WS_FRAME_RATE", limits.WS_FRAME_RATE, "frames a second from one WebSocket"),
+        (
+            "--backend-per-user",
+            "CHAT_BACKEND_PER_USER",
+            limits.BACKEND_PER_USER,
+            "relayed calls of one user at once",
+        ),
+        (
+            "--backend-calls",
+            "CHAT_BACKEND_CALLS",
+            limits.BACKEND_CALLS,
+            "relayed calls at once in all; keep the sum over front servers below the backend's --threads",
+        ),
+    ):
+        add(flag, type=count, default=env(name, str(default)), help=f"{text}; 0 turns it off ({name})")
+    add(
+        "--internal-secret",
+        type=secret.secret_text,
+        default=env(secret.ENVIRONMENT, "") or None,
+        help="the secret the backend expects on every call; give both processes the same "
+        f"({secret.ENVIRONMENT}; prefer the environment: a flag shows in the process list)",
+    )
+    add(
+        "--redis",
+        type=_redis_url,
+        default=env("CHAT_REDIS_URL", "") or None,
+        metavar="URL",
+        help="share typing and presence with the other front servers on this Redis, e.g. "
+        "redis://127.0.0.1:6379/0 (CHAT_REDIS_URL)",
+    )
+    add(
+        "--workers",
+        type=_workers,
+        default=env("CHAT_WORKERS", "1"),
+        help="worker processes on this port, each a front server; more than 1 needs --redis (CHAT_WORKERS)",
+    )
     args = parser.parse_args(argv)
+    if args.workers > 1 and not args.redis:
+        parser.error(
+            f"--workers {args.workers} needs --redis: each worker is a front server of its own, and "
+            "only through Redis do they share who is online and who is typing"
+        )
     if args.allowed_origins is None:
         # The environment's list is checked like the flag's, and a bad entry is reported the same way.
         names = [item.strip() for item in env("CHAT_ALLOWED_ORIGINS", "").split(",") if item.strip()]
@@ -122,6 +198,12 @@ def main(argv: list[str] | None = None) -> int:
         "SECURE_COOKIES": args.secure_cookies,
         "ALLOWED_ORIGINS": args.allowed_origins,
         "MAX_UPLOAD_MB": args.max_upload_mb,
+        "WS_PER_USER": args.ws_per_user,
+        "WS_FRAME_RATE": args.ws_frame_rate,
+        "BACKEND_PER_USER": args.backend_per_user,
+        "BACKEND_CALLS": args.backend_calls,
+        "INTERNAL_SECRET": args.internal_secret,
+        "REDIS_URL": args.redis,
     }
 
     def build():
@@ -130,8 +212,22 @@ def main(argv: list[str] | None = None) -> int:
 
         return webserver.create_app(config)
 
+    def started(app):
+        from webserver.ws import start_background
+
+        start_background(app)
+
     try:
-        serve(build, name=NAME, host=args.host, port=args.port, worker_class="gevent", preload=False)
+        serve(
+            build,
+            name=NAME,
+            host=args.host,
+            port=args.port,
+            worker_class="gevent",
+            workers=args.workers,
+            preload=False,
+            started=started,
+        )
     except ServeError as error:
         print(f"{NAME}: {error}", file=sys.stderr, flush=True)
         return 1

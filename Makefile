@@ -39,13 +39,16 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt | $(PY)
 # backend that cannot start (its data directory held by another) does not leave a front server
 # answering "backend unavailable". Ctrl-C reaches both gunicorn masters (they install their own
 # SIGINT handler even as background jobs); SIGTERM to make reaches the shell, whose trap forwards
-# it. Flags and CHAT_* environment variables: docs/operations.md. BACKEND_ARGS and FRONT_ARGS
-# pass extra flags, e.g. make run FRONT_ARGS="--port 8080".
+# it. Both get a fresh internal secret in their environment (not on their command lines, where
+# any local user could read it), so only this front server can call this backend. Flags and
+# CHAT_* environment variables: docs/operations.md. BACKEND_ARGS and FRONT_ARGS pass extra flags,
+# e.g. make run FRONT_ARGS="--port 8080".
 run: SHELL := /bin/bash
 run: $(RUN_STAMP)
 	@echo "Starting the chat. Open the front server's address below in a browser; Ctrl-C stops both."
 	@trap 'kill -TERM $$backend $$front 2>/dev/null; wait' EXIT; \
 	trap 'exit 130' INT; trap 'exit 143' TERM; \
+	export CHAT_INTERNAL_SECRET="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')"; \
 	$(PY) backend.py $(BACKEND_ARGS) & backend=$$!; \
 	$(PY) MainWServer.py $(FRONT_ARGS) & front=$$!; \
 	wait -n $$backend $$front

@@ -14,7 +14,7 @@ from common import dependencies
 
 dependencies.ensure("backend.py")
 
-from common import limits  # noqa: E402
+from common import limits, secret  # noqa: E402
 from common.flags import ArgumentParser, env, port_number  # noqa: E402
 from common.serve import ServeError, serve  # noqa: E402
 
@@ -106,6 +106,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="0 picks a free port (CHAT_BACKEND_PORT)",
     )
     add("--data-dir", default=env("CHAT_DATA_DIR", "chats"), help="where the data files live (CHAT_DATA_DIR)")
+    add(
+        "--internal-secret",
+        type=secret.secret_text,
+        default=env(secret.ENVIRONMENT, "") or None,
+        help="the secret every front server must present; required when --host is not loopback "
+        f"({secret.ENVIRONMENT}; prefer the environment: a flag shows in the process list)",
+    )
     for flag, default, kind, meaning in RATE_LIMITS:
         variable = "CHAT_" + _config_key(flag)
         add(flag, type=kind, default=env(variable, default), help=f"{meaning} ({variable}; 0 = no limit)")
@@ -135,7 +142,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     # argparse runs ``type`` on string defaults too, so a bad environment value is reported
     # exactly like a bad flag.
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not args.compact and not args.internal_secret and not secret.is_loopback(args.host):
+        parser.error(
+            f"listening on {args.host} (not loopback) needs --internal-secret ({secret.ENVIRONMENT}), "
+            "or anyone who reaches the port reads every room"
+        )
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -148,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "EDIT_WINDOW": args.edit_window,
         "MAX_UPLOAD_MB": args.max_upload_mb,
         "START_SEARCH_INDEX": False,
+        "INTERNAL_SECRET": args.internal_secret,
     }
     for flag, *_ in RATE_LIMITS:
         config[_config_key(flag)] = getattr(args, _config_key(flag).lower())

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 
-from common import errors, limits
+from common import errors, limits, secret
 from common.codes import STATUS
 from common.jsonprovider import OrjsonProvider
 
@@ -38,6 +38,9 @@ DEFAULTS = {
     "EDIT_WINDOW": limits.EDIT_WINDOW,  # seconds after sending that an edit is allowed; 0 = always
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
+    # The secret every caller must present (common/secret.py); None or "" lets any caller in, which
+    # backend.py allows only on loopback.
+    "INTERNAL_SECRET": None,
     # Start following the log for search at once; backend.py starts it in the worker instead (a
     # thread started in gunicorn's master would not survive the fork): see start_background.
     "START_SEARCH_INDEX": True,
@@ -62,6 +65,8 @@ def create_app(config: dict | None = None) -> Flask:
         "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"], clock),
     }
     errors.install(app)
+    if app.config["INTERNAL_SECRET"]:
+        _require_secret(app, app.config["INTERNAL_SECRET"])
 
     @app.errorhandler(Refused)
     def refused(error: Refused):
@@ -90,6 +95,26 @@ def create_app(config: dict | None = None) -> Flask:
         return jsonify(status="ok")
 
     return app
+
+
+def _require_secret(app: Flask, expected: str) -> None:
+    """Refuse every call without the front servers' shared secret (401), ``GET /healthz`` alone excepted."""
+
+    @app.before_request
+    def check_secret():
+        if request.path == "/healthz" and request.method in ("GET", "HEAD"):
+            return None
+        if secret.matches(request.headers.get(secret.HEADER), expected):
+            return None
+        answer = errors.error_response(
+            401,
+            "unauthenticated",
+            "This backend answers its front servers only: the internal secret is missing or wrong.",
+        )
+        # Tells a front server that this 401 is about the secret, not the user's session: it must
+        # not sign anyone out over a misconfiguration (webserver/backend_http.py).
+        answer.headers[secret.HEADER] = secret.REFUSED
+        return answer
 
 
 def start_background(app: Flask) -> None:

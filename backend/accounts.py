@@ -7,7 +7,6 @@ sign-ins do not queue behind each other (scrypt releases the GIL).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 import threading
@@ -16,6 +15,7 @@ import time
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from common import limits
+from common.feed import token_digest
 
 from .clock import iso_from_epoch, now_iso
 from .jsonl import JsonlFile
@@ -28,11 +28,6 @@ _DUMMY_HASH = generate_password_hash("not a real password")
 def canonical(username: str) -> str:
     """The key that makes usernames unique ignoring case."""
     return username.casefold()
-
-
-def token_digest(token: str) -> str:
-    """What is stored for a session token."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Accounts:
@@ -96,18 +91,26 @@ class Accounts:
 
     def session_user(self, token: str) -> str | None:
         """The username of a valid, unexpired session token."""
+        session = self.session(token)
+        return session[0] if session else None
+
+    def session(self, token: str) -> tuple[str, float] | None:
+        """``(username, expires)`` of a valid, unexpired session token (``expires`` in epoch seconds)."""
         entry = self._sessions.get(token_digest(token))
         if entry is None or entry[1] < time.time():
             return None
-        return entry[0]
+        return entry
 
-    def revoke(self, token: str) -> None:
-        """End a session for good."""
+    def revoke(self, token: str) -> str | None:
+        """End a session for good; the username it was open for, or None if it was not open."""
         record = {"op": "revoke", "token_sha256": token_digest(token)}
         with self._lock:
-            if record["token_sha256"] in self._sessions:
-                self._sessions_file.append(record)
-                self._apply_session(record)
+            entry = self._sessions.get(record["token_sha256"])
+            if entry is None:
+                return None
+            self._sessions_file.append(record)
+            self._apply_session(record)
+            return entry[0]
 
     def _apply_session(self, record: dict) -> None:
         digest = record.get("token_sha256")

@@ -4,7 +4,8 @@ Every event names its room (a message's ``room``, a room event's room object, or
 default concerns the members of that room when it happened: for a room event that changes the
 members, those before it and those after it (someone who leaves gets the event that removes them;
 someone added gets the event that adds them). A kind that concerns others says so in
-:data:`RULES`: the creation of a public room concerns everyone signed in.
+:data:`RULES`: the creation of a public room concerns everyone signed in, and the end of a session
+concerns no client at all (only the hubs read it, to close that session's WebSockets).
 
 The rule reads only the event and its room, so replaying the log at start-up decides exactly what
 the append decided. The per-user feed asks ``username in audience``; the hub's feed asks
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from common.feed import EVERYONE
+from common.feed import EVERYONE, SESSION_ENDED
 
 from .model import PUBLIC, Room
 
@@ -94,9 +95,17 @@ def _reader(record: dict, room: Room) -> Audience:
     return Named([record["user"]])
 
 
+# No client: an event only the front servers' hubs read (they act on it, it is delivered to nobody).
+NOBODY = Named(())
+
+
+def _hubs_only(record: dict, room: Room) -> Audience:
+    return NOBODY
+
+
 # The kinds whose audience is not their room's members. A new kind that concerns someone else
 # adds its rule here; most kinds need none.
-RULES: dict[str, Rule] = {"room": _room_change, "read": _reader}
+RULES: dict[str, Rule] = {"room": _room_change, "read": _reader, SESSION_ENDED: _hubs_only}
 
 
 def decide(record: dict, room: Room) -> Audience | None:

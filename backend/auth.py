@@ -8,6 +8,7 @@ from common.schemas import SignIn
 
 from . import validation
 from .accounts import canonical
+from .clock import iso_from_epoch
 from .refusals import NotFound, RateLimited, Unauthenticated, WrongCredentials
 from .store import Store
 
@@ -68,16 +69,21 @@ def sign_in():
 
 @bp.get("/api/session")
 def current_session():
-    """Who the bearer token belongs to."""
-    return jsonify(user={"username": require_user()})
+    """Who the bearer token belongs to, and (for the front server, which strips it) when it ends."""
+    token = bearer_token()
+    session = store().accounts.session(token) if token else None
+    if session is None:
+        raise Unauthenticated("Sign in first.")
+    username, expires = session
+    return jsonify(user={"username": username}, session={"expires_at": iso_from_epoch(expires)})
 
 
 @bp.delete("/api/session")
 def sign_out():
-    """Revoke the bearer token; signing out twice is not an error."""
+    """Revoke the bearer token, and close its WebSockets on every front server; twice is no error."""
     token = bearer_token()
     if token:
-        store().accounts.revoke(token)
+        store().sign_out(token)
     return "", 204
 
 

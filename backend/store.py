@@ -19,6 +19,8 @@ from collections.abc import Callable
 
 import orjson
 
+from common.feed import SESSION_ENDED, token_digest
+
 from .accounts import Accounts, canonical
 from .audience import Audience
 from .changes import KINDS, Changes
@@ -165,6 +167,18 @@ class Store(Lifecycle, Reading, SearchSource):
         """
         with self._lock:
             self._join_general(username)
+
+    def sign_out(self, token: str) -> None:
+        """End a session for good, and tell every front server's hub so it closes its WebSockets.
+
+        The ``session_ended`` event (:mod:`common.feed`) names the user and the token's digest; it
+        concerns no client (:mod:`backend.audience`), so only the hubs' feed carries it. Like
+        every event it names a room: ``general``, the one room that always exists.
+        """
+        username = self.accounts.revoke(token)
+        if username is not None:
+            event = {"type": SESSION_ENDED, "room": self._rooms.general.id, "user": username}
+            self.append_event(event | {"session": token_digest(token)})
 
     def rooms_snapshot(self) -> tuple[list[dict], int]:
         """Every room with its members, and the ``pos`` they are as of."""

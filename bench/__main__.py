@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from bench import procs, wsload
 from bench.capacity import scenario_3
+from bench.cluster import scenario_11
 from bench.history import scenario_5
 from bench.lifecycle import scenario_8
 from bench.polling import scenario_6
@@ -31,9 +32,10 @@ from bench.stack import Stack
 from bench.uploads import scenario_10
 
 # Run order: the floor right after the runs it is compared with (scenario 1 alternates with it);
-# the 10,000 connections after the latency runs; the history and search scenarios last, on stacks of
-# their own, once the shared one is stopped.
-ORDER = ["1", "2", "7", "4", "6", "8", "10", "3", "soak", "5", "9"]
+# several front servers (11) after the single one's runs; the 10,000 connections after the latency
+# runs; the history and search scenarios last, on stacks of their own, once the shared one is
+# stopped.
+ORDER = ["1", "2", "7", "4", "6", "8", "10", "11", "3", "soak", "5", "9"]
 RUNNERS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -43,10 +45,11 @@ RUNNERS = {
     "8": scenario_8,
     "3": scenario_3,
     "10": scenario_10,
+    "11": scenario_11,
 }
 # Seconds a scenario may run beyond its sending time before it is stopped and reported as such.
 CAP_S = {False: 300, True: 900}
-NEEDS_STACK = {"1", "2", "3", "4", "6", "8", "10", "soak"}
+NEEDS_STACK = {"1", "2", "3", "4", "6", "8", "10", "11", "soak"}
 
 
 async def guarded(scenario, servers, cap: float):

@@ -12,6 +12,7 @@ import collections
 import ctypes
 import os
 import resource
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +25,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+# The internal secret every server of this run shares, as a deployment's would (common/secret.py).
+INTERNAL_SECRET = secrets.token_urlsafe(32)
 
 
 def log(text: str) -> None:
@@ -67,6 +71,7 @@ class Server:
             preexec_fn=_child_setup,
             # The shell's CHAT_* settings would change what is measured; the flags say it all.
             env={k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
+            | {"CHAT_INTERNAL_SECRET": INTERNAL_SECRET}
             | ({"CHAT_LOG_PAUSES_MS": str(PAUSE_LOG_MS)} if PAUSE_LOG_MS is not None else {}),
         )
         self.tail: collections.deque[str] = collections.deque(maxlen=40)

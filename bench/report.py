@@ -194,6 +194,25 @@ def _row9(r):
     return got, "p50 <= 20 ms, p99 <= 100 ms; 50k <= 2x 1k", ok
 
 
+def _row11(r):
+    one, two, cross = r["workers_1"], r["workers_2"], r["cross"]
+    extra = cross["cross_extra_p50_ms"]
+    ok = (
+        all(_clean(x) for x in (one, two, cross))
+        and two["deliveries_per_s"] >= 0.95 * one["deliveries_per_s"]
+        and _le(two["latency"]["p99_ms"], one["latency"]["p99_ms"])
+        and _le(extra, 2)
+    )
+    same, over = cross["same_front"], cross["cross_front"]
+    got = (
+        f"1 worker: {one['deliveries_per_s']}/s, p99 {one['latency']['p99_ms']} ms, {_counts(one)}; "
+        f"--workers 2: {two['deliveries_per_s']}/s, p99 {two['latency']['p99_ms']} ms, {_counts(two)}; "
+        f"same front p50 {same['p50_ms']} ms, p99 {same['p99_ms']} ms; cross front p50 {over['p50_ms']} ms, "
+        f"p99 {over['p99_ms']} ms (extra p50 {extra} ms), {_counts(cross)}"
+    )
+    return got, "2 workers not slower than 1 (deliveries/s, p99); cross-front p50 <= same-front + 2 ms", ok
+
+
 ROWS = {
     "1": ("1. Room fan-out: 100 clients, 50 msg/s, in rounds beside the floor", _row1),
     "2": ("2. Crowd: 1,000 clients, 20 msg/s", _row2),
@@ -205,6 +224,7 @@ ROWS = {
     "8": ("8. Edits and reactions: 100 clients, 50 op/s, 10% edits, 20% reactions", _row8),
     "9": ("9. Search: two words over 1,000 to 1,000,000 messages", _row9),
     "10": ("10. Files: 20 uploads of 5 MiB at once beside scenario 1's fan-out", _row10),
+    "11": ("11. Several front servers: crowd on 1 and 2 workers; cross-front delivery", _row11),
     "soak": ("Soak: 200 clients, 10 min", _row_soak),
 }
 
@@ -239,6 +259,12 @@ def usage_table(results: dict) -> str:
                 (f"1. round {n} {side}", x[side].get("usage"), x[side].get("cpu_cost"))
                 for n, x in enumerate(r.get("rounds") or (), 1)
                 for side in ("ours", "floor")
+            ]
+        if key == "11":
+            runs = [
+                (f"11. {part}", r[part].get("usage"), r[part].get("cpu_cost"))
+                for part in ("workers_1", "workers_2", "cross")
+                if isinstance(r.get(part), dict)
             ]
         if key == "7":
             floor = (r.get("s2") or {}).get("floor", {})

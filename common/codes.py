@@ -20,6 +20,8 @@ STATUS = {
     # Ours, beyond the contract's list: the backend could not write to its disk (nothing was
     # half-written; the same request may be retried).
     "storage_unavailable": 503,
+    # Ours: a front server near its limit of open files refuses new WebSockets (try again soon).
+    "server_busy": 503,
     # Ours: a Range header outside a file (GET /api/files/...).
     "range_not_satisfiable": 416,
 }

@@ -6,10 +6,26 @@ Each item is one stored event with who it concerns, decided by the backend (``ba
 
 ``users`` is the list of usernames the event concerns, or :data:`EVERYONE` for an event that
 concerns every signed-in user (the creation of a public room). The hub delivers each event to
-exactly those users and to nobody else, whatever its type. No I/O and no Flask here.
+exactly those users and to nobody else, whatever its type.
+
+One kind is for the hubs themselves and concerns no client (``users`` is empty):
+:data:`SESSION_ENDED`, ``{"type": "session_ended", "pos", "room", "user", "session"}``, where
+``session`` is the SHA-256 (hex) of a token just signed out. Every hub that follows the feed closes
+that session's WebSockets on reading it, so a sign-out through one front server reaches all of
+them. No I/O and no Flask here.
 """
 
 from __future__ import annotations
 
+import hashlib
+
 # In place of a list of usernames: every signed-in user. No username can be "*".
 EVERYONE = "*"
+
+# The kind of event that ends a session on every front server (above).
+SESSION_ENDED = "session_ended"
+
+
+def token_digest(token: str) -> str:
+    """A session token's SHA-256 (hex): what the backend stores, and what a session_ended names."""
+    return hashlib.sha256(token.encode()).hexdigest()

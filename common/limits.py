@@ -53,6 +53,13 @@ EMOJI_MIN, EMOJI_MAX = 1, 32  # a reaction's emoji, in code points
 REACTIONS_MAX = 20  # distinct emoji on one message
 EDIT_WINDOW = 0  # seconds after sending that a message may be edited; 0 = no window (--edit-window)
 
+# The front server's protections of everyone from one account (each a flag of MainWServer.py; 0
+# turns one off).
+WS_PER_USER = 100  # open WebSockets of one user on one front server; past it the handshake is 429
+WS_FRAME_RATE = 50  # frames a second from one WebSocket, sustained for a few seconds: error, then 1008
+BACKEND_PER_USER = 8  # relayed calls of one user in flight at once; more are 429
+BACKEND_CALLS = 16  # relayed calls in flight at once in all; more wait, then 503 (< backend --threads)
+
 
 def for_app() -> dict[str, Any]:
     """The limits the browser app checks before it sends, as ``GET /api/limits`` serves them."""

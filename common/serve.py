@@ -2,13 +2,15 @@
 
 Both launchers (``backend.py`` and ``MainWServer.py``) call :func:`serve`. What it guarantees:
 
-* Exactly one worker process. The front server's WebSocket hub is in-process state, and the
-  backend's store is one in-memory index over files it alone appends to, so neither may be split
-  across processes.
+* One worker process unless asked for more. The backend's store is one in-memory index over files
+  it alone appends to, so it never has more than one. The front server's WebSocket hub is
+  in-process state: several workers of it are several front servers on one port, which only
+  ``--redis`` joins up (``MainWServer.py`` refuses more than one without it).
 * The listening socket is bound here, before gunicorn starts, so a port in use is one clear
   :class:`ServeError` instead of gunicorn's five retries and a page of log lines.
-* When the worker is ready to accept, it prints one line, ``NAME listening on http://HOST:PORT``,
-  with the real port even when 0 was asked for. Tests and people read the first line holding
+* When the first worker is ready to accept, it prints one line, ``NAME listening on
+  http://HOST:PORT``, with the real port even when 0 was asked for (other workers, and workers
+  that replace a dead one, print nothing). Tests and people read the first line holding
   ``http://``, so gunicorn runs at log level ``warning`` (its own "Listening at" line is ``info``)
   and with no access log.
 * The worker dies with the master: right after fork it asks the kernel for SIGKILL when its parent
@@ -25,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import multiprocessing
 import os
 import resource
 import signal
@@ -175,13 +178,15 @@ def serve(
     host: str,
     port: int,
     worker_class: str,
+    workers: int = 1,
     threads: int = 1,
     preload: bool = False,
     started: Callable[[Any], None] | None = None,
 ) -> None:
     """Serve ``factory()`` on gunicorn until SIGTERM or SIGINT, then return normally.
 
-    ``worker_class`` is ``"gthread"`` (with ``threads`` threads) or ``"gevent"``. With ``preload``
+    ``worker_class`` is ``"gthread"`` (with ``threads`` threads) or ``"gevent"``; ``workers`` is
+    the number of worker processes sharing the listening socket. With ``preload``
     the app is built here, in the master, before anything is bound or forked, so a load error
     (a locked or unusable data directory) is raised to the caller, not logged by a dying worker;
     and a worker that dies is not replaced: the server stops with status 1. ``started(app)`` runs
@@ -195,6 +200,8 @@ def serve(
     # lets go of it here rather than closing it a second time.
     fd = bind(host, port).detach()
     master_pid = os.getpid()
+    # Shared with the workers across fork: whether the ready line was printed.
+    announced = multiprocessing.Value("b", 0)
 
     def post_fork(_server: Any, _worker: Any) -> None:
         _die_with_parent(master_pid)
@@ -214,7 +221,10 @@ def serve(
         pauses.log_pauses_from_environment()
         if started is not None:
             started(worker.wsgi)
-        print(f"{name} listening on {address_of(worker.sockets[0])}", flush=True)
+        with announced.get_lock():
+            if not announced.value:
+                announced.value = 1
+                print(f"{name} listening on {address_of(worker.sockets[0])}", flush=True)
 
     def child_exit(arbiter: Any, _worker: Any) -> None:
         # Runs in the master. While the server is not stopping (its listeners are still open), a
@@ -237,7 +247,7 @@ def serve(
 
     options = {
         "bind": [f"fd://{fd}"],
-        "workers": 1,
+        "workers": workers,
         "worker_class": worker_class,
         "threads": threads,
         "worker_connections": WORKER_CONNECTIONS,

@@ -43,6 +43,14 @@ Fixtures (names and behaviour are stable; other test modules build on them):
     ``url`` defaults to ``live_module`` when the test uses it, else to ``live``. A refused sign-in
     raises ``RuntimeError`` with the answer. Sessions are closed in teardown.
 
+Every launched process gets the tests' internal secret (``CHAT_INTERNAL_SECRET``, see
+``live_procs.INTERNAL_SECRET``), as a deployment's pair would; ``env={"CHAT_INTERNAL_SECRET": ""}``
+starts one without.
+
+``redis_server`` / ``cluster(fronts=2, *front_args)``
+    A real ``redis-server`` on a free port, and one backend with several front servers joined
+    through it (``tests/redis_server.py``).
+
 Mark tests that use the processes with ``@pytest.mark.live``. ``Proc`` and ``Launcher`` live in
 ``tests/live_procs.py``; the plain helpers for HTTP calls (``sign_in``, ``unique``, ``make_room``,
 ``open_dm``, ``post``, ``general_room``, ``cookie_attributes``) in ``tests/live_http.py``; the
@@ -63,12 +71,14 @@ from tests.live_http import sign_in
 from tests.live_http import unique as unique_name
 
 # The in-process fixtures of the backend's API tests, the store's tests, the unit tests' clock, the
-# WebSocket tests and the browser tests live beside their helpers; naming them here makes them
+# WebSocket tests, the several-front-servers tests (Redis) and the browser tests live beside their
+# helpers; naming them here makes them
 # visible to every test module.
 pytest_plugins = (
     "tests.backend_fixtures",
     "tests.store_helpers",
     "tests.ws_client",
+    "tests.redis_server",
     "tests.timing",
     "browser_helpers",
 )

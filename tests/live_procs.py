@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -20,11 +21,18 @@ REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 20.0
 _ADDRESS = re.compile(r"http://[^\s/]+")
 
+# The internal secret every launched backend and front server gets (CHAT_INTERNAL_SECRET), so that
+# every live test runs as a deployment does. A test of a process without one passes
+# ``env={"CHAT_INTERNAL_SECRET": ""}`` (an empty variable counts as unset).
+INTERNAL_SECRET = secrets.token_urlsafe(24)
+
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment for a launched process: ours without CHAT_* variables, plus ``extra``."""
+    """The environment for a launched process: ours without CHAT_* variables, the tests' internal
+    secret, plus ``extra``."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("CHAT_")}
     env["PYTHONUNBUFFERED"] = "1"
+    env["CHAT_INTERNAL_SECRET"] = INTERNAL_SECRET
     env.update(extra or {})
     return env
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from webserver.backend_client import BackendClient, BackendRefused, BackendUnavailable
+from webserver.backend_client import BackendClient, BackendRefused, BackendUnavailable, Session
 
 Handler = Callable[[int, bytes], bytes | None]
 
@@ -153,9 +153,9 @@ def test_the_path_is_sent_exactly_as_given(serve):
 # -- the named calls ----------------------------------------------------------------------------
 
 
-def test_session_user_is_the_user_none_for_a_401_and_unavailable_for_anything_else(serve):
+def test_session_is_the_user_and_its_end_none_for_a_401_and_unavailable_for_anything_else(serve):
     answers = [
-        _json(b'{"user": {"username": "alice"}}'),
+        _json(b'{"user": {"username": "alice"}, "session": {"expires_at": "2026-01-01T00:00:01.500Z"}}'),
         _json(b'{"error": {"code": "unauthenticated", "message": "Sign in."}}', status="401 Unauthorized"),
         _json(
             b'{"error": {"code": "internal_error", "message": "oops"}}', status="500 Internal Server Error"
@@ -164,11 +164,11 @@ def test_session_user_is_the_user_none_for_a_401_and_unavailable_for_anything_el
     ]
     server = serve(lambda n, request: answers[n])
     backend = BackendClient(server.url)
-    assert backend.session_user("t1") == {"username": "alice"}
-    assert backend.session_user("t2") is None
+    assert backend.session("t1") == Session({"username": "alice"}, 1767225601.5)
+    assert backend.session("t2") is None
     for _ in range(2):
         with pytest.raises(BackendUnavailable, match="GET /api/session"):
-            backend.session_user("t3")
+            backend.session("t3")
     assert server.requests[0].startswith(b"GET /api/session HTTP/1.1")
 
 

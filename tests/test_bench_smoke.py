@@ -1,4 +1,4 @@
-"""A small run of benchmark scenario 1 against the real processes, so the benchmark cannot rot.
+"""Small runs of benchmark scenarios 1, 8 and 11 against the real processes, so the benchmark cannot rot.
 
 Ten clients in one room, 50 messages a second for 2 seconds, through the load generator that
 ``make bench`` uses: every message must be acknowledged, stored once and delivered exactly once to
@@ -8,12 +8,16 @@ every client. Timing is not asserted here; that is the benchmark's job.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
+from bench.cluster import REDIS_SERVER, scenario_11
 from bench.fanout import fanout
 from bench.lifecycle import lifecycle
 from bench.procs import raise_nofile
+from bench.report import table, usage_table
+from bench.scenarios import Context
 from bench.stack import Stack
 
 pytestmark = pytest.mark.live
@@ -77,3 +81,25 @@ def test_lifecycle_smoke_delivers_every_update_once_to_every_client():
     assert result["update_deliveries"] == result["update_expected"] == 10 * result["changes"]
     assert (result["update_lost"], result["update_duplicates"]) == (0, 0)
     assert result["errors"] == {} and result["dropped_connections"] == 0
+
+
+@pytest.mark.skipif(not Path(REDIS_SERVER).exists(), reason="redis-server is not installed")
+def test_several_front_servers_smoke_delivers_every_message_once_on_every_front():
+    """Scenario 11 small: one worker, two workers on Redis, and cross-front beside same-front."""
+
+    async def run(stack, cookies, room):
+        users = list(stack.cookies)
+        size = {"clients": 10, "rate": 20, "duration": 2, "split_clients": 10, "split_rate": 20}
+        return await scenario_11(Context(stack=stack, users=users, sizes={"s11": size}))
+
+    result = smoke(run)
+    for part in ("workers_1", "workers_2", "cross"):
+        r = result[part]
+        assert (r["sent"], r["acked"], r["unacked"]) == (40, 40, 0), part
+        assert r["deliveries"] == r["expected"] == 400, part
+        assert (r["lost"], r["duplicates"], r["out_of_order"], r["dropped_connections"]) == (0, 0, 0, 0), part
+        assert r["errors"] == {}, part
+    # Every message reached both halves: the senders' front server and the other one.
+    assert result["cross"]["same_front"]["count"] == result["cross"]["cross_front"]["count"] == 200
+    assert "11. Several front servers" in table({"11": result})
+    assert "11. workers_2" in usage_table({"11": result})

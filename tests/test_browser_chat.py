@@ -2,8 +2,10 @@
 basics and privacy. Two people talk in a private room that a third cannot see, an invitation and a
 leave, markup shown as text, and a DM that appears live.
 
-Each browser context is one person (own cookies and storage). Timings: a message must show on
-the other side within a second; everything else waits with explicit expectations.
+Each browser context is one person (own cookies and storage). The two-person chat runs twice: with
+everyone on one front server, and with the two people on different front servers joined through a
+real Redis. Timings: a message must show on the other side within a second; everything else waits
+with explicit expectations.
 """
 
 from __future__ import annotations
@@ -20,10 +22,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 WITHIN_A_SECOND = 1_000  # ms: the issue's promise for a message to reach the other window
 
 
-def test_private_room_chat_both_ways_survives_reload_and_stays_private(live_module, people):
-    alice = people(live_module.url, unique("alice"))
-    bob = people(live_module.url, unique("bob"))
-    carol = people(live_module.url, unique("carol"))
+@pytest.fixture(params=["one front server", "two front servers"])
+def fronts(request) -> list[str]:
+    """Where alice, bob and carol open the app: all on one front server, or alice and carol on one
+    and bob on another, the two joined through Redis (``tests/redis_server.py``)."""
+    if request.param == "one front server":
+        return [request.getfixturevalue("live_module").url] * 3
+    urls = request.getfixturevalue("cluster")(2).urls
+    return [urls[0], urls[1], urls[0]]
+
+
+def test_private_room_chat_both_ways_survives_reload_and_stays_private(fronts, people):
+    alice = people(fronts[0], unique("alice"))
+    bob = people(fronts[1], unique("bob"))
+    carol = people(fronts[2], unique("carol"))
     room = unique("plans")
 
     create_room(alice, room, private=True, members=[bob.username])

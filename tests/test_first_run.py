@@ -120,6 +120,9 @@ def test_make_run_serves_the_app_from_the_runtime_requirements_alone(tmp_path):
             f"{url}/api/session", json={"username": "first", "password": "first-run-1234"}, timeout=10
         )
         assert signed_in.status_code == 201
+        # The two processes share a fresh internal secret: nobody else may call the backend.
+        refused = requests.get(f"http://127.0.0.1:{backend_port}/internal/rooms", timeout=5)
+        assert refused.status_code == 401
     finally:
         output = stop(make)
     assert f"front server listening on {url}" in output

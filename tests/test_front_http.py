@@ -226,12 +226,18 @@ def test_long_poll_outlasts_the_default_timeout(live_module, http_user):
 
 
 def test_online_flag_in_user_list(live_module, http_user):
-    poller, absent = http_user("poller"), http_user("absent")
+    poller, reader, absent = http_user("poller"), http_user("reader"), http_user("absent")
     url = live_module.url
-    assert poller.get(f"{url}/api/events", params={"after": 0}, timeout=5).status_code == 200
+    # A long-poll (a wait above 0) counts as online, behind the hub's pos or caught up.
+    assert poller.get(f"{url}/api/events", params={"after": 0, "wait": 0.1}, timeout=5).status_code == 200
+    # Reads that do not wait (the app's cursor at start, its check once a minute) do not: they
+    # would keep a closed tab online for the whole poll window.
+    assert reader.get(f"{url}/api/events", timeout=5).status_code == 200
+    assert reader.get(f"{url}/api/events", params={"after": 0, "wait": 0}, timeout=5).status_code == 200
     users = {user["username"]: user for user in poller.get(f"{url}/api/users", timeout=5).json()["users"]}
     assert all(isinstance(user["online"], bool) for user in users.values())
     assert users[poller.username]["online"] is True
+    assert users[reader.username]["online"] is False
     assert users[absent.username]["online"] is False
 
 

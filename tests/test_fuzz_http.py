@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import os
+import socket
 
 import hypothesis
 import pytest
@@ -200,3 +201,91 @@ def test_oversized_requests_get_a_json_error(target, what, path, headers):
     )
     error = answer.json()["error"]
     assert isinstance(error["code"], str) and isinstance(error["message"], str)
+
+
+# -- cookies and header values ------------------------------------------------------------------
+
+# Header values as a client may send them: any byte a header line can hold (no CR, LF or NUL, which
+# end or break the line), a quoted cookie value with the escapes RFC 2109 parsers decode (``\015``
+# is a CR once decoded), and values shaped like the real ones.
+_OCTETS = st.binary(max_size=80).map(
+    lambda raw: bytes(b for b in raw if b not in b"\r\n\x00").decode("latin-1")
+)
+_ESCAPES = st.lists(
+    st.sampled_from(
+        ["abc", "\\015", "\\012", "\\000", "\\177", "\\377", '\\"', "X-Injected: 1", ";", " ", ","]
+    ),
+    max_size=8,
+).map(lambda parts: '"' + "".join(parts) + '"')
+_VALUES = st.one_of(_OCTETS, _ESCAPES, st.sampled_from(["bytes=0-", "*", "null", "http://evil.example", ""]))
+_HEADERS = [
+    "Cookie",
+    "Range",
+    "If-None-Match",
+    "If-Range",
+    "Origin",
+    "Content-Type",
+    "Authorization",
+    "Accept",
+]
+_TARGETS = [
+    ("GET", "/api/session"),
+    ("GET", "/api/rooms"),
+    ("GET", "/api/events?after=0&wait=0.1"),
+    ("DELETE", "/api/session"),
+    ("GET", "/api/files/f0123456789/name.txt"),
+    ("GET", "/ws"),
+    ("GET", "/"),
+]
+
+
+def raw_status(url: str, request: bytes) -> int:
+    """Send ``request`` as it is (a header value no client library would let through) and read the status."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(request)
+        head = b""
+        while b"\r\n" not in head:
+            chunk = sock.recv(4096)
+            assert chunk, f"the server closed the connection without an answer to {request[:200]!r}"
+            head += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+def raw_request(method: str, target: str, headers: list[tuple[str, str]]) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", "Host: 127.0.0.1", "Connection: close"]
+    if target == "/ws":
+        lines += ["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13"]
+        lines += ["Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="]
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def test_a_cookie_whose_escapes_decode_to_a_line_break_is_401(target):
+    """``chat_session="abc\\015\\012X-Injected: 1"`` is no session: 401, not a 500 from the relay."""
+    cookie = 'chat_session="abc\\015\\012X-Injected: 1"'
+    for method, path in (("GET", "/api/session"), ("GET", "/api/rooms"), ("GET", "/ws")):
+        assert raw_status(target.url, raw_request(method, path, [("Cookie", cookie)])) == 401, path
+
+
+def test_cookie_and_header_values_never_give_a_5xx(target):
+    """Any value in the session cookie or in the headers the front server reads: never a 5xx."""
+
+    @hypothesis.settings(
+        max_examples=MAX_EXAMPLES * 3,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(hypothesis.HealthCheck),
+    )
+    @hypothesis.given(
+        aim=st.sampled_from(_TARGETS),
+        cookie=_VALUES,
+        extra=st.lists(st.tuples(st.sampled_from(_HEADERS), _VALUES), max_size=3),
+    )
+    def fuzz(aim, cookie, extra):
+        method, path = aim
+        headers = [("Cookie", f"chat_session={cookie}"), *extra]
+        status = raw_status(target.url, raw_request(method, path, headers))
+        assert status < 500, (method, path, headers, status)
+
+    fuzz()

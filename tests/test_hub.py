@@ -11,7 +11,7 @@ import threading
 import orjson
 import pytest
 
-from common.feed import EVERYONE
+from common.feed import EVERYONE, token_digest
 from common.limits import EVENTS_BATCH
 from tests.hub_helpers import drain, positions
 from tests.timing import Clock
@@ -271,13 +271,29 @@ def test_typing_wakes_the_other_members_parked_polls_and_is_never_kept(hub: Hub)
     hub.apply(message(11, "r1"), R1)
     assert answer(hub, again) == {"events": [message(11, "r1")], "pos": 11, "more": False}
     assert answer(hub, alice)["events"] == [message(11, "r1")]
+    # A notice from another front server (Redis) reaches the polls here the same way.
+    polling = hub.park("bob", 11)
+    hub.remote_typing("r1", "alice")
+    assert answer(hub, polling)["signals"] == [typing]
 
 
-def test_a_poll_is_parked_only_at_the_hubs_pos(hub: Hub) -> None:
-    assert hub.park("alice", 9) is None  # behind: the backend answers the catch-up
-    assert hub.park("alice", 11) is None  # ahead of the hub: the backend answers too
+def test_a_poll_is_parked_at_or_past_the_hubs_pos(hub: Hub) -> None:
+    assert hub.park("alice", 9) is None  # behind: it catches up from the backend first
     assert Hub().park("alice", 0) is None  # no rooms snapshot yet
     assert hub.park("alice", 10) is not None
+    assert hub.park("alice", 12) is not None  # ahead: the backend has it, the hub will soon
+
+
+def test_a_poll_ahead_of_the_hub_gets_only_the_events_after_its_cursor(hub: Hub) -> None:
+    ahead = hub.park("alice", 12)
+    hub.apply(message(11, "r1"), R1)
+    hub.apply(message(12, "r1"), R1)
+    assert not ahead.wait(0)  # the client has these already
+    assert hub.unpark(ahead) == ([], 12, [])  # had it timed out now: still its own cursor
+    ahead = hub.park("alice", 12)
+    hub.apply(message(13, "r1"), R1)
+    assert ahead.wait(0)
+    assert answer(hub, ahead) == {"events": [message(13, "r1")], "pos": 13, "more": False}
 
 
 def test_a_poll_that_times_out_answers_empty_with_the_hubs_pos(hub: Hub) -> None:
@@ -334,3 +350,46 @@ def test_local_params_accept_exactly_what_the_backend_would_and_a_real_wait() ->
         {"after": "1.5", "wait": "5"},
     ):
         assert polling.local_params(args) is None, args
+
+
+# -- sessions that end (revoked anywhere, or expired) -------------------------------------------
+
+
+def test_a_session_ended_event_closes_exactly_that_sessions_connections(clock: Clock) -> None:
+    forgotten: list[str] = []
+    hub = Hub(clock=clock, session_ended=forgotten.append)
+    hub.load([room("r1", ["alice", "bob"])], pos=10)
+    ended, other_tab, bob = connect(hub, "alice", "t-a1"), connect(hub, "alice", "t-a2"), connect(hub, "bob")
+    event = {
+        "type": "session_ended",
+        "pos": 11,
+        "room": "r1",
+        "user": "alice",
+        "session": token_digest("t-a1"),
+    }
+    assert hub.apply(event, []) == 0  # delivered to nobody
+    assert (ended.closed, ended.close_reason) == (True, "signed out")
+    assert not other_tab.closed and not bob.closed
+    assert forgotten == [token_digest("t-a1")] and hub.pos == 11
+    late = connect(hub, "alice", "t-a1")  # its handshake checked the session before the event
+    assert late.closed and late.close_reason == "signed out"
+
+
+def test_a_connection_is_closed_once_its_session_ends(clock: Clock) -> None:
+    wall = Clock(1_000_000.0)
+    hub = Hub(clock=clock, wall=wall)
+    hub.load([room("r1", ["alice", "bob"])], pos=10)
+    soon, later, forever = Connection("alice", "t1"), Connection("alice", "t2"), Connection("bob", "t3")
+    hub.register(soon, {"username": "alice"}, expires=wall.now + 5)
+    hub.register(later, {"username": "alice"}, expires=wall.now + 50)
+    hub.register(forever, {"username": "bob"})
+    wall.advance(4.9)
+    hub.sweep()
+    assert not soon.closed
+    wall.advance(0.1)
+    hub.sweep()
+    assert (soon.closed, soon.close_code, soon.close_reason) == (True, 1008, "session expired")
+    assert not later.closed and not forever.closed
+    wall.advance(100)
+    hub.sweep()
+    assert later.closed and not forever.closed

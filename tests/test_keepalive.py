@@ -15,6 +15,7 @@ import socket
 import threading
 
 import pytest
+from live_procs import INTERNAL_SECRET
 from werkzeug.serving import make_server
 
 import webserver
@@ -44,7 +45,11 @@ def _open_silent_websocket(port: int, cookie: str) -> socket.socket:
 def test_a_peer_that_stops_answering_pings_is_dropped(live_module, http_user):
     alice = http_user("alice")
     app = webserver.create_app(
-        {"BACKEND_URL": live_module.backend.url, "SOCK_SERVER_OPTIONS": {"ping_interval": 0.5}}
+        {
+            "BACKEND_URL": live_module.backend.url,
+            "INTERNAL_SECRET": INTERNAL_SECRET,
+            "SOCK_SERVER_OPTIONS": {"ping_interval": 0.5},
+        }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -115,6 +115,7 @@ def test_error_codes_are_the_contracts():
         "backend_unavailable": 503,
         "storage_unavailable": 503,  # ours: the backend's disk failed; see docs/api.md
         "range_not_satisfiable": 416,  # ours: a Range outside a file; see docs/api.md
+        "server_busy": 503,  # ours: a WebSocket handshake near the open-file limit; see docs/api.md
     }
     assert set(ERROR_CODES) == set(contract)
     # Every error answer documents codes that its status really carries.

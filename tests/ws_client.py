@@ -47,12 +47,21 @@ class Client:
     ``frame()`` reads the next frame of any type; ``recv()`` the next other than presence, which it
     keeps in ``.presence``. The hello frame, which must come first and name the user, is in
     ``.hello``. A subclass may override ``check`` to assert something of every frame read.
+    ``url`` is the front server to connect to, by default the one the user signed in on.
     """
 
-    def __init__(self, stack: ExitStack, user: requests.Session, after: int | None = None, **kw):
+    def __init__(
+        self,
+        stack: ExitStack,
+        user: requests.Session,
+        after: int | None = None,
+        *,
+        url: str | None = None,
+        **kw,
+    ):
         self.user = user
         token = user.cookies["chat_session"]
-        self.ws = stack.enter_context(ws_connect(user.base_url, token, after=after, **kw))
+        self.ws = stack.enter_context(ws_connect(url or user.base_url, token, after=after, **kw))
         self.presence: list[dict] = []
         self.hello = self.frame()
         assert self.hello["type"] == "hello" and self.hello["user"]["username"] == user.username, self.hello

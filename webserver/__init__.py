@@ -14,10 +14,12 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify, send_from_directory
 
 import common.errors
+from common import limits
 from common.jsonprovider import OrjsonProvider
 from common.limits import MAX_BODY_BYTES, MAX_UPLOAD_MB
 from webserver import files, openapi, relay, security, shell, typing_http, ws
 from webserver.backend_client import DEFAULT_BACKEND_URL, BackendClient, BackendUnavailable
+from webserver.backend_share import BackendShare
 from webserver.sessions import SessionCache
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -29,6 +31,13 @@ DEFAULTS: dict[str, Any] = {
     "STATIC_DIR": str(STATIC_DIR),
     "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,  # Werkzeug answers 413 as soon as a view reads more
     "MAX_UPLOAD_MB": MAX_UPLOAD_MB,  # the upload route's own limit (webserver.files)
+    # The protections of everyone from one account (README, "Rate limits"); 0 turns one off.
+    "WS_PER_USER": limits.WS_PER_USER,
+    "WS_FRAME_RATE": limits.WS_FRAME_RATE,
+    "BACKEND_PER_USER": limits.BACKEND_PER_USER,
+    "BACKEND_CALLS": limits.BACKEND_CALLS,
+    "INTERNAL_SECRET": None,  # sent to the backend on every call (common/secret.py)
+    "REDIS_URL": None,  # with one, typing and presence are shared with the other front servers
 }
 
 
@@ -37,7 +46,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     ``config`` keys: ``BACKEND_URL`` (default ``http://127.0.0.1:8756``), ``SECURE_COOKIES``
     (bool), ``ALLOWED_ORIGINS`` (list of ``scheme://host:port``), ``STATIC_DIR`` (default the
-    repository's ``static/``). Raises ValueError for an allowed origin that is not one.
+    repository's ``static/``), and the limits of :data:`DEFAULTS` (``WS_PER_USER``,
+    ``WS_FRAME_RATE``, ``BACKEND_PER_USER``, ``BACKEND_CALLS``). Raises ValueError for an allowed
+    origin that is not one.
     """
     app = Flask(__name__, static_folder=None)
     app.json = OrjsonProvider(app)
@@ -49,9 +60,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(BackendUnavailable, relay.backend_unavailable)
     security.install(app)
 
-    backend = BackendClient(app.config["BACKEND_URL"])
+    backend = BackendClient(app.config["BACKEND_URL"], internal_secret=app.config["INTERNAL_SECRET"])
     app.extensions["chat.backend"] = backend
     app.extensions["chat.sessions"] = SessionCache(backend)
+    app.extensions["chat.backend_share"] = BackendShare(
+        app.config["BACKEND_PER_USER"], app.config["BACKEND_CALLS"]
+    )
 
     app.register_blueprint(openapi.bp)
     app.register_blueprint(files.bp)

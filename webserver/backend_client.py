@@ -1,6 +1,6 @@
 """The front server's one client for the backend, a named method per call (Zulip's ``django_api.py``).
 
-Each call the front server makes has a method here (:meth:`~BackendClient.session_user`,
+Each call the front server makes has a method here (:meth:`~BackendClient.session`,
 :meth:`~BackendClient.post_message`, :meth:`~BackendClient.user_events`, ...) that knows its path
 and timeout and checks its answer, in one place: what it returns has the shape the caller expects;
 an error the backend answered in the contract's shape is raised as :class:`BackendRefused`;
@@ -11,8 +11,10 @@ unchanged. The pool, timeouts and retry are :mod:`webserver.backend_http`'s.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from common.feed import EVERYONE
@@ -32,6 +34,7 @@ __all__ = [
     "BackendResponse",
     "BackendUnavailable",
     "EventsPage",
+    "Session",
 ]
 
 # Seconds (connect, answer) for the health check: GET /healthz must answer promptly even when the
@@ -42,9 +45,9 @@ HEALTH_TIMEOUT = (0.5, 1.0)
 # busy disk must not turn a stored message into a false backend_unavailable.
 SEND_TIMEOUT = (0.5, 5.0)
 
-# Seconds to wait for a long-poll's answer beyond its ``wait``: covers a busy backend writing it.
-# The hub's feed gets more: its pages are twice as long, and a timeout costs it a whole round.
-LONG_POLL_MARGIN = 5.0
+# Seconds to wait for the hub's feed beyond its ``wait``: covers a busy backend writing a page (a
+# timeout costs the feed a whole round). The backend's wait always ends before this process gives
+# up on it, so no backend thread is left waiting for an answer nobody reads.
 FEED_MARGIN = 10.0
 
 # Seconds (connect, answer) for the rooms snapshot: every room with its members, once per start.
@@ -68,6 +71,14 @@ class BackendRefused(Exception):
         self.retry_after = int(after) if answer.status == 429 and after.isdigit() else None
 
 
+@dataclass(frozen=True)
+class Session:
+    """Whose a session is (``{"username": ...}``) and when it ends (epoch seconds; inf if unsaid)."""
+
+    user: dict
+    expires: float
+
+
 @dataclass
 class EventsPage:
     """One page of an events feed: the events (or for the hub, ``(event, users)`` pairs) in pos order."""
@@ -89,15 +100,15 @@ class BackendClient(BackendHttp):
         except BackendUnavailable:
             return False
 
-    def session_user(self, token: str) -> dict | None:
-        """The user (``{"username": ...}``) whose session ``token`` is, or None when it is not valid."""
+    def session(self, token: str) -> Session | None:
+        """The user whose session ``token`` is and when it ends, or None when it is not valid."""
         answer = self.request("GET", "/api/session", token=token)
         if answer.status == 401:
             return None
         body = self._expect(
             answer, "GET /api/session", lambda b: isinstance(b.get("user"), dict), refusals=False
         )
-        return body["user"]
+        return Session(body["user"], _epoch(body.get("session")))
 
     def post_message(
         self, token: str, room_id: str, text: str, client_id: str, *, reply_to: object = None
@@ -121,19 +132,13 @@ class BackendClient(BackendHttp):
         )
         return self._expect(answer, "POST /api/rooms/{id}/messages", _has_message, ok=(200, 201))["message"]
 
-    def user_events(
-        self, token: str | None, after: int, *, wait: float = 0, timeout: Timeout = None
-    ) -> EventsPage:
+    def user_events(self, token: str | None, after: int, *, timeout: Timeout = None) -> EventsPage:
         """One page of ``GET /api/events`` for the user of ``token``: the events after ``after``.
 
-        The read timeout is ``wait`` plus a margin unless ``timeout`` says otherwise.
+        Never with a ``wait``: a long-poll waits in the hub, not on a backend thread.
         """
         answer = self.request(
-            "GET",
-            "/api/events",
-            token=token,
-            params={"after": after, "wait": wait},
-            timeout=timeout if timeout is not None else (CONNECT_TIMEOUT, wait + LONG_POLL_MARGIN),
+            "GET", "/api/events", token=token, params={"after": after, "wait": 0}, timeout=timeout
         )
         body = self._expect(answer, "GET /api/events", _is_page)
         return EventsPage(body["events"], body["pos"], bool(body["more"]))
@@ -193,6 +198,16 @@ class BackendClient(BackendHttp):
         ):
             raise BackendRefused(answer, error["code"], str(error.get("message") or error["code"]))
         raise self._unavailable(f"answered {call} with {answer.status} and an unexpected body")
+
+
+def _epoch(session: object) -> float:
+    """A session's ``expires_at`` (ISO 8601) in epoch seconds; inf when it is missing or unreadable."""
+    expires_at = session.get("expires_at") if isinstance(session, dict) else None
+    try:
+        end = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return math.inf
+    return (end if end.tzinfo else end.replace(tzinfo=UTC)).timestamp()
 
 
 def _has_message(body: dict) -> bool:

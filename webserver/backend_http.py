@@ -26,6 +26,8 @@ import orjson
 import urllib3
 from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, TimeoutError
 
+from common import secret
+
 DEFAULT_BACKEND_URL = "http://127.0.0.1:8756"
 
 # Seconds. The backend is on loopback: a connect that takes longer than half a second means it
@@ -61,8 +63,10 @@ class BackendResponse:
 class BackendHttp:
     """HTTP to ``backend.py`` at ``base_url`` (e.g. ``http://127.0.0.1:8756``): :meth:`request`."""
 
-    def __init__(self, base_url: str = DEFAULT_BACKEND_URL):
+    def __init__(self, base_url: str = DEFAULT_BACKEND_URL, *, internal_secret: str | None = None):
         self.base_url = base_url.rstrip("/")
+        # Sent on every call (common/secret.py); the backend refuses calls without it when it has one.
+        self._secret_headers = {secret.HEADER: internal_secret} if internal_secret else {}
         parts = urlsplit(self.base_url)
         pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
         # block=False: past POOL_SIZE, extra connections are opened and closed after use rather
@@ -93,7 +97,7 @@ class BackendHttp:
         when ``repeatable`` is true, which is the default for GET; a POST whose effect happens once
         however often it is sent (a message with its ``client_id``) may say so too.
         """
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **self._secret_headers}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if json is not None:
@@ -127,6 +131,7 @@ class BackendHttp:
                 raise self._unavailable(f"did not answer in time ({error.__class__.__name__})") from None
             except HTTPError as error:
                 raise self._unavailable(f"failed: {_reason(error)}") from None
+        self._check_secret_accepted(answer)
         return BackendResponse(answer.status, _parse(answer.data), _kept_headers(answer.headers))
 
     def stream(
@@ -145,12 +150,12 @@ class BackendHttp:
         The caller must ``release_conn()`` the answer once read. Never retried: an upload's body
         cannot be sent twice. Raises :class:`BackendUnavailable` like :meth:`request`.
         """
-        headers = dict(headers)
+        headers = {**headers, **self._secret_headers}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         connect, read = _timeouts(timeout)
         try:
-            return self._pool.urlopen(
+            answer = self._pool.urlopen(
                 method,
                 self._prefix + path,
                 body=body,
@@ -164,10 +169,30 @@ class BackendHttp:
             raise self._unavailable(f"did not answer in time ({error.__class__.__name__})") from None
         except (HTTPError, ConnectionError) as error:
             raise self._unavailable(f"failed: {_reason(error)}") from None
+        try:
+            self._check_secret_accepted(answer)
+        except BackendUnavailable:
+            answer.release_conn()
+            raise
+        return answer
 
     def close(self) -> None:
         """Close the pooled connections."""
         self._pool.close()
+
+    def _check_secret_accepted(self, answer: urllib3.BaseHTTPResponse) -> None:
+        """Raise BackendUnavailable when the backend refused this server's internal secret.
+
+        That 401 is a misconfiguration of the two processes, not a user's expired session: relayed
+        as it is, it would sign every user out. Callers get a 503 and the operator the cause.
+        """
+        if answer.status == 401 and answer.headers.get(secret.HEADER) == secret.REFUSED:
+            which = "a different one" if self._secret_headers else "none"
+            raise BackendUnavailable(
+                f"The backend at {self.base_url} refused this front server's internal secret (this "
+                f"front server has {which}); give both processes the same --internal-secret "
+                f"({secret.ENVIRONMENT})."
+            )
 
     def _unavailable(self, what: str) -> BackendUnavailable:
         return BackendUnavailable(

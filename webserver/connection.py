@@ -30,6 +30,7 @@ PUT_RETRY = 0.02
 
 # Close codes: 1013 "try again later" tells the client to reconnect (and catch up with `after`).
 CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008  # the peer broke a rule (a flood of frames), or its session expired
 CLOSE_TRY_AGAIN = 1013
 
 

@@ -10,12 +10,18 @@ what. Its room map (who may send typing notices where) starts from the backend's
 Each broadcast frame is encoded once and the same ``str`` is queued on every recipient's
 :class:`~webserver.connection.Connection`, whose one writer sends it.
 
+With several front servers (``--redis``), :mod:`webserver.cluster` joins this hub to the others:
+its presence is a :class:`~webserver.shared_presence.SharedPresence`, and a typing notice is also
+handed to ``typing_out`` for the other servers, whose notices come back through
+:meth:`Hub.remote_typing`. Events never travel that way: every front server follows the log itself.
+
 Threading: the front server runs on gevent, where ``threading`` is monkey-patched into greenlets;
 the locks here are therefore cheap and only guard against switches at I/O points.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,10 +29,16 @@ from typing import Any
 
 import orjson
 
-from common.feed import EVERYONE
-from webserver.connection import CLOSE_NORMAL, Connection
+from common.feed import EVERYONE, SESSION_ENDED, token_digest
+from webserver.connection import CLOSE_NORMAL, CLOSE_POLICY, Connection
 from webserver.polling import Waiter, Waiters
 from webserver.presence import Presence, RateGate
+from webserver.shared_presence import SharedPresence
+
+# Seconds a hub remembers a session that a session_ended event ended: a handshake that checked
+# the session just before the event (or against a cached answer) and registers after it is
+# closed too. Longer than the session cache's few seconds plus a slow handshake.
+ENDED_MEMORY = 60.0
 
 
 def encode(frame: dict[str, Any]) -> str:
@@ -37,15 +49,34 @@ def encode(frame: dict[str, Any]) -> str:
 class Hub:
     """The in-process state of every WebSocket, fed with the backend's event log."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        session_ended: Callable[[str], object] = lambda digest: None,
+        shared: bool = False,
+    ):
+        """``clock`` times presence; ``wall`` (epoch seconds) session ends; ``session_ended(digest)``
+        is called for every session a ``session_ended`` event ends (the session cache forgets it);
+        ``shared``: presence joined with other front servers' (set by :mod:`webserver.cluster`)."""
         self._lock = threading.RLock()
+        self._wall = wall
+        self._session_ended = session_ended
+        self._expires: dict[Connection, float] = {}  # connection -> its session's end (epoch s)
+        self._next_expiry = math.inf
+        self._ended: dict[str, float] = {}  # token digest -> when a session_ended event ended it
         self.pos = 0
         self.ready = threading.Event()  # set once the rooms snapshot is loaded
         self._rooms: dict[str, tuple[bool, set[str]]] = {}  # id -> (public, members)
         self._conns: dict[str, set[Connection]] = {}  # username -> open connections
         self._waiters = Waiters()  # caught-up long-polls of /api/events (webserver.polling)
-        self.presence = Presence(clock)
+        self.presence: Presence | SharedPresence = (
+            SharedPresence(Presence(clock)) if shared else Presence(clock)
+        )
         self.typing_gate = RateGate(clock=clock)
+        # Called with (room id, username) after a typing notice went to this server's connections.
+        self.typing_out: Callable[[str, str], None] | None = None
 
     # -- the event log ----------------------------------------------------------------------
 
@@ -75,6 +106,8 @@ class Hub:
                 self._rooms[room["id"]] = (room.get("visibility") == "public", set(room.get("members") or ()))
             if users == EVERYONE:
                 users = self._conns.keys() | self._waiters.users()
+            if event.get("type") == SESSION_ENDED:
+                self._end_session(event)
             self.pos = pos
             frame = encode(event)
             count = 0
@@ -94,15 +127,17 @@ class Hub:
     # -- caught-up long-polls ------------------------------------------------------------------
 
     def park(self, user: str, after: int) -> Waiter | None:
-        """Park a long-poll of ``user`` for the events after ``after``, if that is the hub's pos.
+        """Park a long-poll of ``user`` for the events after ``after``, at or past the hub's pos.
 
-        None when the hub is not ready or not at ``after``: the backend answers that poll. The
-        check and the parking are one step under the lock, so no event can slip between them.
+        A cursor past the hub's pos is one the backend has reached and the hub not yet: the poll
+        gets the events after it. None when the hub is not ready or is past ``after``: the poll
+        must catch up first. The check and the parking are one step under the lock, so no event can
+        slip between them.
         """
         with self._lock:
-            if not self.ready.is_set() or after != self.pos:
+            if not self.ready.is_set() or after < self.pos:
                 return None
-            waiter = Waiter(user)
+            waiter = Waiter(user, after)
             self._waiters.add(waiter)
             return waiter
 
@@ -115,18 +150,26 @@ class Hub:
         """
         with self._lock:
             self._waiters.remove(waiter)
-            pos = waiter.closed_at if waiter.closed_at is not None else self.pos
+            pos = waiter.closed_at if waiter.closed_at is not None else max(self.pos, waiter.after)
             return list(waiter.frames), pos, list(waiter.signals)
 
     # -- connections -------------------------------------------------------------------------
 
-    def register(self, conn: Connection, user: dict[str, Any], after: int | None = None) -> int:
+    def register(
+        self, conn: Connection, user: dict[str, Any], after: int | None = None, *, expires: float = math.inf
+    ) -> int:
         """Add a connection and queue its hello; returns the hello's pos.
 
         Without ``after`` the connection carries the events after the hub's pos. With it, the
-        hello says ``after`` and live events are held until :meth:`finish_catch_up`.
+        hello says ``after`` and live events are held until :meth:`finish_catch_up`. ``expires``
+        (epoch seconds) is when its session ends: :meth:`sweep` closes it then.
         """
         with self._lock:
+            if self._ended and token_digest(conn.token) in self._ended:
+                conn.close(CLOSE_NORMAL, "signed out")  # ended while its handshake was under way
+            if expires != math.inf:
+                self._expires[conn] = expires
+                self._next_expiry = min(self._next_expiry, expires)
             pos = self.pos if after is None else after
             conn.last_pos = pos
             conn.catching_up = after is not None
@@ -150,6 +193,7 @@ class Hub:
             if conns is None or conn not in conns:
                 return
             conns.discard(conn)
+            self._expires.pop(conn, None)
             if not conns:
                 del self._conns[conn.user]
             self._announce(self.presence.disconnected(conn.user))
@@ -167,6 +211,31 @@ class Hub:
         for conn in closing:
             conn.close(CLOSE_NORMAL, "signed out")
         return len(closing)
+
+    def _end_session(self, event: dict[str, Any]) -> None:
+        """A ``session_ended`` event (:mod:`common.feed`): close that session's connections here."""
+        digest = event.get("session")
+        if not isinstance(digest, str):
+            return
+        self._session_ended(digest)
+        self._ended[digest] = self._wall()
+        for conn in list(self._conns.get(event.get("user"), ())):
+            if token_digest(conn.token) == digest:
+                conn.close(CLOSE_NORMAL, "signed out")
+
+    def _close_expired(self) -> None:
+        """Close the connections whose session has ended (cheap until the next end comes), and
+        forget the sessions events ended more than :data:`ENDED_MEMORY` seconds ago."""
+        now = self._wall()
+        for digest in [d for d, when in self._ended.items() if when < now - ENDED_MEMORY]:
+            del self._ended[digest]
+        if now < self._next_expiry:
+            return
+        for conn, expires in list(self._expires.items()):
+            if expires <= now:
+                del self._expires[conn]
+                conn.close(CLOSE_POLICY, "session expired")
+        self._next_expiry = min(self._expires.values(), default=math.inf)
 
     # -- ephemeral signals ---------------------------------------------------------------------
 
@@ -186,13 +255,27 @@ class Hub:
                 return "not_a_member"
             if not self.typing_gate.allow(user):
                 return None
-            frame = encode({"type": "typing", "room": room_id, "user": user})
-            for member in room[1]:
-                if member != user:
-                    for other in self._conns.get(member, ()):
-                        other.push(frame)
-                    self._waiters.signal(member, frame)
-            return None
+            self._fan_typing(room_id, user, room[1])
+        if self.typing_out is not None:
+            self.typing_out(room_id, user)
+        return None
+
+    def remote_typing(self, room_id: str, user: str) -> None:
+        """A typing notice from another front server: to this server's connections of the room's
+        other members, if ``user`` is a member as far as this hub knows."""
+        with self._lock:
+            room = self._rooms.get(room_id)
+            if room is not None and user in room[1]:
+                self._fan_typing(room_id, user, room[1])
+
+    def _fan_typing(self, room_id: str, sender: str, members: set[str]) -> None:
+        """The typing frame to this server's connections and parked long-polls of the others."""
+        frame = encode({"type": "typing", "room": room_id, "user": sender})
+        for user in members:
+            if user != sender:
+                for other in self._conns.get(user, ()):
+                    other.push(frame)
+                self._waiters.signal(user, frame)
 
     def online_users(self) -> set[str]:
         """The users shown as online."""
@@ -205,9 +288,26 @@ class Hub:
             self._announce(self.presence.polled(username))
 
     def sweep(self) -> None:
-        """Announce the offline transitions whose grace period ran out; call about once a second."""
+        """Close connections whose session ended, and announce the offline transitions whose grace
+        period ran out; call about once a second."""
         with self._lock:
+            self._close_expired()
             self._announce(self.presence.sweep())
+
+    def presence_changes(self) -> tuple[set[str] | None, dict[str, bool], int]:
+        """Shared presence only: what this server must write to Redis (SharedPresence.take_changes)."""
+        with self._lock:
+            return self.presence.take_changes()
+
+    def presence_lost(self) -> None:
+        """Shared presence only: Redis did not take the last changes; rewrite everything next time."""
+        with self._lock:
+            self.presence.lost()
+
+    def remote_presence(self, remote: set[str]) -> None:
+        """Shared presence only: the other front servers' online users; announce what changed."""
+        with self._lock:
+            self._announce(self.presence.remote_update(remote))
 
     def _announce(self, transitions: list[tuple[str, bool]]) -> None:
         for user, online in transitions:

@@ -2,7 +2,7 @@
 
 One entry per route of the contract's table, with its request model, query model and every answer
 it can give, each answer's body a model of :mod:`common.objects`. The error answers common to all
-operations (401, 403 for the origin rule, 400, 413 and 422 for bodies, 503) are added by
+operations (401, 403 for the origin rule, 400, 413 and 422 for bodies, 429, 503) are added by
 :func:`webserver.openapi_schemas.operation`.
 """
 

@@ -82,8 +82,9 @@ STATUS_TEXT = {
     413: f"The body is over {limits.MAX_BODY_BYTES:,} bytes (payload_too_large).",
     422: "A value is out of range; the message names the field (validation_error).",
     429: "Too many requests; wait the seconds in Retry-After (rate_limited).",
-    503: "The backend cannot be reached or is too slow (backend_unavailable), or could not write "
-    "to its disk (storage_unavailable); retrying the same request is safe.",
+    503: "The backend cannot be reached or is too slow, or every place for a request to it stayed "
+    "taken (backend_unavailable), or it could not write to its disk (storage_unavailable); "
+    "retrying the same request is safe.",
 }
 
 
@@ -187,9 +188,11 @@ def operation(
 ) -> dict:
     """One operation, with the error answers every such operation can give added to ``responses``.
 
-    ``body`` is the request model; ``cookie`` is ``"required"`` (a 401 without it), ``"optional"``
-    (used when sent, never a 401) or ``"none"`` (not looked at); ``changes`` marks a
-    state-changing method, which the origin rule may refuse with 403 forbidden.
+    Every operation is relayed to the backend, so each may be refused with 429 when its caller
+    has too many requests in progress (:mod:`webserver.backend_share`). ``body`` is the request
+    model; ``cookie`` is ``"required"`` (a 401 without it), ``"optional"`` (used when sent, never a
+    401) or ``"none"`` (not looked at); ``changes`` marks a state-changing method, which the origin
+    rule may refuse with 403 forbidden.
     """
     answers = dict(responses)
     if body is not None:
@@ -200,6 +203,8 @@ def operation(
         answers.setdefault(401, error(401, "unauthenticated"))
     if changes:
         answers.setdefault(403, error(403, "forbidden", description="The Origin header is not allowed."))
+    busy = "Too many of this caller's requests in progress at once (rate_limited); see Retry-After."
+    answers.setdefault(429, error(429, "rate_limited", description=busy))
     unavailable = ("backend_unavailable", "storage_unavailable") if changes else ("backend_unavailable",)
     answers.setdefault(503, error(503, *unavailable))
     result: dict[str, Any] = {

@@ -1,11 +1,13 @@
-"""Long-polls of ``GET /api/events`` that are caught up, answered from the hub's memory.
+"""Long-polls of ``GET /api/events``, answered from the hub's memory: none waits on the backend.
 
-A poll whose ``after`` is the hub's ``pos`` asks only for events the hub has not applied yet, and
-the hub already knows exactly whom each event concerns (the rule of the backend's per-user feed).
-Such a poll becomes a :class:`Waiter` registered with the hub: the hub's fan-out hands it every
-frame meant for its user, and the poll answers with what it holds. Everything else (a catch-up, a
-cursor the hub has not reached, a parameter the backend would refuse) is relayed to the backend,
-which stays the one place that validates parameters and reads history.
+A poll whose ``after`` is at or past the hub's ``pos`` asks only for events the hub has not applied
+yet, and the hub already knows exactly whom each event concerns (the rule of the backend's per-user
+feed). Such a poll becomes a :class:`Waiter` registered with the hub: the hub's fan-out hands it
+every frame meant for its user after its cursor, and the poll answers with what it holds. A poll
+at any other cursor first asks the backend without waiting (:mod:`webserver.relay`): a poll behind
+the hub catches up, and a cursor past the end of the log is brought back to the end, as the backend
+counts it. A parameter the backend would refuse is relayed to it, which stays the one place that
+validates parameters and reads history.
 
 A parked poll also takes the hub's signals, the frames without a ``pos`` (typing notices): one
 wakes the poll, which answers with them in ``signals`` beside its events, so a page that polls sees
@@ -47,17 +49,24 @@ def local_params(args: object) -> tuple[int, float] | None:
 class Waiter:
     """One parked long-poll: the frames the hub handed it, and the wake-up of its request."""
 
-    __slots__ = ("user", "frames", "signals", "closed_at", "_arrived")
+    __slots__ = ("user", "after", "frames", "signals", "closed_at", "_arrived")
 
-    def __init__(self, user: str):
+    def __init__(self, user: str, after: int = 0):
         self.user = user
+        self.after = after  # the poll's cursor: events up to it are the client's already
         self.frames: list[str] = []
         self.signals: list[str] = []  # typing notices, answered beside the events
         self.closed_at: int | None = None  # the pos at which a full waiter stopped taking frames
         self._arrived = threading.Event()
 
-    def offer(self, frame: str) -> bool:
-        """Take one frame; returns True when the waiter is full and must take no more."""
+    def offer(self, pos: int, frame: str) -> bool | None:
+        """Take event ``pos``'s frame; True when the waiter is now full and must take no more.
+
+        None when ``pos`` is not after the poll's cursor (the hub was a moment behind the backend
+        when the poll was parked): not taken.
+        """
+        if pos <= self.after:
+            return None
         self.frames.append(frame)
         self._arrived.set()
         return len(self.frames) >= EVENTS_BATCH
@@ -105,9 +114,12 @@ class Waiters:
         waiters = self._by_user.get(user)
         if not waiters:
             return 0
-        count = len(waiters)
+        count = 0
         for waiter in list(waiters):
-            if waiter.offer(frame):
+            taken = waiter.offer(pos, frame)
+            if taken is not None:
+                count += 1
+            if taken:
                 waiter.closed_at = pos
                 self.remove(waiter)
         return count

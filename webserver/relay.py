@@ -3,8 +3,9 @@
 What the relay adds is what the backend cannot know: the cookie becomes ``Authorization: Bearer``
 (and a sign-in's token becomes the cookie), sign-out also closes the session's WebSockets, the user
 list gains ``online`` from the hub's presence tracker, and a long-poll of ``/api/events`` counts as
-being online. Everything else (validation, error codes, rate limits) is the backend's answer,
-relayed unchanged, so the rules live in one place.
+being online and waits in the hub, never on a backend thread. Every relayed call counts against
+its caller's share of the backend (:mod:`webserver.backend_share`). Everything else (validation,
+error codes, rate limits) is the backend's answer, relayed unchanged, so the rules live in one place.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from common.errors import ApiError, error_response
-from common.limits import LONG_POLL_MAX_WAIT
 from webserver import polling, sessions
 from webserver.backend_client import (
-    LONG_POLL_MARGIN,
     BackendClient,
     BackendRefused,
     BackendResponse,
     BackendUnavailable,
     EventsPage,
 )
+from webserver.backend_share import BackendShare
 from webserver.hub import Hub
 
 bp = Blueprint("api_relay", __name__)
@@ -33,8 +33,11 @@ bp = Blueprint("api_relay", __name__)
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 # Times a poll behind the hub catches up from the backend and tries to wait in the hub before it
-# gives up and waits on the backend: each round costs one quick backend call.
+# answers with nothing new: each round costs one quick backend call.
 CATCH_UP_ROUNDS = 3
+
+# Seconds a long-poll waits for the hub's first rooms snapshot (the backend may be starting).
+READY_WAIT = 5.0
 
 # Seconds the backend may take to answer a sign-in: it hashes the password with scrypt, which is
 # slow on purpose and slower still when several sign-ins share a busy machine.
@@ -66,26 +69,44 @@ def relay(path: str) -> ResponseReturnValue:
     answer = _call(token)
     if route == ("DELETE", "/api/session"):
         return _signed_out(answer, token)
+    if route in (("GET", "/api/session"), ("HEAD", "/api/session")) and isinstance(answer.body, dict):
+        answer.body.pop("session", None)  # when it ends is the front server's to know, not the page's
     if route == ("GET", "/api/users") and answer.status == 200:
         _add_online(answer)
     return reply(answer)
 
 
 def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse:
-    """Send the current request to the backend: same method, path, query and body."""
+    """Send the current request to the backend: same method, path, query and body.
+
+    The call holds one of the caller's places in :class:`~webserver.backend_share.BackendShare`
+    until the backend answers (429 or 503 when there is none). ``HEAD`` never waits: it is asked
+    as a ``GET`` without its ``wait``.
+    """
     backend: BackendClient = current_app.extensions["chat.backend"]
     # Reading the body enforces MAX_CONTENT_LENGTH (413) before anything reaches the backend.
     body = request.get_data(cache=False) if request.method in ("POST", "PUT", "PATCH") else b""
-    # HEAD is asked as GET, so that Werkzeug drops the body but keeps its true length.
-    method = "GET" if request.method == "HEAD" else request.method
-    return backend.request(
-        method,
-        raw_path(),
-        token=token,
-        params=list(request.args.items(multi=True)),
-        data=body or None,
-        timeout=timeout,
-    )
+    params = list(request.args.items(multi=True))
+    method = request.method
+    if method == "HEAD":
+        # Asked as GET, so that Werkzeug drops the body but keeps its true length; never a long-poll.
+        method = "GET"
+        params = [(name, value) for name, value in params if name != "wait"]
+    with share().call(_caller(token)):
+        return backend.request(
+            method, raw_path(), token=token, params=params, data=body or None, timeout=timeout
+        )
+
+
+def share() -> BackendShare:
+    """This process's :class:`~webserver.backend_share.BackendShare`."""
+    return current_app.extensions["chat.backend_share"]
+
+
+def _caller(token: str | None) -> str | None:
+    """Whose share a call counts against: the signed-in user's, or None (the total only)."""
+    user = current_app.extensions["chat.sessions"].user_for(token) if token else None
+    return user["username"] if user else None
 
 
 def raw_path() -> str:
@@ -176,35 +197,34 @@ def _add_online(answer: BackendResponse) -> None:
 
 
 def _events(token: str | None) -> Response:
-    """GET /api/events: a caught-up long-poll is answered from the hub, any other relayed.
+    """GET /api/events: a long-poll waits in the hub, never on the backend; anything else is relayed.
 
-    Polling counts as online: the caller is marked before the long-poll starts (so a user who
-    only polls shows up at once, not after the first wait) and again when it ends.
+    A request that is not a long-poll the backend would accept (no ``after``, no ``wait``, a bad
+    value) is relayed, and the backend answers it at once. A long-poll counts as online: the caller
+    is marked before it starts (so a user who only polls shows up at once, not after the first
+    wait) and again when it ends. A read that does not wait does not: the app asks for the cursor
+    at start and checks for missed events once a minute while its WebSocket is live, and counting
+    those would keep a closed tab online for the whole poll window instead of the offline grace.
     """
     hub: Hub = current_app.extensions["chat.hub"]
     params = polling.local_params(request.args)
-    if params is not None and hub.ready.is_set() and params[0] <= hub.pos:
-        return _events_from_hub(hub, token, *params)
-    username = None
-    if token:
-        user = current_app.extensions["chat.sessions"].user_for(token)
-        username = user.get("username") if user else None
-    if username:
-        hub.touch_poller(username)
-    answer = _call(token, timeout=_wait_of(request.args.get("wait")) + LONG_POLL_MARGIN)
-    if username and answer.status == 200:
-        hub.touch_poller(username)
-    return reply(answer)
+    if params is None:
+        return reply(_call(token))
+    if not hub.ready.wait(min(params[1], READY_WAIT)):
+        raise BackendUnavailable("the hub has not loaded the backend's rooms yet; a long-poll cannot wait")
+    return _events_from_hub(hub, token, *params)
 
 
 def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Response:
-    """A long-poll with ``after`` at or behind the hub's pos: wait in memory for what concerns it.
+    """A long-poll: wait in memory for what concerns the caller, never on a backend thread.
 
-    A poll behind the hub first asks the backend, without waiting, for the events in between
-    (they are on disk, the hub keeps none): if some concern the caller they are the answer, and
-    if none do, the cursor the backend returns lets the poll wait here instead of on a backend
-    thread. While other rooms are busy the hub may move on meanwhile; a few rounds settle it,
-    after which the poll is relayed with its wait like any other.
+    A poll at any cursor but the hub's first asks the backend, without waiting, for the events
+    after it (they are on disk, the hub keeps none): if some concern the caller they are the
+    answer, and if none do, the cursor the backend returns lets the poll wait here. That cursor is
+    never past the end of the backend's log, so a poll from past it waits from the end, as the
+    backend would have; one the hub has not reached yet is left to wait for the events after it.
+    While other rooms are busy the hub may move on meanwhile; after a few rounds the poll is
+    answered with no events and the cursor reached, and the client asks again from there.
     """
     backend: BackendClient = current_app.extensions["chat.backend"]
     user = current_app.extensions["chat.sessions"].user_for(token)  # 503 if it cannot tell
@@ -212,25 +232,22 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
         raise ApiError(401, "unauthenticated", "Sign in first.")
     username = user["username"]
     hub.touch_poller(username)
+    page = EventsPage([], after, False)
     waiter = None
     for _ in range(CATCH_UP_ROUNDS):
-        if after < hub.pos:
+        if after != hub.pos:
             try:
-                page = backend.user_events(token, after)
+                with share().call(username):
+                    page = backend.user_events(token, after)
             except BackendRefused as refused:
                 return reply(refused.answer)
             if page.events or page.more:
                 return _events_answer(page)
             after = page.pos
         waiter = hub.park(username, after)
-        if waiter is not None or after > hub.pos:
+        if waiter is not None:
             break
     if waiter is None:
-        try:
-            page = backend.user_events(token, after, wait=wait)
-        except BackendRefused as refused:
-            return reply(refused.answer)
-        hub.touch_poller(username)
         return _events_answer(page)
     try:
         waiter.wait(wait)
@@ -244,17 +261,6 @@ def _events_answer(page: EventsPage) -> Response:
     """A page of the backend's ``GET /api/events`` as this server's answer."""
     body = {"events": page.events, "pos": page.pos, "more": page.more}
     return Response(orjson.dumps(body), mimetype="application/json")
-
-
-def _wait_of(text: str | None) -> float:
-    """The long-poll's wait in seconds as the backend will read it (it rejects bad values itself)."""
-    try:
-        wait = float(text) if text is not None else 0.0
-    except ValueError:
-        return 0.0
-    if wait != wait:  # NaN
-        return 0.0
-    return min(max(wait, 0.0), LONG_POLL_MAX_WAIT)
 
 
 def backend_unavailable(error: BackendUnavailable) -> Response:

@@ -8,6 +8,7 @@ on every request.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -15,16 +16,18 @@ from datetime import UTC, datetime
 from flask import Request, Response
 
 from common import limits
-from webserver.backend_client import BackendClient
+from common.feed import token_digest
+from webserver.backend_client import BackendClient, Session
 
 COOKIE_NAME = "chat_session"
 
 # The contract's 30 days: a returning visitor is signed in without typing anything.
 COOKIE_MAX_AGE = limits.SESSION_SECONDS
 
-# Seconds a positive answer of the backend is trusted. Short, because a session revoked through
-# another front server (or expired) must stop working soon; a sign-out through this one is
-# forgotten at once. Negative answers are never cached, so a fresh sign-in works immediately.
+# Seconds a positive answer of the backend is trusted, and never past the session's end. A
+# sign-out through any front server is forgotten at once (here, or on reading its session_ended
+# event); this bounds what a lost event could cost. Negative answers are never cached, so a fresh
+# sign-in works immediately.
 CACHE_SECONDS = 5.0
 
 # Past this many cached tokens, expired entries are swept before adding one, so the cache holds
@@ -32,10 +35,17 @@ CACHE_SECONDS = 5.0
 CACHE_SWEEP_AT = 10_000
 
 
+# The shape of a session token: the backend issues 43 characters of the URL-safe base64 alphabet
+# (``secrets.token_urlsafe(32)``). A cookie of any other shape is no session at all: it is never
+# put into the backend's ``Authorization`` header, where a quoted cookie's decoded escapes (a CR,
+# an LF) would break the request.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+
+
 def token_from(request: Request) -> str | None:
-    """The session token the request's cookie carries, or None."""
+    """The session token the request's cookie carries, or None (no cookie, or not a token's shape)."""
     token = request.cookies.get(COOKIE_NAME)
-    return token or None
+    return token if token and TOKEN_SHAPE.fullmatch(token) else None
 
 
 def set_cookie(response: Response, token: str, *, secure: bool, expires_at: str | None = None) -> None:
@@ -77,43 +87,62 @@ def _max_age(expires_at: str | None) -> int:
 
 
 class SessionCache:
-    """Who a session token belongs to, asked of the backend and remembered for a few seconds."""
+    """Who a session token belongs to and when it ends, asked of the backend and remembered briefly.
+
+    Entries are keyed by the token's digest, so a ``session_ended`` event of the internal feed
+    (which names only the digest) can drop one at once: :meth:`forget_digest`.
+    """
 
     def __init__(self, backend: BackendClient, *, ttl: float = CACHE_SECONDS):
         self._backend = backend
         self._ttl = ttl
         self._lock = threading.Lock()
-        self._users: dict[str, tuple[float, dict]] = {}
+        self._sessions: dict[str, tuple[float, Session]] = {}  # digest -> (cached until, session)
 
     def user_for(self, token: str | None) -> dict | None:
         """The user (``{"username": ...}``) whose session ``token`` is, or None if it is not valid.
 
         Raises :class:`BackendUnavailable` when the backend cannot tell.
         """
+        session = self.session_for(token)
+        return session.user if session else None
+
+    def session_for(self, token: str | None) -> Session | None:
+        """The session of ``token`` (its user and end), or None if it is not valid.
+
+        A positive answer is remembered for :data:`CACHE_SECONDS`, never past the session's end.
+        Raises :class:`BackendUnavailable` when the backend cannot tell.
+        """
         if not token:
             return None
+        digest = token_digest(token)
         now = time.monotonic()
         with self._lock:
-            cached = self._users.get(token)
+            cached = self._sessions.get(digest)
         if cached is not None and cached[0] > now:
             return cached[1]
-        user = self._backend.session_user(token)
-        if user is None:
-            self.forget(token)
+        session = self._backend.session(token)
+        if session is None:
+            self.forget_digest(digest)
             return None
+        until = min(now + self._ttl, now + session.expires - time.time())
         with self._lock:
-            if len(self._users) >= CACHE_SWEEP_AT:
+            if len(self._sessions) >= CACHE_SWEEP_AT:
                 self._sweep(now)
-            self._users[token] = (now + self._ttl, user)
-        return user
+            self._sessions[digest] = (until, session)
+        return session
 
     def forget(self, token: str | None) -> None:
-        """Drop what is cached for ``token`` (after a sign-out)."""
+        """Drop what is cached for ``token`` (after a sign-out through this server)."""
         if token:
-            with self._lock:
-                self._users.pop(token, None)
+            self.forget_digest(token_digest(token))
+
+    def forget_digest(self, digest: str) -> None:
+        """Drop what is cached for the token of SHA-256 ``digest`` (a sign-out anywhere)."""
+        with self._lock:
+            self._sessions.pop(digest, None)
 
     def _sweep(self, now: float) -> None:
         """Drop expired entries; the caller holds the lock."""
-        for key in [key for key, (until, _) in self._users.items() if until <= now]:
-            del self._users[key]
+        for key in [key for key, (until, _) in self._sessions.items() if until <= now]:
+            del self._sessions[key]

@@ -25,9 +25,11 @@ from simple_websocket import ConnectionClosed
 from common import limits
 from common.errors import ApiError
 from webserver import security, sessions
+from webserver.admission import Admission
 from webserver.backend_client import BackendClient
-from webserver.connection import CLOSE_TRY_AGAIN, Connection
-from webserver.frames import on_frame, send_error
+from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
+from webserver.frame_rate import FrameMeter, Verdict
+from webserver.frames import error_frame, on_frame, send_error
 from webserver.hub import Hub
 from webserver.stream import EventStream, catch_up
 
@@ -53,11 +55,25 @@ READY_WAIT = 5.0
 
 
 def init_app(app: Flask) -> None:
-    """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server."""
-    hub = Hub()
+    """Add ``/ws`` and the hub (``app.extensions["chat.hub"]``) to the front server.
+
+    With ``REDIS_URL`` the hub is joined to the other front servers (``chat.cluster``,
+    :mod:`webserver.cluster`); without it nothing imports Redis.
+    """
+    redis_url = app.config.get("REDIS_URL")
+    hub = Hub(session_ended=app.extensions["chat.sessions"].forget_digest, shared=bool(redis_url))
     stream = EventStream(hub, app.extensions["chat.backend"])
     app.extensions["chat.hub"] = hub
     app.extensions["chat.stream"] = stream
+    admission = app.extensions["chat.admission"] = Admission(app.config["WS_PER_USER"])
+    starts = [stream.start]
+    if redis_url:
+        from webserver.cluster import Cluster
+
+        cluster = Cluster(hub, redis_url)
+        app.extensions["chat.cluster"] = cluster
+        starts.append(cluster.start)
+    app.extensions["chat.starts"] = starts
     options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
     options.setdefault("ping_interval", PING_INTERVAL)
     options.setdefault("max_message_size", MAX_FRAME_BYTES)
@@ -65,29 +81,48 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _before() -> None:
-        # Started on the first request, in the serving process, never at import or app build.
-        stream.start()
+        # Started on the first request at the latest (an app built in a test, not by gunicorn),
+        # in the serving process, never at import or app build.
+        start_background(current_app)
         if request.path == "/ws":
             _handshake()
+
+    @app.teardown_request
+    def _after(_error: BaseException | None) -> None:
+        # The request of a WebSocket ends when the socket closes (or its handshake failed).
+        if "ws_admitted" in g:
+            admission.release(g.pop("ws_admitted"))
 
     Sock(app).route("/ws")(_serve)
 
 
+def start_background(app: Flask) -> None:
+    """Start the hub's reader of the backend's log (and the link to the other front servers, with
+    Redis) in the process that serves; cheap and harmless to call again. ``MainWServer.py`` calls
+    it as each worker starts, so a worker follows the log before its first client arrives."""
+    for start in app.extensions["chat.starts"]:
+        start()
+
+
 def _handshake() -> None:
-    """Judge the handshake before accepting it: origin rule (403), session (401), ``after`` (422)."""
+    """Judge the handshake before accepting it: origin rule (403), session (401), ``after`` (422),
+    then the user's count of WebSockets (429) and this process's open files (503)."""
     if not security.origin_allowed(request):
         raise ApiError(403, "forbidden", "This WebSocket comes from another site's page.")
     token = sessions.token_from(request)
-    user = current_app.extensions["chat.sessions"].user_for(token)
-    if user is None:
+    session = current_app.extensions["chat.sessions"].session_for(token)
+    if session is None:
         raise ApiError(401, "unauthenticated", "Sign in first: the WebSocket needs the session cookie.")
+    user = session.user
     after = request.args.get("after")
     if after is not None:
         # ASCII digits only: str.isdigit() also accepts "²", which int() then refuses.
         if not (after.isascii() and after.isdigit()) or len(after) > 18:
             raise ApiError(422, "validation_error", "after must be a non-negative integer.")
         after = int(after)
-    g.ws = (token, user, after)
+    current_app.extensions["chat.admission"].admit(user["username"])
+    g.ws_admitted = user["username"]
+    g.ws = (token, user, after, session.expires)
     environ = request.environ
     if not current_app.config["WS_COMPRESSION"]:
         # Without the client's offer simple-websocket negotiates no permessage-deflate; see
@@ -122,7 +157,7 @@ class _WholeWrites:
 
 def _serve(ws: Any) -> None:
     """One WebSocket, from hello to close."""
-    token, user, after = g.ws
+    token, user, after, expires = g.ws
     hub: Hub = current_app.extensions["chat.hub"]
     backend: BackendClient = current_app.extensions["chat.backend"]
     if not hub.ready.wait(READY_WAIT):
@@ -131,7 +166,9 @@ def _serve(ws: Any) -> None:
     conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
     writer = threading.Thread(target=conn.pump, args=(_batch_sender(ws), _closer(ws)), daemon=True)
     writer.start()
-    hub.register(conn, user, after)
+    hub.register(conn, user, after, expires=expires)
+    rate = current_app.config["WS_FRAME_RATE"]
+    meter = FrameMeter(rate) if rate else None
     try:
         if after is not None:
             catch_up(conn, hub, backend, after)
@@ -147,6 +184,15 @@ def _serve(ws: Any) -> None:
             if _too_big(data):
                 conn.close(CLOSE_TOO_BIG, "frame over 64 KiB")
                 break
+            verdict = meter.count() if meter else Verdict.SERVE
+            if verdict is Verdict.CLOSE:
+                conn.close(CLOSE_POLICY, "too many frames")
+                break
+            if verdict is Verdict.WARN:
+                message = f"More than {rate} frames a second: these are dropped, and the socket closes soon."
+                conn.push(error_frame("rate_limited", message, retry_after=1))
+            if verdict is not Verdict.SERVE:
+                continue
             try:
                 on_frame(data, conn, hub, backend)
             except Exception:  # a bug must cost one frame, not the connection or the worker

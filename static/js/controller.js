@@ -169,14 +169,27 @@ export class Controller {
     }
   }
 
+  /**
+   * Sign out on the server first: only once it has ended the session (or says it had already
+   * ended, 401) does the page leave it. When the server cannot be reached the session and the
+   * cookie live on, so the page stays signed in, says so and offers to try again; showing the
+   * sign-in form would let the next person at this browser reload into the session.
+   */
   async signOut() {
-    if (this.saved) this.saved.forgetSnapshot();
-    this.leaveSession();
+    this.view.setSignOutBusy(true);
     try {
       await api.signOut();
-    } catch {
-      // Already signed out on the server, or unreachable: the page is signed out either way.
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) {
+        this.view.setSignOutBusy(false);
+        const why = error.message || 'the server did not answer';
+        this.view.showSignOutProblem(`Signing out did not work: ${why} You are still signed in here.`);
+        return;
+      }
     }
+    this.view.setSignOutBusy(false);
+    if (this.saved) this.saved.forgetSnapshot();
+    this.leaveSession();
     this.showSignIn();
   }
 

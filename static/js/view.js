@@ -34,6 +34,7 @@ export class View {
   wire() {
     const $ = this.$;
     $('signout').addEventListener('click', () => this.on.onSignOut());
+    $('signout-retry').addEventListener('click', () => this.on.onSignOut());
     $('new-room').addEventListener('click', () => this.on.onCreateRoom());
     $('browse-rooms').addEventListener('click', () => this.on.onBrowse());
     $('invite').addEventListener('click', () => this.on.onInvite());
@@ -210,7 +211,20 @@ export class View {
 
   showApp(me) {
     this.$('me-name').textContent = me;
+    this.showSignOutProblem('');
     this.showOnly('app');
+  }
+
+  setSignOutBusy(busy) {
+    this.$('signout').disabled = busy;
+    this.$('signout-retry').disabled = busy;
+  }
+
+  /** Say that signing out failed and offer to try again; '' hides it. */
+  showSignOutProblem(message) {
+    this.$('signout-problem-text').textContent = message;
+    this.$('signout-problem').hidden = !message;
+    if (message) this.$('signout-retry').focus();
   }
 
   drawerOpen() {
