@@ -21,6 +21,7 @@ after the fork, so the hub's greenlets start in the process that serves.
 """
 
 import argparse  # noqa: E402
+import ipaddress  # noqa: E402
 import sys  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
@@ -50,6 +51,15 @@ def _origin(text: str) -> str:
     if parts.path or parts.query or parts.fragment or parts.username or parts.password:
         raise argparse.ArgumentTypeError(f"an origin is scheme://host[:port] only: {text!r}")
     return url.lower()
+
+
+def _network(text: str) -> str:
+    """argparse type: an IP address or network (``10.0.0.0/8``)."""
+    try:
+        ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an IP address or network: {text!r}") from None
+    return text.strip()
 
 
 def _flag(text: str) -> bool:
@@ -174,7 +184,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=env("CHAT_WORKERS", "1"),
         help="worker processes on this port, each a front server; more than 1 needs --redis (CHAT_WORKERS)",
     )
+    add(
+        "--trust-proxy",
+        dest="trust_proxy",
+        action="append",
+        type=_network,
+        metavar="ADDRESS",
+        help="a reverse proxy (address or network) whose X-Forwarded-For names the client; "
+        "repeatable (CHAT_TRUST_PROXY, comma-separated). Without it the client is the peer.",
+    )
     args = parser.parse_args(argv)
+    if args.trust_proxy is None:
+        names = [item.strip() for item in env("CHAT_TRUST_PROXY", "").split(",") if item.strip()]
+        try:
+            args.trust_proxy = [_network(name) for name in names]
+        except argparse.ArgumentTypeError as error:
+            parser.error(f"CHAT_TRUST_PROXY: {error}")
     if args.workers > 1 and not args.redis:
         parser.error(
             f"--workers {args.workers} needs --redis: each worker is a front server of its own, and "
@@ -204,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         "BACKEND_CALLS": args.backend_calls,
         "INTERNAL_SECRET": args.internal_secret,
         "REDIS_URL": args.redis,
+        "TRUST_PROXY": args.trust_proxy,
     }
 
     def build():

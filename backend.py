@@ -54,8 +54,46 @@ RATE_LIMITS = [
         _count,
         f"failed sign-ins per username per {limits.LOGIN_WINDOW // 60} minutes",
     ),
+    (
+        "--address-login-failures",
+        str(limits.ADDRESS_LOGIN_FAILURES),
+        _count,
+        f"failed sign-ins per client address, across names, per {limits.LOGIN_WINDOW // 60} minutes",
+    ),
+    (
+        "--registration-burst",
+        str(limits.REGISTRATION_BURST),
+        _count,
+        "new accounts one client address may make at once",
+    ),
+    (
+        "--registration-rate",
+        f"{limits.REGISTRATION_RATE:.6g}",
+        _rate,
+        "new accounts per second a client address regains (1/60: one a minute)",
+    ),
+    (
+        "--hash-concurrency",
+        str(limits.HASH_CONCURRENCY),
+        _count,
+        "password hashes run at once; a sign-in beyond them is refused at once",
+    ),
     ("--room-burst", str(limits.ROOM_BURST), _count, "rooms a user may create at once"),
     ("--room-rate", str(limits.ROOM_RATE), _rate, "rooms per second a user regains"),
+    (
+        "--membership-burst",
+        str(limits.MEMBERSHIP_BURST),
+        _count,
+        "joins, adds and leaves a user may make at once",
+    ),
+    ("--membership-rate", str(limits.MEMBERSHIP_RATE), _rate, "membership changes per second a user regains"),
+    (
+        "--catch-up-burst",
+        str(limits.CATCH_UP_BURST),
+        _count,
+        f"catch-ups more than {limits.DEEP_CATCH_UP:,} events behind a user may make at once",
+    ),
+    ("--catch-up-rate", str(limits.CATCH_UP_RATE), _rate, "deep catch-ups per second a user regains"),
     ("--upload-burst", str(limits.UPLOAD_BURST), _count, "files a user may upload at once"),
     ("--upload-rate", str(limits.UPLOAD_RATE), _rate, "uploads per second a user regains"),
 ]
@@ -113,6 +151,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the secret every front server must present; required when --host is not loopback "
         f"({secret.ENVIRONMENT}; prefer the environment: a flag shows in the process list)",
     )
+    add(
+        "--allowed-host",
+        dest="allowed_hosts",
+        action="append",
+        metavar="NAME",
+        help="a host name requests may name besides localhost and IP addresses, for a front server "
+        "that reaches the backend by name; repeatable (CHAT_BACKEND_ALLOWED_HOSTS, comma-separated)",
+    )
     for flag, default, kind, meaning in RATE_LIMITS:
         variable = "CHAT_" + _config_key(flag)
         add(flag, type=kind, default=env(variable, default), help=f"{meaning} ({variable}; 0 = no limit)")
@@ -156,8 +202,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.compact:
         return compact(args.data_dir)
+    from backend.hosts import allowed_names
+
+    extra = args.allowed_hosts
+    if extra is None:
+        extra = env("CHAT_BACKEND_ALLOWED_HOSTS", "").split(",")
     config = {
         "DATA_DIR": args.data_dir,
+        "ALLOWED_HOSTS": allowed_names(args.host, extra),
         "EDIT_WINDOW": args.edit_window,
         "MAX_UPLOAD_MB": args.max_upload_mb,
         "START_SEARCH_INDEX": False,

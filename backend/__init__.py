@@ -14,11 +14,13 @@ from common import errors, limits, secret
 from common.codes import STATUS
 from common.jsonprovider import OrjsonProvider
 
+from . import hosts
 from .datadir import DataDirError
 from .files import Bodies
 from .jsonl import StorageError
-from .ratelimit import FailureWindow, TokenBucket
+from .ratelimit import TokenBucket
 from .refusals import Refused
+from .signins import SignInGuard
 from .store import Store
 
 __all__ = ["create_app", "start_background", "DataDirError"]
@@ -29,13 +31,23 @@ DEFAULTS = {
     "MESSAGE_RATE": limits.MESSAGE_RATE,  # per second
     "LOGIN_FAILURES": limits.LOGIN_FAILURES,  # per username per LOGIN_WINDOW
     "LOGIN_WINDOW": limits.LOGIN_WINDOW,  # seconds
+    "ADDRESS_LOGIN_FAILURES": limits.ADDRESS_LOGIN_FAILURES,  # per client address per LOGIN_WINDOW
+    "REGISTRATION_BURST": limits.REGISTRATION_BURST,  # new accounts per client address
+    "REGISTRATION_RATE": limits.REGISTRATION_RATE,  # per second
+    "HASH_CONCURRENCY": limits.HASH_CONCURRENCY,  # password hashes at once; more is 429 at once
     "ROOM_BURST": limits.ROOM_BURST,
     "ROOM_RATE": limits.ROOM_RATE,  # per second
+    "MEMBERSHIP_BURST": limits.MEMBERSHIP_BURST,  # joins, adds and leaves per user
+    "MEMBERSHIP_RATE": limits.MEMBERSHIP_RATE,  # per second
+    "CATCH_UP_BURST": limits.CATCH_UP_BURST,  # deep catch-ups (GET /api/events far behind) per user
+    "CATCH_UP_RATE": limits.CATCH_UP_RATE,  # per second
     "MAX_CONTENT_LENGTH": limits.MAX_BODY_BYTES,
     "MAX_UPLOAD_MB": limits.MAX_UPLOAD_MB,  # a file's own bytes; the upload route's own limit
     "UPLOAD_BURST": limits.UPLOAD_BURST,
     "UPLOAD_RATE": limits.UPLOAD_RATE,  # per second
     "EDIT_WINDOW": limits.EDIT_WINDOW,  # seconds after sending that an edit is allowed; 0 = always
+    # Host names (beyond localhost and IP addresses) that requests may name (backend.hosts).
+    "ALLOWED_HOSTS": frozenset({"localhost"}),
     # What the rate limits read the time from; tests put a clock here that they move by hand.
     "RATE_LIMIT_CLOCK": time.monotonic,
     # The secret every caller must present (common/secret.py); None or "" lets any caller in, which
@@ -61,10 +73,13 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["chat.limits"] = {
         "messages": TokenBucket(app.config["MESSAGE_BURST"], app.config["MESSAGE_RATE"], clock),
         "rooms": TokenBucket(app.config["ROOM_BURST"], app.config["ROOM_RATE"], clock),
+        "memberships": TokenBucket(app.config["MEMBERSHIP_BURST"], app.config["MEMBERSHIP_RATE"], clock),
+        "catch_ups": TokenBucket(app.config["CATCH_UP_BURST"], app.config["CATCH_UP_RATE"], clock),
         "uploads": TokenBucket(app.config["UPLOAD_BURST"], app.config["UPLOAD_RATE"], clock),
-        "logins": FailureWindow(app.config["LOGIN_FAILURES"], app.config["LOGIN_WINDOW"], clock),
     }
+    app.extensions["chat.signins"] = SignInGuard(app.config, clock)
     errors.install(app)
+    hosts.install(app)
     if app.config["INTERNAL_SECRET"]:
         _require_secret(app, app.config["INTERNAL_SECRET"])
 

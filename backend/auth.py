@@ -6,10 +6,12 @@ from flask import Blueprint, current_app, jsonify, request
 
 from common.schemas import SignIn
 
-from . import validation
+from . import passwords, validation
 from .accounts import canonical
+from .clients import client_key
 from .clock import iso_from_epoch
 from .refusals import NotFound, RateLimited, Unauthenticated, WrongCredentials
+from .signins import SignInGuard
 from .store import Store
 
 bp = Blueprint("auth", __name__)
@@ -44,22 +46,33 @@ def limit(name: str, key: str) -> None:
 
 @bp.post("/api/session")
 def sign_in():
-    """Register a new name, or sign in to an existing one."""
+    """Register a new name, or sign in to an existing one.
+
+    The limits come before the password hash (:mod:`backend.signins`): failures per name and per
+    client address, then, for a new name, a look-alike of a registered one, the address's
+    allowance of new accounts and a guessable password; the hash itself runs only in a free slot.
+    """
     body = validation.body(request, SignIn)
     name, password = body.username, body.password
-    failures = current_app.extensions["chat.limits"]["logins"]
-    wait = failures.retry_after(canonical(name))
-    if wait:
-        raise RateLimited(f"Too many failed sign-ins; try again in {wait} s.", retry_after=wait)
+    guard: SignInGuard = current_app.extensions["chat.signins"]
+    address = client_key(request)
+    guard.admit(canonical(name), address)
     accounts = store().accounts
-    if not body.create and not accounts.exists(name):
+    new = accounts.find(name) is None
+    if new and not body.create:
         # A lookup, no password hashed: the page asks before it registers a name (docs/api.md).
         raise NotFound(f"No account named {name}.")
-    username, created = accounts.sign_in(name, password)
+    if new:
+        accounts.check_new_name(name)
+        guard.register(address)
+    with guard.hashing():
+        if new:
+            passwords.check_new(password, name)
+        username, created = accounts.sign_in(name, password)
     if username is None:
-        failures.record(canonical(name))
+        guard.failed(canonical(name), address)
         raise WrongCredentials("Wrong username or password.")
-    failures.clear(canonical(name))
+    guard.succeeded(canonical(name))
     store().join_general(username)
     token, expires_at = accounts.open_session(username)
     answer = jsonify(user={"username": username}, session={"token": token, "expires_at": expires_at})

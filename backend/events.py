@@ -10,11 +10,11 @@ from __future__ import annotations
 import orjson
 from flask import Blueprint, Response, jsonify, request
 
-from common.limits import EVENTS_BATCH
+from common.limits import DEEP_CATCH_UP, EVENTS_BATCH
 from common.schemas import EventsQuery, FeedQuery
 
 from . import validation
-from .auth import require_user, store
+from .auth import limit, require_user, store
 
 bp = Blueprint("events", __name__)
 
@@ -30,11 +30,18 @@ def feed(items: list[bytes], pos: int, more: bool) -> Response:
 
 @bp.get("/api/events")
 def user_events():
-    """The events after ``after`` that concern the caller; without ``after``, just the cursor."""
+    """The events after ``after`` that concern the caller; without ``after``, just the cursor.
+
+    A deep catch-up (``after`` more than DEEP_CATCH_UP positions behind the log) spends one of
+    the caller's catch-up allowance: each is cheap (the feed reads only the caller's rooms), but
+    one account must not make thousands of them at once.
+    """
     username = require_user()
     asked = validation.query(request, EventsQuery)
     if asked.after is None:
         return feed([], store().pos, False)
+    if store().pos - asked.after > DEEP_CATCH_UP:
+        limit("catch_ups", username)
     return feed(*store().events(asked.after, EVENTS_BATCH, asked.wait, username=username))
 
 

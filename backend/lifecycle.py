@@ -169,10 +169,19 @@ class Lifecycle:
         """
         key = self._changes.rebuilt.get(pos)
         if key is None:
+            if pos in self._rooms.changes:
+                return self._membership_line(pos)
             return self._log.line(pos)
         change = self._changes.by_key(key)
         kind = b"message" if pos == change.pos else b"update"
         return b'{"type":"%s","pos":%d,"message":%s}' % (kind, pos, self._message_bytes(change))
+
+    def _membership_line(self, pos: int) -> bytes:
+        """A membership change, stored without the member list, served with it as of ``pos``."""
+        event = self._log.event(pos)
+        room = self._rooms.by_id[event["room"]["id"]]
+        event["room"]["members"] = room.members_after(pos)
+        return orjson.dumps(event)
 
 
 def _epoch(ts: str) -> float:

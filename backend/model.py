@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 GROUP, DM = "group", "dm"
 PUBLIC, PRIVATE = "public", "private"
+# The membership changes a room event may record (besides "created", which lists the members).
+JOINED, ADDED, LEFT = "joined", "added", "left"
+CHANGES = (JOINED, ADDED, LEFT)
 
 
 def client_key(sender: str, client_id: str) -> str:
@@ -43,6 +46,8 @@ class Room:
     changed_at: int = 0
     # username -> the seq up to which they have read the room (backend/reading.py).
     read_seq: dict[str, int] = field(default_factory=dict)
+    # The pos of every event of the room, in order: a user's feed reads only its rooms' events.
+    positions: array = field(default_factory=lambda: array("q"))
 
     def to_json(self) -> dict:
         """The contract's room object."""
@@ -89,15 +94,52 @@ class Room:
         """Public rooms are visible to everyone signed in; others only to their members."""
         return self.visibility == PUBLIC or self.has_member(username)
 
-    def apply_membership(self, members: list[str], pos: int) -> None:
-        """Set the member list as of event ``pos``, opening and closing membership spans."""
+    def members_after(self, pos: int) -> list[str]:
+        """The members right after event ``pos``, in the order they joined (as ``members`` lists them).
+
+        Served in a membership change's room object, which the log stores without the list.
+        """
+        covering = []
+        for name, spans in list(self.spans.items()):
+            for start, end in spans:
+                if start <= pos and (end is None or pos < end):
+                    covering.append((start, name))
+                    break
+        covering.sort(key=lambda item: item[0])  # stable: a room's first members keep their order
+        return [name for _, name in covering]
+
+    def apply_change(self, action: str, user: str, pos: int) -> list[str]:
+        """Apply one membership change of event ``pos``: ``user`` joined, was added, or left.
+
+        Returns ``[user]`` if this is the first time they are a member, else ``[]``.
+        """
+        self.changed_at = pos  # first: see members_at
+        if action == LEFT:
+            self.spans[user][-1][1] = pos
+            self.members = [name for name in self.members if name != user]
+            return []
+        first = user not in self.spans
+        self.spans.setdefault(user, []).append([pos, None])
+        self.members = [*self.members, user]
+        return [user] if first else []
+
+    def apply_membership(self, members: list[str], pos: int) -> list[str]:
+        """Set the member list as of event ``pos``, opening and closing membership spans.
+
+        Returns the names who are members for the first time.
+        """
         self.changed_at = pos  # first: see members_at
         before, after = set(self.members), set(members)
-        for name in after - before:
-            self.spans.setdefault(name, []).append([pos, None])
+        first = []
+        for name in members:  # in the list's order: members_after lists a room's first members so
+            if name not in before:
+                if name not in self.spans:
+                    first.append(name)
+                self.spans.setdefault(name, []).append([pos, None])
         for name in before - after:
             self.spans[name][-1][1] = pos
         self.members = list(members)
+        return first
 
     def add_message(self, seq: int, pos: int, sender: str, client_id: str) -> None:
         """Index a stored message."""

@@ -72,3 +72,21 @@ class RateLimited(Refused):
     """Too much too fast; ``retry_after`` says when the caller may act again."""
 
     code = "rate_limited"
+
+
+class NameTaken(Refused):
+    """A new username that looks like a registered one (same confusable skeleton)."""
+
+    code = "username_taken"
+
+
+class WeakPassword(Refused):
+    """A new account's password among the easiest to guess."""
+
+    code = "weak_password"
+
+
+class Busy(Refused):
+    """The server is at its limit of concurrent password checks; ``retry_after`` is short."""
+
+    code = "rate_limited"

@@ -50,14 +50,17 @@ def add_member(room_id: str):
     """Join a public room yourself, or add someone to a room you are in."""
     username = require_user()
     target = validation.body(request, Person).username
-    room, _ = store().add_member(username, room_id, target, known=known_user)
+    room, _ = store().add_member(
+        username, room_id, target, known=known_user, admit=lambda: limit("memberships", username)
+    )
     return jsonify(room=room)
 
 
 @bp.delete("/api/rooms/<room_id>/members/<username>")
 def remove_member(room_id: str, username: str):
     """Leave a room; nobody can remove someone else."""
-    store().leave(require_user(), room_id, username)
+    actor = require_user()
+    store().leave(actor, room_id, username, admit=lambda: limit("memberships", actor))
     return "", 204
 
 

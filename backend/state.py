@@ -8,13 +8,17 @@ room's members (:mod:`backend.audience`), and :meth:`Rooms.audience` answers it 
 
 from __future__ import annotations
 
+from array import array
+
+from common.feed import EVERYONE
+
 from . import audience
 from .audience import Audience, Members
-from .model import DM, Room
+from .model import CHANGES, DM, LEFT, Room
 from .reading import apply_read, check_read
 
 GENERAL = "general"
-_ROOM_FIELDS = {"id": str, "name": str, "kind": str, "visibility": str, "members": list, "created_at": str}
+_ROOM_FIELDS = {"id": str, "name": str, "kind": str, "visibility": str, "created_at": str}
 
 
 class Rooms:
@@ -27,6 +31,15 @@ class Rooms:
         self._dms: dict[frozenset[str], Room] = {}
         # pos -> audience, only for the events that do not concern their room's members (few).
         self._audiences: dict[int, Audience] = {}
+        # The positions of membership changes stored without the member list: the feeds serve
+        # them with the list as of that event (Room.members_after).
+        self.changes: set[int] = set()
+        # What a user's feed reads instead of the whole log (the store's _user_positions): the
+        # rooms each user has ever been in, the events that concern everyone, and those that
+        # name their users (a read position: its reader), in pos order.
+        self.rooms_of: dict[str, list[Room]] = {}
+        self.everyone_positions = array("q")
+        self.named_positions: dict[str, array] = {}
 
     def dm(self, pair: frozenset[str]) -> Room | None:
         """The direct-message room of two users, if they have one."""
@@ -58,11 +71,14 @@ class Rooms:
             return self.by_id[room_id(record)]
         data = record["room"]
         _check(data, _ROOM_FIELDS)
-        if not all(isinstance(name, str) for name in data["members"]):
+        members = data.get("members")
+        if is_change(record):
+            _check_change(record, self.by_id.get(data["id"]))
+        elif not isinstance(members, list) or not all(isinstance(name, str) for name in members):
             raise ValueError("members must be usernames")
         room = self.by_id.get(data["id"])
         if room is None:
-            if record.get("action") != "created":
+            if record.get("action") != "created" or members is None:
                 raise ValueError(f"room {data['id']} changed before it was created")
             room = self._register(data)
         return room
@@ -70,16 +86,29 @@ class Rooms:
     def apply(self, room: Room, record: dict, pos: int) -> None:
         """Update ``room`` with event ``pos``, and note whom it concerns if not the room's members."""
         kind = record["type"]
+        room.positions.append(pos)
         if kind == "message":
             message = record["message"]
             room.add_message(message["seq"], pos, message["sender"], message["client_id"])
         elif kind == "room":
-            room.apply_membership(record["room"]["members"], pos)
+            if is_change(record):
+                newcomers = room.apply_change(record["action"], record["user"], pos)
+                self.changes.add(pos)
+            else:  # a room's creation, or a change stored with the whole list (older logs)
+                newcomers = room.apply_membership(record["room"]["members"], pos)
+            for name in newcomers:
+                self.rooms_of.setdefault(name, []).append(room)
         elif kind == "read":
             apply_read(room, record)
         special = audience.decide(record, room)
         if special is not None:
             self._audiences[pos] = special
+            users = special.users()
+            if users == EVERYONE:
+                self.everyone_positions.append(pos)
+            else:
+                for name in users:
+                    self.named_positions.setdefault(name, array("q")).append(pos)
 
     def audience(self, room: Room, pos: int) -> Audience:
         """Who event ``pos`` of ``room`` concerns: the one answer both feeds read."""
@@ -126,6 +155,27 @@ def room_id(record: dict) -> str:
     if isinstance(room, dict):
         return room["id"]
     return record["message"]["room"]
+
+
+def is_change(record: dict) -> bool:
+    """Whether a room event is a membership change stored as the change (no ``members`` list).
+
+    A change names its ``action`` (joined, added, left) and ``user``; its room object is the room
+    without its members, so a join in a room of a thousand members writes one short line rather
+    than the thousand names. Logs written before keep the whole list in every room event, and are
+    read as they are.
+    """
+    return record.get("type") == "room" and "members" not in record.get("room", {})
+
+
+def _check_change(record: dict, room: Room | None) -> None:
+    action, user = record.get("action"), record.get("user")
+    if action not in CHANGES or not isinstance(user, str):
+        raise ValueError(f"a room event without members must be a change of one user, not {action!r}")
+    if room is None:
+        raise ValueError("a membership change of a room that does not exist")
+    if (action == LEFT) != room.has_member(user):
+        raise ValueError(f"{user!r} cannot have {action} room {room.id}")
 
 
 def _check(data: object, fields: dict[str, type]) -> None:

@@ -10,12 +10,15 @@ a crash could take back.
 
 from __future__ import annotations
 
+import bisect
+import heapq
 import logging
 import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from array import array
+from collections.abc import Callable, Iterator
 
 import orjson
 
@@ -113,13 +116,18 @@ class Store(Lifecycle, Reading, SearchSource):
             return self._append_room_event(room, "created", creator, everyone)
 
     def add_member(
-        self, actor: str, room_id: str, username: str, known: Callable[[str], str] | None = None
+        self,
+        actor: str,
+        room_id: str,
+        username: str,
+        known: Callable[[str], str] | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> tuple[dict, bool]:
         """Join a public room yourself, or add someone to a room you are in; ``(room, changed)``.
 
         ``known``, when given, turns the name as the caller typed it into a registered user's (or
         raises Invalid); it runs once the room is found, so a hidden room stays hidden whatever
-        the name.
+        the name. ``admit`` runs only for a change that will be stored (the actor's rate limit).
         """
         with self._lock:
             room = self.room(actor, room_id)
@@ -131,11 +139,22 @@ class Store(Lifecycle, Reading, SearchSource):
                 return room.to_json(), False
             if room.kind == DM:
                 raise Forbidden("Nobody can be added to a direct message.")
+            if admit is not None:
+                admit()
             action = "joined" if username == actor else "added"
-            return self._append_room_event(room, action, username, [*room.members, username]), True
+            return self._append_room_event(room, action, username), True
 
-    def leave(self, actor: str, room_id: str, username: str | None = None) -> None:
-        """Leave a group room; ``username`` (the name a request gave) must be ``actor``'s own."""
+    def leave(
+        self,
+        actor: str,
+        room_id: str,
+        username: str | None = None,
+        admit: Callable[[], None] | None = None,
+    ) -> None:
+        """Leave a group room; ``username`` (the name a request gave) must be ``actor``'s own.
+
+        ``admit`` runs only when the leave will be stored (the actor's rate limit).
+        """
         with self._lock:
             room = self.room(actor, room_id)
             if username is not None and canonical(username) != canonical(actor):
@@ -144,7 +163,9 @@ class Store(Lifecycle, Reading, SearchSource):
                 raise Forbidden("A direct message cannot be left.")
             if not room.has_member(actor):
                 raise NotAMember("You are not a member of this room.")
-            self._append_room_event(room, "left", actor, [m for m in room.members if m != actor])
+            if admit is not None:
+                admit()
+            self._append_room_event(room, "left", actor)
 
     def open_dm(self, actor: str, other: str) -> tuple[dict, bool]:
         """The one DM room of the pair; ``(room, created)``."""
@@ -315,25 +336,65 @@ class Store(Lifecycle, Reading, SearchSource):
     def _select(
         self, after: int, limit: int, wait: float, username: str | None, scan_limit: int
     ) -> tuple[list[int], int, bool]:
+        """The positions to serve after ``after``, the cursor, and whether the log goes on.
+
+        For the hub (``username`` None) every position of the log, in order. For one user only
+        the positions that may concern them (:meth:`_user_positions`): a user in a few quiet rooms
+        catches up from ``pos`` 0 on a log of millions by reading a few hundred positions. At
+        most ``scan_limit`` positions are examined per call either way.
+        """
         deadline = time.monotonic() + wait
         cursor = min(after, self.pos)
-        stop_scan = cursor + scan_limit
-        found: list[int] = []
         rooms, concerns, room_number = self._rooms.in_order, self._rooms.concerns, self._log.room_number
         while True:
-            end = min(self.pos, stop_scan)
-            while cursor < end and len(found) < limit:
-                cursor += 1
-                if self._log.has(cursor) and (
-                    username is None or concerns(rooms[room_number(cursor)], cursor, username)
+            end = min(self.pos, cursor + scan_limit) if username is None else self.pos
+            candidates = (
+                range(cursor + 1, end + 1)
+                if username is None
+                else self._user_positions(username, cursor, end)
+            )
+            found: list[int] = []
+            examined = 0
+            for pos in candidates:
+                if pos <= cursor:
+                    continue  # the same position from two of the merged indexes
+                if len(found) >= limit or examined >= scan_limit:
+                    break
+                cursor = pos
+                examined += 1
+                if self._log.has(pos) and (
+                    username is None or concerns(rooms[room_number(pos)], pos, username)
                 ):
-                    found.append(cursor)
+                    found.append(pos)
+            else:
+                cursor = end
             more = cursor < self.pos
             remaining = deadline - time.monotonic()
             if found or more or remaining <= 0:
                 return found, cursor, more
             self._wait_past(cursor, remaining)  # caught up with nothing to return
-            stop_scan = cursor + scan_limit
+
+    def _user_positions(self, username: str, after: int, end: int) -> Iterator[int]:
+        """In pos order, the positions in ``(after, end]`` that may concern ``username``.
+
+        Merged from the room index: each room's events during the user's memberships of it,
+        the events that concern everyone, and those that name the user. A position may come
+        twice (from two of them); the caller checks each against :meth:`Rooms.concerns`.
+        """
+        streams = []
+        for room in self._rooms.rooms_of.get(username, ()):
+            # Newest first: the spans are in order, so once one ended by ``after`` all earlier did.
+            for start, stop in reversed(list(room.spans.get(username, ()))):
+                if stop is not None and stop <= after:
+                    break
+                streams.append(
+                    _between(room.positions, max(start, after + 1), end if stop is None else min(stop, end))
+                )
+        streams.append(_between(self._rooms.everyone_positions, after + 1, end))
+        named = self._rooms.named_positions.get(username)
+        if named is not None:
+            streams.append(_between(named, after + 1, end))
+        return heapq.merge(*streams)
 
     def _wait_past(self, pos: int, timeout: float) -> None:
         with self._new_event:
@@ -361,10 +422,22 @@ class Store(Lifecycle, Reading, SearchSource):
     def _join_general(self, username: str) -> None:
         general = self._rooms.general
         if username not in general.spans:
-            self._append_room_event(general, "joined", username, [*general.members, username])
+            self._append_room_event(general, "joined", username)
 
-    def _append_room_event(self, room: Room, action: str, user: str | None, members: list[str]) -> dict:
-        snapshot = dict(room.to_json(), members=members)
+    def _append_room_event(
+        self, room: Room, action: str, user: str | None, members: list[str] | None = None
+    ) -> dict:
+        """Append a room's creation (with its first ``members``) or a change of one member.
+
+        A change is stored as the change: ``action`` and ``user``, with the room without its
+        member list. The feeds serve it with the list as of that event (:meth:`_served_line`), so
+        clients see the contract's room object either way.
+        """
+        snapshot = room.to_json()
+        if action == "created":
+            snapshot["members"] = members or []
+        else:
+            del snapshot["members"]
         self._append({"type": "room", "pos": self.pos + 1, "room": snapshot, "action": action, "user": user})
         return self._rooms.by_id[room.id].to_json()
 
@@ -395,6 +468,14 @@ class Store(Lifecycle, Reading, SearchSource):
             message = record["message"]
             self._files[message["file"]["id"]] = (message["room"], message["seq"])
         self.pos = pos
+
+
+def _between(positions: array, low: int, high: int) -> Iterator[int]:
+    """The items of a sorted ``positions`` array from ``low`` to ``high`` inclusive, read lazily."""
+    if low > high:
+        return iter(())
+    first, last = bisect.bisect_left(positions, low), bisect.bisect_right(positions, high)
+    return map(positions.__getitem__, range(first, last))
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -22,6 +22,12 @@ STATUS = {
     "storage_unavailable": 503,
     # Ours: a front server near its limit of open files refuses new WebSockets (try again soon).
     "server_busy": 503,
+    # Ours: a new username that looks like a registered one (docs/api.md, "Usernames").
+    "username_taken": 409,
+    # Ours: a new account's password among the easiest to guess.
+    "weak_password": 422,
+    # Ours: the backend was asked for a host name it does not serve (DNS rebinding; backend/hosts.py).
+    "misdirected_request": 421,
     # Ours: a Range header outside a file (GET /api/files/...).
     "range_not_satisfiable": 416,
 }

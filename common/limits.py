@@ -39,7 +39,14 @@ SESSION_SECONDS = 30 * 24 * 3600  # a session, and the cookie that holds it, las
 # The rate limits' defaults (each a flag of backend.py; 0 turns one off).
 MESSAGE_BURST, MESSAGE_RATE = 300, 10  # messages per user: a burst, then so many per second
 LOGIN_FAILURES, LOGIN_WINDOW = 10, 300  # failed sign-ins per username within so many seconds
+# Limits per client address (the contract's "Limits that protect everyone from one account").
+ADDRESS_LOGIN_FAILURES = 50  # failed sign-ins from one address, across names, per LOGIN_WINDOW
+REGISTRATION_BURST, REGISTRATION_RATE = 100, 1 / 60  # new accounts per address: a burst, then 1 a minute
+HASH_CONCURRENCY = 4  # password hashes (scrypt) running at once; one more is 429 at once
 ROOM_BURST, ROOM_RATE = 20, 0.1  # rooms per user: a burst, then one every 10 s
+MEMBERSHIP_BURST, MEMBERSHIP_RATE = 30, 0.5  # joins, adds and leaves per user: a burst, then 1 per 2 s
+DEEP_CATCH_UP = 10_000  # positions behind the log from which a GET /api/events is a deep catch-up
+CATCH_UP_BURST, CATCH_UP_RATE = 60, 1  # deep catch-ups per user: a burst (pages), then 1 a second
 
 # -- files --
 MAX_UPLOAD_MB = 25  # a file's own bytes at most (--max-upload-mb); more is 413 payload_too_large

@@ -242,6 +242,10 @@ class EventBatch(BaseModel):
         description="Ours: typing notices that woke a caught-up long-poll, never stored or replayed; "
         "absent when there are none.",
     )
+    backend: Literal["unavailable"] = _absent(
+        "Ours: present only while the front server cannot reach its backend (a long-poll it answered "
+        "itself); messages cannot be stored meanwhile."
+    )
 
 
 class SearchResults(BaseModel):

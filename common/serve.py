@@ -20,6 +20,8 @@ Both launchers (``backend.py`` and ``MainWServer.py``) call :func:`serve`. What 
   status 0 within a few seconds, since WebSockets and long-polls never finish on their own.
 * A request gunicorn itself refuses (a request line or headers too long to parse) gets the
   JSON error shape, not gunicorn's HTML page.
+* With ``gthread``, a request takes a thread only once its head has arrived whole, and a head
+  that takes longer than 10 s closes the connection (:mod:`common.threadworker`).
 """
 
 from __future__ import annotations
@@ -248,7 +250,8 @@ def serve(
     options = {
         "bind": [f"fd://{fd}"],
         "workers": workers,
-        "worker_class": worker_class,
+        # gthread as HeadFirstWorker: a thread per request only once its head is complete.
+        "worker_class": "common.threadworker.HeadFirstWorker" if worker_class == "gthread" else worker_class,
         "threads": threads,
         "worker_connections": WORKER_CONNECTIONS,
         "keepalive": KEEPALIVE,

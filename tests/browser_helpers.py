@@ -140,6 +140,7 @@ class WebSocketGate:
         self.blocked = blocked
         self.refused = 0
         self.drop_messages = 0  # this many `message` frames from the server are lost on the way
+        self.hold_sends = False  # while True, the page's `send` frames never reach the server
         self.page_side = None  # the page's end of the last socket let through
 
     def install(self, context: BrowserContext) -> None:
@@ -152,11 +153,17 @@ class WebSocketGate:
             return
         server = ws.connect_to_server()
         server.on_message(lambda frame: self._to_page(ws, frame))
+        ws.on_message(lambda frame: self._to_server(server, frame))
         self.page_side = ws
 
     def inject(self, frame: dict) -> None:
         """Hand the page a frame as if the server had sent it."""
         self.page_side.send(json.dumps(frame))
+
+    def _to_server(self, server, frame) -> None:
+        if self.hold_sends and isinstance(frame, str) and json.loads(frame).get("type") == "send":
+            return
+        server.send(frame)
 
     def _to_page(self, ws, frame) -> None:
         if self.drop_messages and isinstance(frame, str) and json.loads(frame).get("type") == "message":

@@ -165,6 +165,7 @@ def test_unread_counts_follow_the_server_across_browsers(live_module, people):
     at_work = people(live_module.url, alice_name)  # registers; general's past counts as read
     expect(at_work.room_button("general").locator(".badge")).to_have_count(0)
     bob.page.locator("#people-list button", has_text=alice_name).click(timeout=10_000)
+    expect(bob.page.locator("#room-name")).to_have_text(alice_name)
     bob.send("while you were out")
     bob.send("and again")
     expect(at_work.room_button(bob.username).locator(".badge")).to_have_text("2", timeout=10_000)

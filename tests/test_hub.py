@@ -393,3 +393,34 @@ def test_a_connection_is_closed_once_its_session_ends(clock: Clock) -> None:
     wall.advance(100)
     hub.sweep()
     assert later.closed and not forever.closed
+
+
+# -- the backend's state (status frames, ours beyond the contract) ------------------------------
+
+
+def test_the_backends_state_goes_to_every_client_on_a_change_and_after_a_hello(hub: Hub) -> None:
+    alice = connect(hub, "alice")
+    drain(alice)
+    poll = hub.park("bob", 10)
+    hub.set_backend(False)
+    hub.set_backend(False)  # no change: nothing more is sent
+    assert drain(alice) == [{"type": "status", "backend": "unavailable"}]
+    assert poll.wait(0)  # the parked poll answers at once, and says so
+    frames, pos, signals = hub.unpark(poll)
+    assert orjson.loads(polling.answer_body(frames, pos, signals, backend_ok=hub.backend_ok)) == {
+        "events": [],
+        "pos": 10,
+        "more": False,
+        "backend": "unavailable",
+    }
+    # A connection made meanwhile hears it right after its hello.
+    carol = connect(hub, "carol")
+    assert [frame["type"] for frame in drain(carol)][:2] == ["hello", "status"]
+    later = hub.park("bob", 10)
+    hub.set_backend(True)
+    assert drain(alice)[-1] == {"type": "status", "backend": "ok"}
+    assert not later.wait(0)  # back: polls wait for an event as usual, and then say nothing more
+    hub.apply(message(11, "r1"), R1)
+    frames, pos, signals = hub.unpark(later)
+    assert "backend" not in orjson.loads(polling.answer_body(frames, pos, signals, backend_ok=hub.backend_ok))
+    assert [frame["type"] for frame in drain(connect(hub, "dave"))] == ["hello", "presence"]

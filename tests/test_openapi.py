@@ -116,6 +116,9 @@ def test_error_codes_are_the_contracts():
         "storage_unavailable": 503,  # ours: the backend's disk failed; see docs/api.md
         "range_not_satisfiable": 416,  # ours: a Range outside a file; see docs/api.md
         "server_busy": 503,  # ours: a WebSocket handshake near the open-file limit; see docs/api.md
+        "username_taken": 409,  # ours: a new name that looks like a registered one
+        "weak_password": 422,  # ours: a new account's password among the easiest to guess
+        "misdirected_request": 421,  # ours: the backend asked for a host it does not serve
     }
     assert set(ERROR_CODES) == set(contract)
     # Every error answer documents codes that its status really carries.

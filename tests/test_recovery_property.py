@@ -140,7 +140,9 @@ def check_recovered(history: History, target: Path, cuts: dict[str, int]) -> Non
     ]
     store = Store(str(target))  # must start, whatever the cut
     try:
-        lines = check_log(store)
+        check_log(store)
+        # As stored (membership changes are served with the member list, stored without it).
+        lines = (target / "events.jsonl").read_bytes().splitlines()
         assert lines[: len(expected)] == expected, "the records complete before the cut changed"
         for extra in map(orjson.loads, lines[len(expected) :]):  # only start-up repairs follow
             assert extra["type"] == "room" and extra["room"]["name"] == "general", extra
@@ -166,6 +168,14 @@ def check_recovered(history: History, target: Path, cuts: dict[str, int]) -> Non
     finally:
         store.close()
     check_appends_work(target)
+
+
+def as_stored(event: dict) -> dict:
+    """A served event as the log stores it: a membership change without the member list it is
+    served with (the store adds the list as of that event)."""
+    if event["type"] == "room" and event["action"] != "created":
+        del event["room"]["members"]
+    return event
 
 
 def check_log(store: Store) -> list[bytes]:
@@ -295,7 +305,7 @@ def test_a_garbage_line_anywhere_is_skipped_and_nothing_else_is_lost(base, data,
         (target / name).write_bytes(content[:at] + garbage + b"\n" + content[at:])
         store = Store(str(target))
         try:
-            events = [orjson.loads(line) for line in store.events(0, 1_000_000)[0]]
+            events = [as_stored(orjson.loads(line)) for line in store.events(0, 1_000_000)[0]]
             original = (base.path / "events.jsonl").read_bytes().splitlines()
             assert events == [orjson.loads(line) for line in original]
             for user in PEOPLE:

@@ -114,3 +114,9 @@ def test_the_connection_survives_a_backend_crash(live, http_user, stack) -> None
     ack, _ = a.ack_and_echo()
     assert ack["message"]["text"] == "back" and ack["message"]["seq"] == 1
     assert b.expect("message")["message"] == ack["message"]
+    # Both were told when the backend went away and when it came back (status frames).
+    down, up = ({"type": "status", "backend": state} for state in ("unavailable", "ok"))
+    for client in (a, b):
+        if up not in client.statuses:
+            client.statuses.append(client.until(lambda frame: frame == up, skipped=[]))
+        assert client.statuses == [down, up]

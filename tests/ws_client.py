@@ -44,10 +44,11 @@ def ws_connect(
 class Client:
     """One WebSocket of a signed-in user (a ``sign_in`` or ``http_user`` session).
 
-    ``frame()`` reads the next frame of any type; ``recv()`` the next other than presence, which it
-    keeps in ``.presence``. The hello frame, which must come first and name the user, is in
-    ``.hello``. A subclass may override ``check`` to assert something of every frame read.
-    ``url`` is the front server to connect to, by default the one the user signed in on.
+    ``frame()`` reads the next frame of any type; ``recv()`` the next other than presence and
+    the backend's status, which it keeps in ``.presence`` and ``.statuses``. The hello frame,
+    which must come first and name the user, is in ``.hello``. A subclass may override ``check``
+    to assert something of every frame read. ``url`` is the front server to connect to, by
+    default the one the user signed in on.
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class Client:
         token = user.cookies["chat_session"]
         self.ws = stack.enter_context(ws_connect(url or user.base_url, token, after=after, **kw))
         self.presence: list[dict] = []
+        self.statuses: list[dict] = []
         self.hello = self.frame()
         assert self.hello["type"] == "hello" and self.hello["user"]["username"] == user.username, self.hello
 
@@ -83,15 +85,18 @@ class Client:
         return frame
 
     def recv(self, timeout: float = WAIT) -> dict:
-        """The next frame other than presence."""
+        """The next frame other than presence and status."""
         while True:
             frame = self.frame(timeout)
-            if frame["type"] != "presence":
+            if frame["type"] == "presence":
+                self.presence.append(frame)
+            elif frame["type"] == "status":
+                self.statuses.append(frame)
+            else:
                 return frame
-            self.presence.append(frame)
 
     def expect(self, kind: str, timeout: float = WAIT) -> dict:
-        """The next frame other than presence, which must be of type ``kind``."""
+        """The next frame other than presence and status, which must be of type ``kind``."""
         frame = self.recv(timeout)
         assert frame["type"] == kind, frame
         return frame
@@ -117,7 +122,7 @@ class Client:
         return frames["ack"], frames["message"]
 
     def quiet(self, timeout: float = 0.3) -> list[dict]:
-        """Frames (other than presence) that arrive within ``timeout``; usually expected to be none."""
+        """Frames (but presence and status) that arrive within ``timeout``; usually expected to be none."""
         frames = []
         try:
             while True:

@@ -17,7 +17,7 @@ import common.errors
 from common import limits
 from common.jsonprovider import OrjsonProvider
 from common.limits import MAX_BODY_BYTES, MAX_UPLOAD_MB
-from webserver import files, openapi, relay, security, shell, typing_http, ws
+from webserver import clients, files, openapi, relay, security, shell, typing_http, ws
 from webserver.backend_client import DEFAULT_BACKEND_URL, BackendClient, BackendUnavailable
 from webserver.backend_share import BackendShare
 from webserver.sessions import SessionCache
@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "BACKEND_CALLS": limits.BACKEND_CALLS,
     "INTERNAL_SECRET": None,  # sent to the backend on every call (common/secret.py)
     "REDIS_URL": None,  # with one, typing and presence are shared with the other front servers
+    "TRUST_PROXY": [],  # proxies whose X-Forwarded-For names the client (webserver.clients)
 }
 
 
@@ -46,15 +47,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     ``config`` keys: ``BACKEND_URL`` (default ``http://127.0.0.1:8756``), ``SECURE_COOKIES``
     (bool), ``ALLOWED_ORIGINS`` (list of ``scheme://host:port``), ``STATIC_DIR`` (default the
-    repository's ``static/``), and the limits of :data:`DEFAULTS` (``WS_PER_USER``,
-    ``WS_FRAME_RATE``, ``BACKEND_PER_USER``, ``BACKEND_CALLS``). Raises ValueError for an allowed
-    origin that is not one.
+    repository's ``static/``), the limits of :data:`DEFAULTS` (``WS_PER_USER``,
+    ``WS_FRAME_RATE``, ``BACKEND_PER_USER``, ``BACKEND_CALLS``), and ``TRUST_PROXY`` (addresses or
+    networks of reverse proxies whose ``X-Forwarded-For`` is believed). Raises ValueError for an
+    allowed origin or a proxy that is not one.
     """
     app = Flask(__name__, static_folder=None)
     app.json = OrjsonProvider(app)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.config["SECURE_COOKIES"] = bool(app.config["SECURE_COOKIES"])
+    app.config["TRUSTED_PROXIES"] = clients.parse_networks(app.config["TRUST_PROXY"])
 
     common.errors.install(app)
     app.register_error_handler(BackendUnavailable, relay.backend_unavailable)

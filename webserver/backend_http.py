@@ -85,6 +85,7 @@ class BackendHttp:
         timeout: Timeout = None,
         data: bytes | None = None,
         repeatable: bool | None = None,
+        client: str | None = None,
     ) -> BackendResponse:
         """Call the backend and return its answer, whatever its status.
 
@@ -95,11 +96,15 @@ class BackendHttp:
         0.5 s to connect and 1.5 s to answer. Raises :class:`BackendUnavailable` when the backend
         cannot be reached or is too slow. A connection error (never a timeout) is tried once more
         when ``repeatable`` is true, which is the default for GET; a POST whose effect happens once
-        however often it is sent (a message with its ``client_id``) may say so too.
+        however often it is sent (a message with its ``client_id``) may say so too. ``client`` is
+        the address of the client the call is made for (``X-Chat-Client-Address``, for the
+        backend's limits per address; see :mod:`webserver.clients`).
         """
         headers = {"Accept": "application/json", **self._secret_headers}
         if token:
             headers["Authorization"] = f"Bearer {token}"
+        if client:
+            headers["X-Chat-Client-Address"] = client
         if json is not None:
             data = orjson.dumps(json)
         if data is not None:

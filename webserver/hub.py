@@ -46,6 +46,11 @@ def encode(frame: dict[str, Any]) -> str:
     return orjson.dumps(frame).decode()
 
 
+def status_frame(backend_ok: bool) -> str:
+    """The ``status`` frame: whether the backend can be reached (ours, beyond the contract)."""
+    return encode({"type": "status", "backend": "ok" if backend_ok else "unavailable"})
+
+
 class Hub:
     """The in-process state of every WebSocket, fed with the backend's event log."""
 
@@ -77,6 +82,7 @@ class Hub:
         self.typing_gate = RateGate(clock=clock)
         # Called with (room id, username) after a typing notice went to this server's connections.
         self.typing_out: Callable[[str, str], None] | None = None
+        self.backend_ok = True  # as the event stream last found the backend
 
     # -- the event log ----------------------------------------------------------------------
 
@@ -174,6 +180,8 @@ class Hub:
             conn.last_pos = pos
             conn.catching_up = after is not None
             conn.push(encode({"type": "hello", "user": user, "pos": pos}))
+            if not self.backend_ok:
+                conn.push(status_frame(False))
             self._conns.setdefault(conn.user, set()).add(conn)
             self._announce(self.presence.connected(conn.user))
             return pos
@@ -236,6 +244,25 @@ class Hub:
                 del self._expires[conn]
                 conn.close(CLOSE_POLICY, "session expired")
         self._next_expiry = min(self._expires.values(), default=math.inf)
+
+    def set_backend(self, ok: bool) -> None:
+        """The backend was found reachable (``ok``) or not: on a change, tell every client.
+
+        Each connection gets a ``status`` frame, so a page can say why its messages wait. When
+        the backend goes away every parked poll also answers now, its answer saying so; when it
+        returns they wait on as the contract says (for an event, or the timeout), and their next
+        answer says nothing more, which means the backend answers.
+        """
+        with self._lock:
+            if ok == self.backend_ok:
+                return
+            self.backend_ok = ok
+            frame = status_frame(ok)
+            for conns in self._conns.values():
+                for conn in conns:
+                    conn.push(frame)
+            if not ok:
+                self._waiters.wake_all()
 
     # -- ephemeral signals ---------------------------------------------------------------------
 

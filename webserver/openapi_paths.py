@@ -52,7 +52,24 @@ def paths() -> dict:
                     201: answer("Registered and signed in.", o.OneUser, SET_COOKIE),
                     401: error(401, "invalid_credentials", description="Wrong password for this name."),
                     404: error(404, "not_found", description="create false, and nobody has this name."),
-                    429: error(429, "rate_limited", description="Too many failed sign-ins for this name."),
+                    409: error(
+                        409,
+                        "username_taken",
+                        description="A new name that looks like a registered one (same confusable skeleton).",
+                    ),
+                    422: error(
+                        422,
+                        "validation_error",
+                        "weak_password",
+                        description="A field out of its limits (validation_error), or a new account's "
+                        "password among the easiest to guess (weak_password).",
+                    ),
+                    429: error(
+                        429,
+                        "rate_limited",
+                        description="Too many failed sign-ins for this name or from this address, too "
+                        "many new accounts from this address, or every password check busy (Retry-After: 1).",
+                    ),
                 },
                 body=s.SignIn,
                 cookie="none",
@@ -114,6 +131,7 @@ def paths() -> dict:
                         "(not_a_member), or an Origin that is not allowed (forbidden).",
                     ),
                     404: error(404, "not_found"),
+                    429: error(429, "rate_limited", description="Too many membership changes."),
                 },
                 body=s.Person,
                 changes=True,
@@ -134,6 +152,7 @@ def paths() -> dict:
                         "not in (not_a_member), or an Origin that is not allowed (forbidden).",
                     ),
                     404: error(404, "not_found"),
+                    429: error(429, "rate_limited", description="Too many membership changes."),
                 },
                 changes=True,
             ),
@@ -218,6 +237,9 @@ def paths() -> dict:
                 {
                     200: answer("Events oldest first; pos is the next cursor.", o.EventBatch),
                     422: error(422, "validation_error"),
+                    429: error(
+                        429, "rate_limited", description="Too many deep catch-ups (after far behind the log)."
+                    ),
                 },
                 params=query(s.EventsQuery),
             ),

@@ -77,6 +77,10 @@ class Waiter:
             self.signals.append(frame)
         self._arrived.set()
 
+    def wake(self) -> None:
+        """Answer now with what it holds (the backend went away)."""
+        self._arrived.set()
+
     def wait(self, timeout: float) -> bool:
         """Block until a frame arrives or ``timeout`` seconds pass; True if one arrived."""
         return self._arrived.wait(timeout)
@@ -129,14 +133,26 @@ class Waiters:
         for waiter in self._by_user.get(user, ()):
             waiter.signal(frame)
 
+    def wake_all(self) -> None:
+        """Wake every parked poll."""
+        for waiters in self._by_user.values():
+            for waiter in waiters:
+                waiter.wake()
+
     def __len__(self) -> int:
         return sum(len(w) for w in self._by_user.values())
 
 
-def answer_body(frames: list[str], pos: int, signals: list[str] | None = None) -> bytes:
+def answer_body(
+    frames: list[str], pos: int, signals: list[str] | None = None, *, backend_ok: bool = True
+) -> bytes:
     """The ``/api/events`` answer, byte for byte as the backend builds it from its stored lines.
 
-    With signals, they follow as ``"signals": [...]``; an answer without any has no such key.
+    With signals (typing notices), they follow as ``"signals": [...]``; an answer without any has
+    no such key. While the backend cannot be reached the answer says so (``"backend":
+    "unavailable"``, ours beyond the contract), as the ``status`` frame does on a WebSocket.
     """
-    tail = b',"signals":[%s]' % ",".join(signals).encode() if signals else b""
-    return b'{"events":[%s],"pos":%d,"more":false%s}' % (",".join(frames).encode(), pos, tail)
+    extra = b',"signals":[%s]' % ",".join(signals).encode() if signals else b""
+    if not backend_ok:
+        extra += b',"backend":"unavailable"'
+    return b'{"events":[%s],"pos":%d,"more":false%s}' % (",".join(frames).encode(), pos, extra)

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
 from common.errors import ApiError, error_response
-from webserver import polling, sessions
+from webserver import clients, polling, sessions
 from webserver.backend_client import (
     BackendClient,
     BackendRefused,
@@ -94,7 +94,13 @@ def _call(token: str | None, *, timeout: float | None = None) -> BackendResponse
         params = [(name, value) for name, value in params if name != "wait"]
     with share().call(_caller(token)):
         return backend.request(
-            method, raw_path(), token=token, params=params, data=body or None, timeout=timeout
+            method,
+            raw_path(),
+            token=token,
+            params=params,
+            data=body or None,
+            timeout=timeout,
+            client=clients.client_address(request, current_app.config["TRUSTED_PROXIES"]),
         )
 
 
@@ -254,7 +260,8 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
     finally:
         frames, pos, signals = hub.unpark(waiter)
     hub.touch_poller(username)
-    return Response(polling.answer_body(frames, pos, signals), mimetype="application/json")
+    body = polling.answer_body(frames, pos, signals, backend_ok=hub.backend_ok)
+    return Response(body, mimetype="application/json")
 
 
 def _events_answer(page: EventsPage) -> Response:

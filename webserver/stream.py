@@ -58,7 +58,8 @@ class EventStream:
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._behind = False  # the last answer said more events wait: ask again without waiting
+        # Ask again without waiting: the last answer said more events wait, or the last poll failed.
+        self._behind = False
 
     def start(self) -> None:
         """Start the stream and the presence sweeper once, in the process that serves."""
@@ -88,8 +89,14 @@ class EventStream:
                     self.poll_once()
                 else:
                     self.load_rooms()
+                self.hub.set_backend(True)
                 pause = BACKOFF_FIRST
             except Exception as error:  # never let the one reader die: log, pause, go on
+                if _unreachable(error):
+                    # Clients hear it at once; the next poll asks without waiting, so that
+                    # they hear of the backend's return as soon as it answers.
+                    self.hub.set_backend(False)
+                    self._behind = True
                 if isinstance(error, BackendUnavailable | BackendRefused):
                     log.warning("event stream: %s; retrying in %.1f s", error, pause)
                 else:
@@ -126,6 +133,13 @@ class EventStream:
                 self.hub.sweep()
             except Exception:
                 log.exception("presence sweep failed")
+
+
+def _unreachable(error: Exception) -> bool:
+    """Whether a failed poll means the backend cannot serve: unreachable, or failing (5xx)."""
+    if isinstance(error, BackendRefused):
+        return error.status >= 500
+    return isinstance(error, BackendUnavailable)
 
 
 def catch_up(conn: Connection, hub: Hub, backend: BackendClient, after: int) -> None:

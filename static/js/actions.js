@@ -65,7 +65,7 @@ export async function leave(controller) {
   try {
     await call(controller, () => api.leave(room.id, store.me));
   } catch (error) {
-    controller.view.announce(`Could not leave ${room.name}: ${error.message}`);
+    controller.view.showProblem(`Could not leave ${room.name}: ${error.message}`);
     return;
   }
   controller.putRoom({ ...room, members: room.members.filter((name) => name !== store.me) });
@@ -80,7 +80,7 @@ export async function openDm(controller, username) {
     controller.putRoom(answer.room);
     await controller.openRoom(answer.room.id);
   } catch (error) {
-    controller.view.announce(`Could not open a conversation with ${username}: ${error.message}`);
+    controller.view.showProblem(`Could not open a conversation with ${username}: ${error.message}`);
   }
 }
 

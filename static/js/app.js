@@ -38,6 +38,7 @@ const view = new View(document, {
   onRetryNow: () => retryNow(),
   onJoin: (roomId) =>
     actions.joinRoom(controller, roomId).catch((error) => view.joinFailed(`Could not join: ${error.message}`)),
+  onDraft: (text) => controller.draftChanged(text),
 });
 
 const messagesView = new MessagesView(document, {

@@ -53,6 +53,7 @@ export class Controller {
     this.replyTo = null; // {room, seq}: the message the composer answers
     this.parents = new Map(); // "room/seq" -> a replied-to message not in the loaded history
     this.updatedAt = new Map(); // "room/seq" -> when an update event last changed it
+    this.drafts = {}; // room id -> the composer's unsent text there (kept through persist.js)
     messagesView.setLookups({
       changes: (seq) => this.changesTo(this.store && this.store.current, seq),
       parent: (seq) => this.parentOf(this.store && this.store.current, seq),
@@ -162,9 +163,13 @@ export class Controller {
       await this.enter(answer.data.user, { registered: answer.status === 201 });
     } catch (error) {
       this.view.setSignInBusy(false);
+      // The server's own sentence says why (a name too like another's, a guessable password, a
+      // limit and how long to wait), tied to the field it is about; a wrong password and a name
+      // nobody has are worded here.
       if (error.code === 'not_found') this.view.offerToCreate(username);
       else if (error.code === 'invalid_credentials') this.view.setSignInError('Wrong password for this name.', 'password');
-      else if (error.code === 'rate_limited') this.view.setSignInError('Too many tries. Wait a few minutes.');
+      else if (error.code === 'weak_password') this.view.setSignInError(error.message, 'password');
+      else if (error.code === 'username_taken') this.view.setSignInError(error.message, 'username');
       else this.view.setSignInError(error.message || 'Signing in did not work.');
     }
   }
@@ -208,6 +213,7 @@ export class Controller {
     this.parents.clear();
     this.updatedAt.clear();
     this.view.showReply(null);
+    this.view.setComposerText('');
     this.messagesView.clear();
     this.search = new Search();
     if (this.searchView) this.searchView.reset();
@@ -227,6 +233,7 @@ export class Controller {
     const session = this.session;
     const me = user.username;
     this.saved = new Saved(me);
+    this.drafts = this.saved.drafts();
     this.store = new Store(me);
     this.readSent = {}; // room id -> the read position the server has confirmed
     saveLastSession(user, limits);
@@ -402,6 +409,7 @@ export class Controller {
     if (store.current && store.current !== roomId) store.history(store.current).keepNewest(KEPT_WHEN_LEFT);
     if (store.current !== roomId) this.cancelReply();
     store.current = roomId;
+    this.view.setComposerText(this.drafts[roomId] || '');
     this.saved.saveLastRoom(roomId);
     const unread = store.unread(roomId);
     this.divider = unread > 0 ? { room: roomId, after: store.lastRead[roomId] || 0 } : null;
@@ -634,6 +642,15 @@ export class Controller {
       if (kind === 'add') this.messagesView.addPending(entry);
       else this.messagesView.updatePending(entry);
     }
+  }
+
+  /** The composer's text changed: it is the open room's draft, kept across reloads. */
+  draftChanged(text) {
+    const store = this.store;
+    if (!store || !store.current || (this.drafts[store.current] || '') === text) return;
+    if (text) this.drafts[store.current] = text;
+    else delete this.drafts[store.current];
+    this.saved.saveDraft(store.current, text);
   }
 
   /** The composer answers message `seq` of the open room: its quote shows above the composer. */

@@ -171,7 +171,8 @@ export class Dialogs {
     const items = rooms.map((room) => {
       const item = el('li');
       const members = (room.members || []).length;
-      item.append(el('span', 'name', `# ${room.name}`), el('span', 'hint', `${members} members`));
+      const count = `${members} member${members === 1 ? '' : 's'}`;
+      item.append(el('span', 'name', `# ${room.name}`), el('span', 'hint', count));
       // Rooms may share a name: who made each tells them apart.
       const by = room.created_by ? ` by ${room.created_by}` : '';
       if (by) item.append(el('span', 'hint', by.trim()));

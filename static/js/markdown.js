@@ -9,7 +9,8 @@
  * elements and one attribute (`href`, only http(s) and mailto), returned as a DocumentFragment.
  * That fragment is the one exception to "user text only as textContent": no app module parses
  * markup into the page itself. Finally every text node outside links and code gets format.js's address and
- * @mention detection, as plain messages always had.
+ * @mention detection, as plain messages always had, and every link's text loses Unicode's
+ * bidirectional controls (below).
  */
 
 import DOMPurify from '../vendor/dompurify/purify.es.mjs';
@@ -40,6 +41,13 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   }
 });
 
+/**
+ * Unicode's bidirectional controls: marks, embeddings, overrides and isolates. In a link's text they
+ * can make `https://evil.example/\u202Egnp.exe` read as `https://evil.example/exe.png`, so a link
+ * shows its text without them (its `href` keeps them, percent-encoded, as the browser sends it).
+ */
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
 const BLOCKS = new Set(['UL', 'OL', 'BLOCKQUOTE', 'LI', '#document-fragment']);
 
 /** A DocumentFragment showing `text` formatted; `me` gets its own mention highlight. */
@@ -55,6 +63,10 @@ export function renderBody(text, me) {
     else if (!node.parentElement || !node.parentElement.closest('a, code, pre')) {
       node.replaceWith(renderText(node.data, me));
     }
+  }
+  for (const link of fragment.querySelectorAll('a')) {
+    const inside = document.createTreeWalker(link, NodeFilter.SHOW_TEXT);
+    for (let node = inside.nextNode(); node; node = inside.nextNode()) node.data = node.data.replace(BIDI_CONTROLS, '');
   }
   return fragment;
 }

@@ -66,7 +66,7 @@ export async function remove(controller, seq) {
     await api.deleteMessage(message.room, seq);
   } catch (error) {
     if (error.status === 401) controller.sessionEnded();
-    else controller.view.announce(`Could not delete the message: ${error.message}`);
+    else controller.view.showProblem(`Could not delete the message: ${error.message}`);
     return;
   }
   const { id, room, pos, sender, ts, client_id, reply_to } = message;

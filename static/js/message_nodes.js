@@ -64,7 +64,7 @@ export function messageNode(message, ctx, grouped) {
   if (message.deleted) item.classList.add('deleted');
   item.dataset.seq = String(message.seq);
   const head = el('div', 'meta');
-  head.append(el('span', 'sender', message.sender));
+  head.append(el('bdi', 'sender', message.sender)); // an isolate: a name's direction stays in it
   const time = el('time', 'time', clockTime(message.ts));
   time.dateTime = message.ts;
   time.title = new Date(message.ts).toLocaleString();

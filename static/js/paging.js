@@ -76,7 +76,7 @@ export async function showMessage(controller, seq) {
   if (store.current !== roomId) return;
   const index = history.indexOf(seq);
   if (index < 0) {
-    controller.view.announce('That message is not in the history.');
+    controller.view.showProblem('That message is not in the history.');
     return;
   }
   const start = Math.max(0, index - CONTEXT_ABOVE);

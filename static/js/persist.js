@@ -1,10 +1,11 @@
 /**
  * Everything the page keeps across reloads, in localStorage, as JSON, under keys named for the
  * signed-in user: the outbox (`chat.outbox.NAME`), the last room open (`chat.room.NAME`) and the
- * snapshot shown when a reload finds the server unreachable (`chat.snapshot.NAME`: the rooms,
- * people and the open room's newest messages); and, for the whole browser, who was signed in last
- * with the server's limits (`chat.last`), so that such a reload knows whose app to show. No other
- * module touches localStorage. (Read positions are kept on the server: controller.js.)
+ * composer's draft of each room (`chat.drafts.NAME`), and the snapshot shown when a reload finds the
+ * server unreachable (`chat.snapshot.NAME`: the rooms, people and the open room's newest
+ * messages); and, for the whole browser, who was signed in last with the server's limits
+ * (`chat.last`), so that such a reload knows whose app to show. No other module touches
+ * localStorage. (Read positions are kept on the server: controller.js.)
  *
  * Storage that is full or disabled is not fatal: the page works on and only forgets across
  * reloads.
@@ -79,6 +80,23 @@ export class Saved {
 
   saveLastRoom(roomId) {
     set(this.key('room'), roomId);
+  }
+
+  /** The unsent text of each room: `{roomId: text}`. */
+  drafts() {
+    const drafts = get(this.key('drafts'), {});
+    return drafts && typeof drafts === 'object' && !Array.isArray(drafts) ? drafts : {};
+  }
+
+  /**
+   * Keep the draft of one room (`''` forgets it). Only that room's entry is written: another tab
+   * of the same user keeps its drafts of other rooms.
+   */
+  saveDraft(roomId, text) {
+    const drafts = this.drafts();
+    if (text) drafts[roomId] = text;
+    else delete drafts[roomId];
+    set(this.key('drafts'), drafts);
   }
 
   /** The saved outbox entries (of every tab of this user), oldest first. */

@@ -71,7 +71,10 @@ export const EVENTS = {
       else controller.showRoom(null);
       return;
     }
-    if (isMember && !wasMember && event.user !== store.me && event.action !== 'joined') {
+    // Added by someone else: at a room's creation (`user` is its creator) or invited later
+    // (`added`, `user` is the one added: this user). Joining is the user's own doing.
+    const byOther = event.action === 'added' || (event.action === 'created' && event.user !== store.me);
+    if (isMember && !wasMember && byOther) {
       const label = room.kind === 'dm' ? `${store.title(room)} started a conversation with you` : `You were added to ${room.name}`;
       controller.view.announce(label);
     }

@@ -10,6 +10,7 @@ export const TYPING_EVERY_MS = 3000; // at most one typing notice sent per this 
 // Read positions go to the server at most this often: a reader at the end of a busy room would
 // otherwise send one (an fsynced write, and a read event to each of their tabs) per message.
 export const READ_SYNC_MS = 2000;
+export const NOTICE_SHOWN_MS = 10000; // a failed action's notice shows this long unless dismissed
 export const USERS_REFRESH_MS = 60000; // new sign-ups have no event: the people list refreshes this often
 export const LONG_POLL_SECONDS = 25; // asked of GET /api/events; capped by the server's maximum
 

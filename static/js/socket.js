@@ -4,17 +4,19 @@
  *
  * States (reported through `onStatus`): `connecting`, `live` (a WebSocket said hello),
  * `polling` (HTTP long-poll works) and `offline` (the last try failed; `retryAt` says when the
- * next one is; `retryNow` tries at once). A socket that closes before its hello is a failed try
- * whatever its close code: the page goes straight to polling, whose first answer (at once) says
- * whether the server is there at all, so a proxy that refuses WebSockets costs no Offline time.
- * Polling tries to upgrade back every minute, and at once when the server returns from an outage.
- * A live socket that drops is tried again once at once before polling takes over.
+ * next one is; `retryNow` tries at once). Live or polling, `degraded` is true while the front
+ * server says its backend cannot be reached (a `status` frame, or `"backend": "unavailable"` in a
+ * poll's answer): the connection holds, but messages wait. A socket that closes before its hello
+ * is a failed try whatever its close code: the page goes straight to polling, whose first answer
+ * (at once) says whether the server is there at all, so a proxy that refuses WebSockets costs no
+ * Offline time. Polling tries to upgrade back every minute, and at once when the server returns
+ * from an outage. A live socket that drops is tried again once at once before polling takes over.
  *
  * Both ways are generic over event kinds: any frame or polled item with a numeric `pos` is an
  * event. It passes one `pos` filter (so nothing is handled twice or out of order), advances the
  * cursor and goes to `onEvent`, whatever its `type`; the controller decides what it means. The
- * other WebSocket frames are `hello`, the outbox's `ack` and `error`, and the rest (typing,
- * presence) go to `onFrame`.
+ * other WebSocket frames are `hello`, the outbox's `ack` and `error`, the backend's `status`, and
+ * the rest (typing, presence) go to `onFrame`.
  */
 
 import { ApiError, api, backoffDelay, pause } from './api.js';
@@ -49,6 +51,7 @@ export class Connection {
     this.timers = new Set();
     this.pollAbort = null;
     this.stopped = false;
+    this.backendOk = true; // what the front server last said of its backend
     this.delivery = new Delivery(username, this, saved);
   }
 
@@ -88,7 +91,15 @@ export class Connection {
   }
 
   status(state, retryAt = null) {
-    this.on.onStatus({ state, retryAt });
+    const degraded = !this.backendOk && (state === 'live' || state === 'polling');
+    this.on.onStatus({ state, retryAt, degraded });
+  }
+
+  /** The front server said whether its backend can be reached: the status follows a change. */
+  setBackend(ok) {
+    if (ok === this.backendOk) return;
+    this.backendOk = ok;
+    if (this.mode === 'live' || this.mode === 'polling') this.status(this.mode);
   }
 
   /* ---- WebSocket ---- */
@@ -152,6 +163,7 @@ export class Connection {
   becameLive() {
     this.mode = 'live';
     this.liveSince = Date.now();
+    this.backendOk = true; // a status frame follows the hello when it is not
     this.pollGeneration += 1; // ends a running poll loop
     if (this.pollAbort) this.pollAbort.abort();
     this.status('live');
@@ -191,6 +203,7 @@ export class Connection {
     if (typeof frame.pos === 'number') this.handleEvent(frame);
     else if (frame.type === 'ack') this.delivery.confirmed(frame.message, frame.client_id);
     else if (frame.type === 'error' && frame.client_id) this.delivery.refused(frame.client_id, frame.error || {});
+    else if (frame.type === 'status') this.setBackend(frame.backend !== 'unavailable');
     else this.on.onFrame(frame);
   }
 
@@ -247,6 +260,7 @@ export class Connection {
   async catchUp(wait, signal) {
     for (;;) {
       const answer = await api.events(this.pos, wait, signal);
+      this.setBackend(answer.backend !== 'unavailable');
       for (const event of answer.events) this.handleEvent(event);
       // Typing notices that woke a waiting poll (docs/api.md): the frames a WebSocket would carry.
       for (const frame of answer.signals || []) this.on.onFrame(frame);

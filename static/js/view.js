@@ -1,33 +1,41 @@
 /**
  * The page shell: sign-in form, sidebar (rooms, DMs, people), room header, status pill,
- * composer, typing line, tab title, the drawer on narrow screens and the screen-reader
- * announcer. It turns clicks and keys into handler calls and store data into nodes; it never
- * fetches anything. The sidebar's lists are sidebar.js.
+ * typing line, tab title, the drawer on narrow screens, the notice of a failed action and the
+ * screen-reader announcer. It turns clicks and keys into handler calls and store data into
+ * nodes; it never fetches anything. The sidebar's lists are sidebar.js, the message box
+ * composer.js.
  */
 
+import { Composer } from './composer.js';
 import { el } from './format.js';
 import { plainText } from './markdown.js';
 import { SignInForm } from './signin_form.js';
 import { renderSidebar } from './sidebar.js';
-import { TYPING_EVERY_MS, limits } from './rules.js';
+import { NOTICE_SHOWN_MS, limits } from './rules.js';
+
+// The width under which the sidebar is a drawer (app.css's media query says the same).
+const PHONE_LAYOUT = '(max-width: 720px)';
 
 const STATUS_TEXT = { live: 'Live', polling: 'Polling', connecting: 'Connecting…', offline: 'Offline' };
+// Connected, but the front server cannot reach its backend: sends wait and are retried.
+const DEGRADED_TEXT = ' · server busy, retrying';
 
 export class View {
   /**
-   * `handlers`: onSignIn(username, password, create), onSignOut(), onOpenRoom(id), onOpenDm(username),
-   * onSend(text), onTyping(), onLeave(), onInvite(), onCreateRoom(), onBrowse(),
-   * onEnableNotifications(), onEditLast() (up-arrow in the empty composer: true when an edit
-   * box opened), onCancelReply(), onRetryNow() (the Offline pill's button), onJoin(roomId) (a
-   * public room the user is not in, open on screen).
+   * `handlers`: onSignIn(username, password, create), onSignOut(), onOpenRoom(id),
+   * onOpenDm(username), onLeave(), onInvite(), onCreateRoom(), onBrowse(), onEnableNotifications(),
+   * onAttach(files), onRetryNow() (the Offline pill's button), onJoin(roomId) (a public room the
+   * user is not in, open on screen), and the message box's (composer.js): onSend(text),
+   * onTyping(), onEditLast(), onCancelReply(), onDraft(text).
    */
   constructor(doc, handlers) {
     this.doc = doc;
     this.on = handlers;
     this.$ = (id) => doc.getElementById(id);
     this.countdown = null;
-    this.lastTyping = 0;
     this.signInForm = new SignInForm(doc, (username, password, create) => this.on.onSignIn(username, password, create));
+    this.composer = new Composer(doc, handlers, (text) => this.announce(text));
+    this.phone = doc.defaultView.matchMedia(PHONE_LAYOUT); // the sidebar is a drawer
     this.wire();
   }
 
@@ -43,6 +51,7 @@ export class View {
     for (const button of this.doc.querySelectorAll('button.retry-now')) {
       button.addEventListener('click', () => this.on.onRetryNow());
     }
+    $('notice-close').addEventListener('click', () => this.hideProblem());
     $('menu').addEventListener('click', () => this.setDrawer(!this.drawerOpen()));
     $('join-room').addEventListener('click', () => this.on.onJoin($('join-room').dataset.room));
     $('scrim').addEventListener('click', () => this.setDrawer(false));
@@ -50,7 +59,13 @@ export class View {
       if (event.key === 'Escape' && this.drawerOpen()) {
         this.setDrawer(false);
         $('menu').focus();
+      } else if (event.key === 'Tab' && this.drawerOpen()) {
+        this.keepFocusInDrawer(event);
       }
+    });
+    // Widened past the phone layout, the sidebar is a column again: no drawer to keep open.
+    this.phone.addEventListener('change', () => {
+      if (!this.phone.matches && this.drawerOpen()) this.setDrawer(false);
     });
     for (const listId of ['room-list', 'dm-list']) {
       $(listId).addEventListener('click', (event) => {
@@ -63,36 +78,6 @@ export class View {
       if (button) this.on.onOpenDm(button.dataset.user);
     });
     this.wireFiles();
-    const text = $('composer-text');
-    $('composer').addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.submitComposer();
-    });
-    text.addEventListener('keydown', (event) => {
-      // Enter sends; Shift+Enter (and Enter while an input method is composing) is a new line.
-      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) {
-        event.preventDefault();
-        this.submitComposer();
-      } else if (event.key === 'ArrowUp' && !text.value && !event.isComposing) {
-        // Slack's habit: up-arrow in an empty box edits your last message.
-        if (this.on.onEditLast()) event.preventDefault();
-      } else if (event.key === 'Escape' && !$('reply-bar').hidden) {
-        event.preventDefault();
-        this.on.onCancelReply();
-      }
-    });
-    $('reply-cancel').addEventListener('click', () => {
-      this.on.onCancelReply();
-      text.focus();
-    });
-    text.addEventListener('input', () => {
-      this.fitComposer();
-      const now = Date.now();
-      if (text.value.trim() && now - this.lastTyping > TYPING_EVERY_MS) {
-        this.lastTyping = now;
-        this.on.onTyping();
-      }
-    });
   }
 
   /** Files come by the Attach button, a paste into the message box, or a drop on the conversation. */
@@ -149,22 +134,6 @@ export class View {
     $('viewer-close').focus();
   }
 
-  submitComposer() {
-    const text = this.$('composer-text');
-    if (!text.value.trim()) return;
-    this.on.onSend(text.value);
-    text.value = '';
-    this.lastTyping = 0;
-    this.fitComposer();
-    text.focus();
-  }
-
-  /** Grow the message box with its lines, up to six. */
-  fitComposer() {
-    const text = this.$('composer-text');
-    text.rows = Math.min(6, Math.max(1, text.value.split('\n').length));
-  }
-
   showOnly(id) {
     for (const name of ['loading', 'signin', 'app']) this.$(name).hidden = name !== id;
   }
@@ -201,7 +170,6 @@ export class View {
     const fields = [
       ['signin-username', limits.username],
       ['signin-password', limits.password],
-      ['composer-text', limits.message],
     ];
     for (const [id, { min, max }] of fields) {
       this.$(id).minLength = min;
@@ -231,14 +199,43 @@ export class View {
     return this.$('sidebar').classList.contains('open');
   }
 
-  /** Open or close the sidebar as a drawer (it only acts as one on narrow screens). */
+  /**
+   * Open or close the sidebar as a drawer (it only acts as one on narrow screens). While it is
+   * open the page behind the scrim is inert: no focus, no clicks, hidden from screen readers.
+   */
   setDrawer(open) {
     this.$('sidebar').classList.toggle('open', open);
     this.$('scrim').hidden = !open;
     this.$('menu').setAttribute('aria-expanded', String(open));
+    const behind = open && this.phone.matches;
+    this.doc.querySelector('main.main').inert = behind;
+    this.doc.querySelector('.skip').inert = behind;
     if (open) {
-      const first = this.$('sidebar').querySelector('button');
+      const first = this.drawerStops()[0];
       if (first) first.focus();
+    }
+  }
+
+  /** The drawer's controls that Tab stops at, in order. */
+  drawerStops() {
+    return [...this.$('sidebar').querySelectorAll('button, a[href], input')].filter(
+      (node) => !node.disabled && node.offsetParent !== null,
+    );
+  }
+
+  /** Tab from the drawer's last control goes to its first, Shift+Tab from the first to its last. */
+  keepFocusInDrawer(event) {
+    const stops = this.drawerStops();
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const inside = this.$('sidebar').contains(this.doc.activeElement);
+    if (event.shiftKey && (this.doc.activeElement === first || !inside)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (this.doc.activeElement === last || !inside)) {
+      event.preventDefault();
+      first.focus();
     }
   }
 
@@ -273,8 +270,8 @@ export class View {
       this.$('join-room').setAttribute('aria-label', `Join ${room.name}`);
       this.$('join-room').disabled = false;
     }
-    this.setComposerEnabled(member);
-    this.$('composer-text').placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${store.title(room)}` : '';
+    const placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${store.title(room)}` : '';
+    this.composer.setEnabled(Boolean(room && store.isMember(room)), placeholder);
   }
 
   /** The quote of the message the composer answers above it, or none (`message` null). */
@@ -286,22 +283,22 @@ export class View {
       : '';
   }
 
-  setComposerEnabled(enabled) {
-    this.$('composer-text').disabled = !enabled;
-    this.$('attach').disabled = !enabled;
-    this.$('send').disabled = !enabled;
+  /** Put a room's draft (or nothing) in the message box. */
+  setComposerText(text) {
+    this.composer.setText(text);
   }
 
   focusComposer() {
-    this.$('composer-text').focus();
+    this.composer.focus();
   }
 
   /**
-   * Show how the page is connected; Offline counts down to the next try, with "Retry now" beside. The state word is the
-   * pill's live text (read out when it changes); the countdown beside it is hidden from screen
-   * readers, which would otherwise announce every second.
+   * Show how the page is connected; Offline counts down to the next try, with "Retry now" beside,
+   * and a `degraded` connection says the server is busy. The state words are the pill's live text
+   * (read out when they change); the countdown beside them is hidden from screen readers, which
+   * would otherwise announce every second.
    */
-  setStatus({ state, retryAt }) {
+  setStatus({ state, retryAt, degraded = false }) {
     clearInterval(this.countdown);
     const parts = [this.$('status'), this.$('loading-status')].map((pill) => {
       if (!pill.querySelector('.pill-state')) {
@@ -309,10 +306,10 @@ export class View {
         tick.setAttribute('aria-hidden', 'true');
         pill.replaceChildren(el('span', 'pill-state'), tick);
       }
-      pill.dataset.state = state;
+      pill.dataset.state = degraded ? 'degraded' : state;
       return [pill.querySelector('.pill-state'), pill.querySelector('.pill-countdown')];
     });
-    const label = STATUS_TEXT[state] || state;
+    const label = (STATUS_TEXT[state] || state) + (degraded ? DEGRADED_TEXT : '');
     // Other people's presence is unknown while this page is offline: their dots grey out.
     this.$('app').dataset.connection = state;
     for (const button of this.doc.querySelectorAll('button.retry-now')) button.hidden = state !== 'offline';
@@ -360,6 +357,23 @@ export class View {
   setTitle(total, roomTitle) {
     const base = roomTitle ? `${roomTitle} · Chat` : 'Chat';
     this.doc.title = total > 0 ? `(${total}) ${base}` : base;
+  }
+
+  /**
+   * Show that an action failed, where everyone sees it (an alert, so screen readers read it
+   * too); it goes after NOTICE_SHOWN_MS or with its Dismiss button.
+   */
+  showProblem(text) {
+    clearTimeout(this.noticeTimer);
+    this.$('notice-text').textContent = text;
+    this.$('notice').hidden = false;
+    this.noticeTimer = setTimeout(() => this.hideProblem(), NOTICE_SHOWN_MS);
+  }
+
+  hideProblem() {
+    clearTimeout(this.noticeTimer);
+    this.$('notice').hidden = true;
+    this.$('notice-text').textContent = '';
   }
 
   /** Read `text` out to screen-reader users without moving focus. */
