@@ -175,7 +175,7 @@ export class Dialogs {
       item.append(el('span', 'name', `# ${room.name}`), el('span', 'hint', count));
       // Rooms may share a name: who made each tells them apart.
       const by = room.created_by ? ` by ${room.created_by}` : '';
-      if (by) item.append(el('span', 'hint', by.trim()));
+      if (by) item.append(el('span', 'creator', by.trim()));
       const join = el('button', 'small primary', 'Join');
       join.type = 'button';
       join.dataset.room = room.id;
