@@ -12,12 +12,13 @@ DEV_STAMP := $(VENV)/.installed-requirements-dev
 CHROMIUM := /usr/bin/chromium
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format bench clean check-chromium
+.PHONY: help run test lint format bench screenshots clean check-chromium
 
 help:
 	@echo "make run      start the backend and the front server (Ctrl-C stops both)"
 	@echo "make test     lint and format check, then every test: unit, api, live and browser (needs $(CHROMIUM))"
 	@echo "make bench    the benchmark; FULL=1 for the long run, BENCH_ARGS=\"--only 1,4\" for some scenarios"
+	@echo "make screenshots  the main screens at desktop and phone widths, light and dark, into tests/artifacts/screens (OUT=DIR for another)"
 	@echo "make lint     ruff check and ruff format --check"
 	@echo "make format   ruff format and the safe ruff fixes"
 	@echo "make clean    remove .venv, the tests' runtime virtualenvs and caches (the chat data in chats/ stays)"
@@ -63,6 +64,11 @@ test: $(DEV_STAMP) check-chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# A fresh backend and front server with a small team's chat, photographed in Chromium: look at the
+# PNGs after a change to the page (tests/screenshots.py says which screens).
+screenshots: $(DEV_STAMP) check-chromium
+	$(PY) -m tests.screenshots $(OUT)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

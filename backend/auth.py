@@ -10,7 +10,7 @@ from . import passwords, validation
 from .accounts import canonical
 from .clients import client_key
 from .clock import iso_from_epoch
-from .refusals import RateLimited, Unauthenticated, WrongCredentials
+from .refusals import NotFound, RateLimited, Unauthenticated, WrongCredentials
 from .signins import SignInGuard
 from .store import Store
 
@@ -59,6 +59,9 @@ def sign_in():
     guard.admit(canonical(name), address)
     accounts = store().accounts
     new = accounts.find(name) is None
+    if new and not body.create:
+        # A lookup, no password hashed: the page asks before it registers a name (docs/api.md).
+        raise NotFound(f"No account named {name}.")
     if new:
         accounts.check_new_name(name)
         guard.register(address)

@@ -223,12 +223,25 @@ class HistoryPage(BaseModel):
     last_seq: int = Field(ge=0)
 
 
+class TypingSignal(BaseModel):
+    """Someone else is typing in a room (the WebSocket's typing frame); shown for a few seconds."""
+
+    type: Literal["typing"]
+    room: str
+    user: str
+
+
 class EventBatch(BaseModel):
     """Events after the cursor, oldest first; pos is the next cursor."""
 
     events: list[Event] = Field(max_length=L.EVENTS_BATCH)
     pos: int = Field(ge=0)
     more: bool
+    signals: list[TypingSignal] | None = Field(
+        default=None,
+        description="Ours: typing notices that woke a caught-up long-poll, never stored or replayed; "
+        "absent when there are none.",
+    )
     backend: Literal["unavailable"] = _absent(
         "Ours: present only while the front server cannot reach its backend (a long-poll it answered "
         "itself); messages cannot be stored meanwhile."

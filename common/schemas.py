@@ -96,6 +96,10 @@ class SignIn(Body):
 
     username: Username
     password: Password
+    create: bool = Field(
+        default=True,
+        description="Ours: false signs in only; a name nobody has is then 404 not_found, not created.",
+    )
 
 
 class NewRoom(Body):

@@ -173,11 +173,19 @@ class WebSocketGate:
 
 
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
-    """Fill the one sign-in form and wait until the app shows a connection."""
+    """Fill the one sign-in form (confirming a new name when it asks) and wait for a connection."""
     expect(page.locator("#signin-username")).to_be_visible(timeout=10_000)
     page.fill("#signin-username", username)
     page.fill("#signin-password", password)
     page.click("#signin-submit")
+    create = page.locator("#signin-create")
+    page.wait_for_function(
+        "() => !document.getElementById('app').hidden || !document.getElementById('signin-create').hidden",
+        timeout=10_000,
+    )
+    if create.is_visible():
+        expect(page.locator("#signin-submit")).to_have_text("Create account")
+        page.click("#signin-submit")
     expect(page.locator("#me-name")).to_have_text(username, timeout=10_000)
     expect(page.locator("#status")).to_have_text(CONNECTED, timeout=15_000)
 

@@ -37,6 +37,25 @@ def test_register_then_sign_in(backend_client):
     check_error(sign_in(backend_client, "erin", "not erin's password")[0], 401, "invalid_credentials")
 
 
+def test_sign_in_only_names_an_unknown_account_instead_of_registering_it(backend_client):
+    only = {"password": PASSWORD, "create": False}
+    answer = backend_client.post("/api/session", json={"username": "Zoë.New", **only})
+    check_error(answer, 404, "not_found")
+    assert answer.get_json()["error"]["message"] == "No account named Zoë.New."
+    assert sign_in(backend_client, "zoë.new")[0].status_code == 201  # it was not registered above
+    known = backend_client.post("/api/session", json={"username": "ZOË.NEW", **only})
+    assert known.status_code == 200 and known.get_json()["user"] == {"username": "zoë.new"}
+    wrong = backend_client.post(
+        "/api/session", json={"username": "zoë.new", "password": "wrong one!", "create": False}
+    )
+    check_error(wrong, 401, "invalid_credentials")
+    check_error(
+        backend_client.post("/api/session", json={"username": "x1", **only, "create": "no"}),
+        422,
+        "validation_error",
+    )
+
+
 def test_usernames_are_unique_ignoring_case(backend_client):
     answer, caller = sign_in(backend_client, "ALICE", PASSWORD)
     assert answer.status_code == 200  # a sign-in to alice, not a new account

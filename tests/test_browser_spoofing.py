@@ -59,10 +59,17 @@ def test_the_sign_in_form_says_why_a_new_account_was_refused(live_module, people
     page.fill("#signin-username", unique("newcomer"))
     page.fill("#signin-password", "12345678")
     page.click("#signin-submit")
+    # A name nobody has: the form asks before it creates the account, and then says why not.
+    expect(page.locator("#signin-submit")).to_have_text("Create account")
+    page.click("#signin-submit")
     expect(page.locator("#signin-error")).to_have_text(re.compile("^This password is too easy to guess"))
+    expect(page.locator("#signin-password")).to_have_attribute("aria-invalid", "true")
 
     lookalike = "\u0430" + alice.username[1:]  # a Cyrillic а in front
     page.fill("#signin-username", lookalike)
     page.fill("#signin-password", "a fine long passphrase")
     page.click("#signin-submit")
+    expect(page.locator("#signin-submit")).to_have_text("Create account")
+    page.click("#signin-submit")
     expect(page.locator("#signin-error")).to_have_text(re.compile(f"looks too much like '{alice.username}'"))
+    expect(page.locator("#signin-username")).to_have_attribute("aria-invalid", "true")

@@ -197,6 +197,29 @@ def test_a_caught_up_poll_parked_on_one_front_server_gets_a_message_sent_through
     assert [e["message"]["id"] for e in answers[0]["events"]] == [message["id"]]
 
 
+def test_typing_posted_on_one_front_server_wakes_a_poll_parked_on_another(cluster):
+    chat = cluster(2)
+    alice = sign_in(chat.urls[0])
+    bob = sign_in(chat.urls[1])
+    room = make_room(alice, [bob])
+    pos = alice.get(f"{chat.urls[0]}/api/events", timeout=TIMEOUT).json()["pos"]
+    answers: list[dict] = []
+    poll = threading.Thread(
+        target=lambda: answers.append(
+            alice.get(f"{chat.urls[0]}/api/events", params={"after": pos, "wait": 20}, timeout=30).json()
+        )
+    )
+    started = time.monotonic()
+    poll.start()
+    time.sleep(1.0)
+    typed = bob.post(f"{chat.urls[1]}/api/rooms/{room}/typing", timeout=TIMEOUT)
+    assert typed.status_code == 204
+    poll.join()
+    assert time.monotonic() - started < 10, "the parked poll waited out its timeout"
+    assert answers[0]["signals"] == [{"type": "typing", "room": room, "user": bob.username}]
+    assert answers[0]["events"] == []
+
+
 def test_signing_out_on_one_front_server_closes_the_sessions_sockets_on_the_others(cluster, stack):
     chat = cluster(3)
     alice = sign_in(chat.urls[0])

@@ -96,7 +96,8 @@ def api_schema(target):
     return schemathesis.openapi.from_url(f"{target.url}/api/openapi.json", timeout=10)
 
 
-# The contract's table of routes; the document must describe exactly these.
+# The contract's table of routes, and ours (the typing route, docs/api.md); the document must
+# describe exactly these.
 OPERATIONS = [
     ("POST", "/api/session"),
     ("GET", "/api/session"),
@@ -108,6 +109,7 @@ OPERATIONS = [
     ("POST", "/api/rooms/{id}/members"),
     ("DELETE", "/api/rooms/{id}/members/{username}"),
     ("PUT", "/api/rooms/{id}/read"),
+    ("POST", "/api/rooms/{id}/typing"),
     ("POST", "/api/dms"),
     ("GET", "/api/rooms/{id}/messages"),
     ("POST", "/api/rooms/{id}/messages"),

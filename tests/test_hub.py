@@ -305,19 +305,18 @@ def test_typing_goes_to_the_other_members_at_most_three_a_second(hub: Hub, clock
     for conn in (alice, bob, carol):
         drain(conn)
     for _ in range(5):
-        assert hub.typing(alice, "r1") is None
+        assert hub.typing("alice", "r1") is None
     clock.now += 1.0
-    assert hub.typing(alice, "r1") is None
+    assert hub.typing("alice", "r1") is None
     typing = [f for f in drain(bob) if f["type"] == "typing"]
     assert typing == [{"type": "typing", "room": "r1", "user": "alice"}] * 4
     assert drain(alice) == [] and drain(carol) == []
 
 
 def test_typing_outside_ones_rooms_is_refused_as_the_backend_would(hub: Hub) -> None:
-    carol = connect(hub, "carol")
-    assert hub.typing(carol, "r1") == "not_found"  # private: does not exist for her
-    assert hub.typing(carol, "nowhere") == "not_found"
-    assert hub.typing(carol, "pub") == "not_a_member"
+    assert hub.typing("carol", "r1") == "not_found"  # private: does not exist for her
+    assert hub.typing("carol", "nowhere") == "not_found"
+    assert hub.typing("carol", "pub") == "not_a_member"
 
 
 def test_presence_is_announced_to_every_connection_on_real_transitions(hub: Hub, clock: Clock) -> None:
@@ -347,8 +346,8 @@ def test_presence_is_announced_to_every_connection_on_real_transitions(hub: Hub,
 
 def answer(hub: Hub, waiter) -> dict:
     """The poll's answer as the client would read it."""
-    frames, pos = hub.unpark(waiter)
-    return orjson.loads(polling.answer_body(frames, pos))
+    frames, pos, signals = hub.unpark(waiter)
+    return orjson.loads(polling.answer_body(frames, pos, signals))
 
 
 def test_a_parked_poll_gets_only_the_events_that_concern_its_user(hub: Hub) -> None:
@@ -366,6 +365,23 @@ def test_a_parked_poll_gets_only_the_events_that_concern_its_user(hub: Hub) -> N
     assert len(carol.frames) == 3
 
 
+def test_typing_wakes_the_other_members_parked_polls_and_is_never_kept(hub: Hub) -> None:
+    bob, alice = hub.park("bob", 10), hub.park("alice", 10)
+    assert hub.typing("alice", "r1") is None
+    assert bob.wait(0) and not alice.wait(0)  # the typist's own poll sleeps on
+    typing = {"type": "typing", "room": "r1", "user": "alice"}
+    assert answer(hub, bob) == {"events": [], "pos": 10, "more": False, "signals": [typing]}
+    hub.typing("alice", "r1")  # nobody parked for bob now: the notice is gone, not queued
+    again = hub.park("bob", 10)
+    hub.apply(message(11, "r1"), R1)
+    assert answer(hub, again) == {"events": [message(11, "r1")], "pos": 11, "more": False}
+    assert answer(hub, alice)["events"] == [message(11, "r1")]
+    # A notice from another front server (Redis) reaches the polls here the same way.
+    polling = hub.park("bob", 11)
+    hub.remote_typing("r1", "alice")
+    assert answer(hub, polling)["signals"] == [typing]
+
+
 def test_a_poll_is_parked_at_or_past_the_hubs_pos(hub: Hub) -> None:
     assert hub.park("alice", 9) is None  # behind: it catches up from the backend first
     assert Hub().park("alice", 0) is None  # no rooms snapshot yet
@@ -378,7 +394,7 @@ def test_a_poll_ahead_of_the_hub_gets_only_the_events_after_its_cursor(hub: Hub)
     hub.apply(message(11, "r1"), R1)
     hub.apply(message(12, "r1"), R1)
     assert not ahead.wait(0)  # the client has these already
-    assert hub.unpark(ahead) == ([], 12)  # had it timed out now: still its own cursor
+    assert hub.unpark(ahead) == ([], 12, [])  # had it timed out now: still its own cursor
     ahead = hub.park("alice", 12)
     hub.apply(message(13, "r1"), R1)
     assert ahead.wait(0)
@@ -495,8 +511,8 @@ def test_the_backends_state_goes_to_every_client_on_a_change_and_after_a_hello(h
     hub.set_backend(False)  # no change: nothing more is sent
     assert drain(alice) == [{"type": "status", "backend": "unavailable"}]
     assert poll.wait(0)  # the parked poll answers at once, and says so
-    frames, pos = hub.unpark(poll)
-    assert orjson.loads(polling.answer_body(frames, pos, backend_ok=hub.backend_ok)) == {
+    frames, pos, signals = hub.unpark(poll)
+    assert orjson.loads(polling.answer_body(frames, pos, signals, backend_ok=hub.backend_ok)) == {
         "events": [],
         "pos": 10,
         "more": False,
@@ -510,6 +526,6 @@ def test_the_backends_state_goes_to_every_client_on_a_change_and_after_a_hello(h
     assert drain(alice)[-1] == {"type": "status", "backend": "ok"}
     assert not later.wait(0)  # back: polls wait for an event as usual, and then say nothing more
     hub.apply(message(11, "r1"), R1)
-    frames, pos = hub.unpark(later)
-    assert "backend" not in orjson.loads(polling.answer_body(frames, pos, backend_ok=hub.backend_ok))
+    frames, pos, signals = hub.unpark(later)
+    assert "backend" not in orjson.loads(polling.answer_body(frames, pos, signals, backend_ok=hub.backend_ok))
     assert [frame["type"] for frame in drain(connect(hub, "dave"))] == ["hello", "presence"]

@@ -267,6 +267,10 @@ def test_real_answers_match_the_document(live_module, http_user, loaded):
     check(read, alice.put(f"{url}/api/rooms/{rid}/read", json={"seq": 1}, timeout=5))
     check(read, alice.put(f"{url}/api/rooms/{rid}/read", json={"seq": -1}, timeout=5))
     check(read, alice.put(f"{url}/api/rooms/nope/read", json={"seq": 1}, timeout=5))
+    typing = "/api/rooms/{id}/typing"
+    check(typing, alice.post(f"{url}/api/rooms/{rid}/typing", timeout=5))
+    check(typing, alice.post(f"{url}/api/rooms/nope/typing", timeout=5))
+    check(typing, requests.post(f"{url}/api/rooms/{rid}/typing", timeout=5))
     check("/api/rooms", alice.get(f"{url}/api/rooms", timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))
     check("/api/dms", alice.post(f"{url}/api/dms", json={"username": bob.username}, timeout=5))

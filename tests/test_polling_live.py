@@ -16,6 +16,7 @@ import requests
 
 from tests.live_http import general_room, make_room, post
 from tests.timing import wait_for
+from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
 
@@ -208,3 +209,40 @@ def test_polls_behind_the_hub_wait_in_memory_not_on_backend_threads(
         thread.join(WAIT + 10)
         answer = result[0].json()
         assert [e["message"]["id"] for e in answer["events"] if e["type"] == "message"] == [message["id"]]
+
+
+def test_typing_over_http_reaches_polls_and_websockets_and_is_never_stored(
+    live_module, http_user, stack
+) -> None:
+    alice, bob, carol = http_user("alice"), http_user("bob"), http_user("carol")
+    room = make_room(alice, [bob, carol])
+    public = make_room(alice, [], visibility="public")
+    c = Client(stack, carol)  # carol is on a WebSocket, bob polls
+    after = cursor(bob)
+    thread, result = poll_in_background(bob, after)
+    typed = alice.post(f"{alice.base_url}/api/rooms/{room}/typing", timeout=10)
+    assert typed.status_code == 204 and typed.content == b""
+    thread.join(WAIT + 10)
+    notice = {"type": "typing", "room": room, "user": alice.username}
+    assert result[0].json() == {"events": [], "pos": after, "more": False, "signals": [notice]}
+    assert c.expect("typing") == notice
+    # Ephemeral: the log has nothing new, so a catch-up from before it finds nothing.
+    assert poll(bob, after, wait=0).json() == {"events": [], "pos": after, "more": False}
+
+    # The hub's rules, as for a typing frame: members only, the cookie first.
+    dave = http_user("dave")
+    refused = [
+        (requests.post, room, 401),  # no cookie
+        (carol.post, public, 403),  # a public room she has not joined
+        (carol.post, "no-such-room", 404),
+        (dave.post, room, 404),  # a private room he is not in does not exist for him
+    ]
+    for send, target, status in refused:
+        answer = send(f"{alice.base_url}/api/rooms/{target}/typing", timeout=10)
+        assert answer.status_code == status, answer.text
+        assert answer.headers["Content-Type"] == "application/json"
+    # Over the limit (3 a second) extra notices are dropped, still answered 204.
+    answers = [
+        alice.post(f"{alice.base_url}/api/rooms/{room}/typing", timeout=10).status_code for _ in range(6)
+    ]
+    assert answers == [204] * 6

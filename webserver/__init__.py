@@ -17,7 +17,7 @@ import common.errors
 from common import limits
 from common.jsonprovider import OrjsonProvider
 from common.limits import MAX_BODY_BYTES, MAX_UPLOAD_MB
-from webserver import clients, files, openapi, relay, security, ws
+from webserver import clients, files, openapi, relay, security, shell, typing_http, ws
 from webserver.backend_client import DEFAULT_BACKEND_URL, BackendClient, BackendUnavailable
 from webserver.backend_share import BackendShare
 from webserver.sessions import SessionCache
@@ -72,9 +72,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(openapi.bp)
     app.register_blueprint(files.bp)
+    app.register_blueprint(typing_http.bp)
     app.register_blueprint(relay.bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.add_url_rule("/", "index", index)
+    app.add_url_rule(f"/{shell.WORKER}", "service_worker", shell.service_worker)
     app.add_url_rule("/<path:filename>", "static_file", static_file)
     ws.init_app(app)  # /ws, the hub (chat.hub) and the event stream that feeds it
     return app

@@ -20,7 +20,7 @@ from webserver.hub import Hub, encode
 # reach the backend's URL space (``../session``).
 _ROOM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-_MESSAGES = {
+MESSAGES = {
     "not_found": "No such room.",
     "not_a_member": "You are not a member of this room.",
     "backend_unavailable": "The chat's storage is unavailable; try again in a moment.",
@@ -48,7 +48,7 @@ def on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: BackendClie
     if not isinstance(room, str):
         return send_error(conn, "validation_error", "room must be a room id (a string).", client_id)
     if kind == "typing":
-        code = hub.typing(conn, room)
+        code = hub.typing(conn.user, room)
         return send_error(conn, code) if code else None
     for field in ("text", "client_id"):
         if not isinstance(frame.get(field), str):
@@ -80,7 +80,7 @@ def error_frame(
     ``client_id`` says which send it answers; ``retry_after`` (a rate limit) how many seconds the
     client should wait. Without a message, the usual one for ``code`` is used.
     """
-    error: dict[str, Any] = {"code": code, "message": message or _MESSAGES.get(code, code)}
+    error: dict[str, Any] = {"code": code, "message": message or MESSAGES.get(code, code)}
     if retry_after is not None:
         error["retry_after"] = retry_after
     frame: dict[str, Any] = {"type": "error", "error": error}

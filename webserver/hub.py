@@ -147,16 +147,17 @@ class Hub:
             self._waiters.add(waiter)
             return waiter
 
-    def unpark(self, waiter: Waiter) -> tuple[list[str], int]:
-        """End a parked poll: the frames it was handed and the cursor that follows them.
+    def unpark(self, waiter: Waiter) -> tuple[list[str], int, list[str]]:
+        """End a parked poll: the frames it was handed, the cursor that follows them, its signals.
 
         Taken in one step under the lock: every event up to the returned pos that concerns the
-        user is in the frames, and every later one is left for the next poll.
+        user is in the frames, and every later one is left for the next poll. The signals are the
+        typing notices handed to it meanwhile (ephemeral: none is kept for the next poll).
         """
         with self._lock:
             self._waiters.remove(waiter)
             pos = waiter.closed_at if waiter.closed_at is not None else max(self.pos, waiter.after)
-            return list(waiter.frames), pos
+            return list(waiter.frames), pos, list(waiter.signals)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -265,22 +266,25 @@ class Hub:
 
     # -- ephemeral signals ---------------------------------------------------------------------
 
-    def typing(self, conn: Connection, room_id: str) -> str | None:
-        """Relay a typing signal to the room's other members; returns an error code or None.
+    def typing(self, user: str, room_id: str) -> str | None:
+        """Relay ``user``'s typing signal to the room's other members; returns an error code or None.
 
-        Over the rate limit the signal is dropped silently (None): it carries nothing to lose.
+        The one way a typing notice goes out, whether it came as a WebSocket frame or as
+        ``POST /api/rooms/{id}/typing``: the other members' connections get the frame, and their
+        parked long-polls get it as a signal (:mod:`webserver.polling`). Over the rate limit the
+        signal is dropped silently (None): it carries nothing to lose.
         """
         with self._lock:
             room = self._rooms.get(room_id)
-            if room is None or (conn.user not in room[1] and not room[0]):
+            if room is None or (user not in room[1] and not room[0]):
                 return "not_found"
-            if conn.user not in room[1]:
+            if user not in room[1]:
                 return "not_a_member"
-            if not self.typing_gate.allow(conn.user):
+            if not self.typing_gate.allow(user):
                 return None
-            self._fan_typing(room_id, conn.user, room[1])
+            self._fan_typing(room_id, user, room[1])
         if self.typing_out is not None:
-            self.typing_out(room_id, conn.user)
+            self.typing_out(room_id, user)
         return None
 
     def remote_typing(self, room_id: str, user: str) -> None:
@@ -292,11 +296,13 @@ class Hub:
                 self._fan_typing(room_id, user, room[1])
 
     def _fan_typing(self, room_id: str, sender: str, members: set[str]) -> None:
+        """The typing frame to this server's connections and parked long-polls of the others."""
         frame = encode({"type": "typing", "room": room_id, "user": sender})
         for user in members:
             if user != sender:
                 for other in self._conns.get(user, ()):
                     other.push(frame)
+                self._waiters.signal(user, frame)
 
     def online_users(self) -> set[str]:
         """The users shown as online."""

@@ -51,6 +51,7 @@ def paths() -> dict:
                     200: answer("Signed in.", o.OneUser, SET_COOKIE),
                     201: answer("Registered and signed in.", o.OneUser, SET_COOKIE),
                     401: error(401, "invalid_credentials", description="Wrong password for this name."),
+                    404: error(404, "not_found", description="create false, and nobody has this name."),
                     409: error(
                         409,
                         "username_taken",
@@ -166,6 +167,19 @@ def paths() -> dict:
                     404: error(404, "not_found"),
                 },
                 body=s.ReadPosition,
+                changes=True,
+            ),
+        },
+        "/api/rooms/{id}/typing": {
+            "parameters": [ROOM_ID],
+            "post": operation(
+                "sendTyping",
+                "Tell the room's other members that the caller is typing (for pages that poll)",
+                {
+                    204: answer("Relayed, or dropped over the typing limit (3 a second)."),
+                    403: error(403, "not_a_member", "forbidden"),
+                    404: error(404, "not_found"),
+                },
                 changes=True,
             ),
         },

@@ -9,6 +9,11 @@ the hub catches up, and a cursor past the end of the log is brought back to the 
 counts it. A parameter the backend would refuse is relayed to it, which stays the one place that
 validates parameters and reads history.
 
+A parked poll also takes the hub's signals, the frames without a ``pos`` (typing notices): one
+wakes the poll, which answers with them in ``signals`` beside its events, so a page that polls sees
+who is typing. Signals are never stored and never replayed; a poll not parked when one is sent
+misses it, as a closed WebSocket would.
+
 No Flask import: the hub uses this module, and so do unit tests without a server.
 """
 
@@ -17,6 +22,9 @@ from __future__ import annotations
 import threading
 
 from common.limits import EVENTS_BATCH, LONG_POLL_MAX_WAIT
+
+# Signals one parked poll keeps; more are dropped (the hub's typing limit keeps far below it).
+SIGNALS_MAX = 50
 
 
 def local_params(args: object) -> tuple[int, float] | None:
@@ -41,12 +49,13 @@ def local_params(args: object) -> tuple[int, float] | None:
 class Waiter:
     """One parked long-poll: the frames the hub handed it, and the wake-up of its request."""
 
-    __slots__ = ("user", "after", "frames", "closed_at", "_arrived")
+    __slots__ = ("user", "after", "frames", "signals", "closed_at", "_arrived")
 
     def __init__(self, user: str, after: int = 0):
         self.user = user
         self.after = after  # the poll's cursor: events up to it are the client's already
         self.frames: list[str] = []
+        self.signals: list[str] = []  # typing notices, answered beside the events
         self.closed_at: int | None = None  # the pos at which a full waiter stopped taking frames
         self._arrived = threading.Event()
 
@@ -61,6 +70,12 @@ class Waiter:
         self.frames.append(frame)
         self._arrived.set()
         return len(self.frames) >= EVENTS_BATCH
+
+    def signal(self, frame: str) -> None:
+        """Take one signal (a frame without ``pos``) and wake the poll so that it answers now."""
+        if len(self.signals) < SIGNALS_MAX:
+            self.signals.append(frame)
+        self._arrived.set()
 
     def wake(self) -> None:
         """Answer now with what it holds (the backend went away)."""
@@ -113,6 +128,11 @@ class Waiters:
                 self.remove(waiter)
         return count
 
+    def signal(self, user: str, frame: str) -> None:
+        """Give a signal to every parked poll of ``user``; they stay parked until they answer."""
+        for waiter in self._by_user.get(user, ()):
+            waiter.signal(frame)
+
     def wake_all(self) -> None:
         """Wake every parked poll."""
         for waiters in self._by_user.values():
@@ -123,11 +143,16 @@ class Waiters:
         return sum(len(w) for w in self._by_user.values())
 
 
-def answer_body(frames: list[str], pos: int, *, backend_ok: bool = True) -> bytes:
+def answer_body(
+    frames: list[str], pos: int, signals: list[str] | None = None, *, backend_ok: bool = True
+) -> bytes:
     """The ``/api/events`` answer, byte for byte as the backend builds it from its stored lines.
 
-    While the backend cannot be reached the answer says so (``"backend": "unavailable"``, ours
-    beyond the contract), as the ``status`` frame does on a WebSocket.
+    With signals (typing notices), they follow as ``"signals": [...]``; an answer without any has
+    no such key. While the backend cannot be reached the answer says so (``"backend":
+    "unavailable"``, ours beyond the contract), as the ``status`` frame does on a WebSocket.
     """
-    extra = b"" if backend_ok else b',"backend":"unavailable"'
+    extra = b',"signals":[%s]' % ",".join(signals).encode() if signals else b""
+    if not backend_ok:
+        extra += b',"backend":"unavailable"'
     return b'{"events":[%s],"pos":%d,"more":false%s}' % (",".join(frames).encode(), pos, extra)

@@ -258,9 +258,9 @@ def _events_from_hub(hub: Hub, token: str | None, after: int, wait: float) -> Re
     try:
         waiter.wait(wait)
     finally:
-        frames, pos = hub.unpark(waiter)
+        frames, pos, signals = hub.unpark(waiter)
     hub.touch_poller(username)
-    body = polling.answer_body(frames, pos, backend_ok=hub.backend_ok)
+    body = polling.answer_body(frames, pos, signals, backend_ok=hub.backend_ok)
     return Response(body, mimetype="application/json")
 
 

@@ -6,11 +6,13 @@
  */
 
 import { api } from './api.js';
+import { trimBlankLines } from './rules.js';
 
 /** Enter in the composer: the message (an answer, while replying) goes to the outbox, pending at once. */
-export function send(controller, text) {
+export function send(controller, typed) {
   const store = controller.store;
   if (!store || !store.current || !controller.connection) return;
+  const text = trimBlankLines(typed);
   if (!text.trim()) return;
   controller.jumpToEnd();
   const reply = controller.replyTo && controller.replyTo.room === store.current ? controller.replyTo.seq : null;

@@ -73,6 +73,26 @@ export function backoffDelay(attempt) {
   return Math.max(1000, Math.round(ceiling / 2 + Math.random() * (ceiling / 2)));
 }
 
+const pauses = new Set(); // the wake-ups of every wait before a retry
+
+/** Wait `ms` before a retry; `retryNow` ends every such wait at once. */
+export function pause(ms) {
+  return new Promise((resolve) => {
+    const wake = () => {
+      clearTimeout(timer);
+      pauses.delete(wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    pauses.add(wake);
+  });
+}
+
+/** The Offline pill's "Retry now": every wait before a retry (start-up loads, polling) ends now. */
+export function retryNow() {
+  for (const wake of [...pauses]) wake();
+}
+
 /**
  * Call `fn` until it succeeds or fails for good; transient failures wait with backoff.
  * `onWait(ms)` is told each wait so the page can show Offline with a countdown, `onOk()` once
@@ -88,7 +108,7 @@ export async function withRetry(fn, { onWait = () => {}, onOk = () => {} } = {})
       if (!(error instanceof ApiError) || !error.transient) throw error;
       const delay = error.retryAfter ? error.retryAfter * 1000 : backoffDelay(attempt);
       onWait(delay);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await pause(delay);
     }
   }
 }
@@ -98,7 +118,7 @@ export async function withRetry(fn, { onWait = () => {}, onOk = () => {} } = {})
  * name or a length, and hand them to rules.js; retried like the other start-up loads.
  */
 export async function loadLimits(hooks) {
-  setLimits(await withRetry(() => request('GET', '/api/limits'), hooks));
+  setLimits(await withRetry(() => api.limits(), hooks));
 }
 
 /**
@@ -158,10 +178,17 @@ function messagePath(id, seq) {
 }
 
 export const api = {
+  limits: () => request('GET', '/api/limits'),
   getSession: () => request('GET', '/api/session'),
-  /** `{status, data}`: 201 when the name was new and is now registered, 200 when signed in. */
-  signIn: (username, password) =>
-    request('POST', '/api/session', { body: { username, password }, withStatus: true }),
+  /**
+   * `{status, data}`: 201 when the name was new and is now registered, 200 when signed in. Without
+   * `create` a name nobody has is not registered: 404 not_found (ours, docs/api.md).
+   */
+  signIn: (username, password, create) =>
+    request('POST', '/api/session', {
+      body: create ? { username, password } : { username, password, create: false },
+      withStatus: true,
+    }),
   signOut: () => request('DELETE', '/api/session'),
   users: () => request('GET', '/api/users'),
   rooms: () => request('GET', '/api/rooms'),
@@ -187,4 +214,6 @@ export const api = {
   unreact: (id, seq, emoji) => request('DELETE', `${messagePath(id, seq)}/reactions/${encodeURIComponent(emoji)}`),
   search: (q, { room, before, limit } = {}) => request('GET', '/api/search', { query: { q, room, before, limit } }),
   events: (after, wait, signal) => request('GET', '/api/events', { query: { after, wait }, signal }),
+  /** Ours (docs/api.md): a typing notice for pages that poll. */
+  typing: (id) => request('POST', `/api/rooms/${encodeURIComponent(id)}/typing`),
 };

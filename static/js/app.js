@@ -5,8 +5,10 @@
  */
 
 import * as actions from './actions.js';
+import { retryNow } from './api.js';
 import { Controller } from './controller.js';
 import { Dialogs } from './dialogs.js';
+import { placeIcons } from './icons.js';
 import * as messageActions from './message_actions.js';
 import { MessagesView } from './messages_view.js';
 import * as paging from './paging.js';
@@ -14,11 +16,12 @@ import * as search from './search.js';
 import { SearchView } from './search_view.js';
 import { View } from './view.js';
 
+placeIcons(document);
 const forcePolling = new URLSearchParams(location.search).get('transport') === 'polling';
 let controller = null;
 
 const view = new View(document, {
-  onSignIn: (username, password) => controller.signIn(username, password),
+  onSignIn: (username, password, create) => controller.signIn(username, password, create),
   onSignOut: () => controller.signOut(),
   onOpenRoom: (roomId) => controller.openRoom(roomId),
   onOpenDm: (username) => actions.openDm(controller, username),
@@ -32,6 +35,9 @@ const view = new View(document, {
   onEnableNotifications: () => actions.enableNotifications(controller),
   onEditLast: () => messageActions.editLast(controller),
   onCancelReply: () => controller.cancelReply(),
+  onRetryNow: () => retryNow(),
+  onJoin: (roomId) =>
+    actions.joinRoom(controller, roomId).catch((error) => view.joinFailed(`Could not join: ${error.message}`)),
   onDraft: (text) => controller.draftChanged(text),
 });
 
@@ -70,7 +76,14 @@ const searchView = new SearchView(document, {
 controller = new Controller(view, messagesView, dialogs, { forcePolling, searchView });
 view.setNotificationButton('Notification' in window ? Notification.permission : 'unsupported');
 document.addEventListener('visibilitychange', () => {
-  if (document.hidden) controller.sendReadPositions();
-  else controller.markReadIfSeen();
+  if (document.hidden) {
+    controller.sendReadPositions();
+    controller.saveSnapshot();
+  } else {
+    controller.markReadIfSeen();
+  }
 });
+window.addEventListener('pagehide', () => controller.saveSnapshot());
+// The app shell from a service worker: a reload while the server is down still shows the app.
+if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
 controller.boot();

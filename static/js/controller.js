@@ -10,17 +10,20 @@
 
 import { ApiError, api, loadLimits, withRetry } from './api.js';
 import { fillGap, loadAround, olderState } from './paging.js';
-import { FileShelf, Saved } from './persist.js';
+import { FileShelf, Saved, forgetLastSession, lastSession, saveLastSession } from './persist.js';
 import { EVENTS, FRAMES } from './renderers.js';
 import {
   DOM_MESSAGES_MAX,
   DOM_MESSAGES_OPEN,
   KEPT_WHEN_LEFT,
   READ_SYNC_MS,
+  SNAPSHOT_MESSAGES,
   TYPING_SHOWN_MS,
   USERS_REFRESH_MS,
+  limits,
   pageSize,
   passwordProblem,
+  setLimits,
   usernameProblem,
 } from './rules.js';
 import { Search } from './search.js';
@@ -109,35 +112,64 @@ export class Controller {
     };
   }
 
-  /** First load: the server's limits, then a valid cookie goes straight to the chats. */
+  /**
+   * First load: the server's limits, then a valid cookie goes straight to the chats. When the
+   * server cannot be reached and someone was signed in on this browser, their app shows at once
+   * as it was saved (rooms, the open room's newest messages, the outbox) while the loads retry.
+   */
   async boot() {
     this.view.showLoading();
+    const last = lastSession();
     try {
-      await loadLimits(this.retryHooks());
+      if (last) {
+        try {
+          setLimits(await api.limits());
+        } catch (error) {
+          if (!(error instanceof ApiError && error.transient)) throw error;
+          setLimits(last.limits);
+          this.view.applyLimits();
+          await this.enter(last.user, { fromSaved: true });
+          return;
+        }
+      } else {
+        await loadLimits(this.retryHooks());
+      }
       this.view.applyLimits();
       const answer = await withRetry(() => api.getSession(), this.retryHooks());
       await this.enter(answer.user);
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) this.view.showSignIn();
-      else this.view.showSignIn(error.message);
+      if (error instanceof ApiError && error.status === 401) this.showSignIn();
+      else this.showSignIn(error.message);
     }
   }
 
-  async signIn(username, password) {
-    const problem = usernameProblem(username) || passwordProblem(password);
+  /** The sign-in form; the app this browser would show offline is forgotten (the outbox stays). */
+  showSignIn(message = '') {
+    forgetLastSession();
+    this.view.showSignIn(message);
+  }
+
+  /** Sign in; with `create` (the person confirmed a name nobody has) register it. */
+  async signIn(username, password, create = false) {
+    const nameProblem = usernameProblem(username);
+    const problem = nameProblem || passwordProblem(password);
     if (problem) {
-      this.view.setSignInError(problem);
+      this.view.setSignInError(problem, nameProblem ? 'username' : 'password');
       return;
     }
     this.view.setSignInBusy(true);
     try {
-      const answer = await api.signIn(username, password);
+      const answer = await api.signIn(username, password, create);
       await this.enter(answer.data.user, { registered: answer.status === 201 });
     } catch (error) {
       this.view.setSignInBusy(false);
       // The server's own sentence says why (a name too like another's, a guessable password, a
-      // limit and how long to wait); only a wrong password is worded here.
-      if (error.code === 'invalid_credentials') this.view.setSignInError('Wrong password for this name.');
+      // limit and how long to wait), tied to the field it is about; a wrong password and a name
+      // nobody has are worded here.
+      if (error.code === 'not_found') this.view.offerToCreate(username);
+      else if (error.code === 'invalid_credentials') this.view.setSignInError('Wrong password for this name.', 'password');
+      else if (error.code === 'weak_password') this.view.setSignInError(error.message, 'password');
+      else if (error.code === 'username_taken') this.view.setSignInError(error.message, 'username');
       else this.view.setSignInError(error.message || 'Signing in did not work.');
     }
   }
@@ -161,8 +193,9 @@ export class Controller {
       }
     }
     this.view.setSignOutBusy(false);
+    if (this.saved) this.saved.forgetSnapshot();
     this.leaveSession();
-    this.view.showSignIn();
+    this.showSignIn();
   }
 
   /** Forget everything of the current session on this page. */
@@ -189,24 +222,33 @@ export class Controller {
   /** The server no longer knows this session: back to the form, the outbox kept for later. */
   sessionEnded() {
     this.leaveSession();
-    this.view.showSignIn('Your session ended. Sign in again; unsent messages are kept.');
+    this.showSignIn('Your session ended. Sign in again; unsent messages are kept.');
   }
 
-  /** Load the user's world (retrying through outages), then go live. */
-  async enter(user, { registered = false } = {}) {
+  /**
+   * Load the user's world (retrying through outages), then go live. `fromSaved`: the server could
+   * not be reached, so the saved snapshot shows meanwhile (and the outbox takes new messages).
+   */
+  async enter(user, { registered = false, fromSaved = false } = {}) {
     const session = this.session;
     const me = user.username;
     this.saved = new Saved(me);
     this.drafts = this.saved.drafts();
     this.store = new Store(me);
     this.readSent = {}; // room id -> the read position the server has confirmed
+    saveLastSession(user, limits);
     this.view.showApp(me);
     this.lastStatus = { state: 'connecting' };
     this.view.setStatus(this.lastStatus);
+    this.connection = new Connection(me, this.connectionHandlers(), { forcePolling: this.forcePolling, saved: this.saved });
+    const snapshot = fromSaved ? this.saved.snapshot() : null;
+    if (snapshot) this.showSnapshot(snapshot);
     // The cursor first: events after it are replayed over the lists, which is harmless.
     const first = await withRetry(() => api.events(), this.retryHooks());
     const [rooms, users] = await withRetry(() => Promise.all([api.rooms(), api.users()]), this.retryHooks());
     if (session !== this.session) return;
+    // What the snapshot showed may be old: every room's history loads afresh.
+    if (snapshot) this.store.histories.clear();
     this.store.setRooms(rooms.rooms);
     this.store.setUsers(users.users);
     for (const room of rooms.rooms) if (room.read_seq) this.readSent[room.id] = room.read_seq;
@@ -215,7 +257,6 @@ export class Controller {
       for (const room of this.store.rooms.values()) if (this.store.isMember(room)) this.store.markRead(room.id);
     }
     this.saveRead();
-    this.connection = new Connection(me, this.connectionHandlers(), { forcePolling: this.forcePolling, saved: this.saved });
     this.uploads = new Uploads(new FileShelf(me), {
       onChange: (change) => this.outboxChanged(change),
       onProgress: (clientId, fraction) => this.messagesView.setProgress(clientId, fraction),
@@ -230,6 +271,36 @@ export class Controller {
     if (start) await this.openRoom(start);
     else this.showRoom(null);
     this.usersTimer = setInterval(() => this.refreshUsers(), USERS_REFRESH_MS);
+  }
+
+  /** The app as saved before the reload: the rooms, people, the open room with its outbox. */
+  showSnapshot(snapshot) {
+    const store = this.store;
+    store.setRooms(snapshot.rooms);
+    store.setUsers(snapshot.users || []);
+    this.view.renderSidebar(store);
+    const room = store.rooms.get(snapshot.room);
+    if (!room) return;
+    store.current = room.id;
+    const history = store.history(room.id);
+    history.loaded = true;
+    store.addMessages(room.id, snapshot.messages);
+    history.hasOlder = history.messages.length > 0 && history.first > 1;
+    this.showRoom(room);
+    this.renderRoom();
+  }
+
+  /** Keep what the page shows for a reload that finds the server unreachable (the page is hidden). */
+  saveSnapshot() {
+    const store = this.store;
+    if (!store || !this.saved) return;
+    const current = store.current ? store.history(store.current).messages : [];
+    this.saved.saveSnapshot({
+      rooms: [...store.rooms.values()],
+      users: [...store.users.values()].map((user) => ({ username: user.username, online: false })),
+      room: store.current,
+      messages: current.slice(-SNAPSHOT_MESSAGES),
+    });
   }
 
   connectionHandlers() {
@@ -380,8 +451,11 @@ export class Controller {
   }
 
   updateTitle() {
-    const room = this.store.current && this.store.rooms.get(this.store.current);
-    this.view.setTitle(this.store.totalUnread(), room ? this.store.title(room) : '');
+    const store = this.store;
+    const room = store.current && store.rooms.get(store.current);
+    const total = store.totalUnread();
+    this.view.setTitle(total, room ? store.title(room) : '');
+    this.view.setMenuBadge(total - (store.current ? store.unread(store.current) : 0));
   }
 
   /** Show the open room from scratch: its newest loaded messages (from the divider, if near). */

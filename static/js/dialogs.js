@@ -6,7 +6,7 @@
  */
 
 import { el } from './format.js';
-import { COMMON_EMOJI } from './rules.js';
+import { COMMON_EMOJI, codePoints, limits } from './rules.js';
 
 function wireCancel(dialog) {
   for (const button of dialog.querySelectorAll('button.cancel')) {
@@ -25,6 +25,7 @@ export class Dialogs {
       event.preventDefault();
       this.submitRoom();
     });
+    this.$('room-name-input').addEventListener('input', () => this.checkRoomName());
     this.$('invite-form').addEventListener('submit', (event) => {
       event.preventDefault();
       this.submitInvite();
@@ -120,11 +121,30 @@ export class Dialogs {
     this.$('room-name-input').focus();
   }
 
+  /**
+   * Say, as it is typed or pasted, when the name is over the server's limit: the field has no
+   * `maxlength`, which would cut a pasted name without a word. Returns the problem, or ''.
+   */
+  checkRoomName() {
+    const input = this.$('room-name-input');
+    const length = codePoints(input.value.trim());
+    const { max } = limits.room_name;
+    const problem = length > max ? `A room name is at most ${max} characters; this one has ${length}.` : '';
+    this.$('room-error').textContent = problem;
+    if (problem) input.setAttribute('aria-invalid', 'true');
+    else input.removeAttribute('aria-invalid');
+    return problem;
+  }
+
   async submitRoom() {
     const form = this.$('room-form');
     const name = this.$('room-name-input').value.trim();
     if (!name) {
       this.$('room-error').textContent = 'Give the room a name.';
+      return;
+    }
+    if (this.checkRoomName()) {
+      this.$('room-name-input').focus();
       return;
     }
     const visibility = form.querySelector('input[name="visibility"]:checked').value;
@@ -153,10 +173,13 @@ export class Dialogs {
       const members = (room.members || []).length;
       const count = `${members} member${members === 1 ? '' : 's'}`;
       item.append(el('span', 'name', `# ${room.name}`), el('span', 'hint', count));
+      // Rooms may share a name: who made each tells them apart.
+      const by = room.created_by ? ` by ${room.created_by}` : '';
+      if (by) item.append(el('span', 'creator', by.trim()));
       const join = el('button', 'small primary', 'Join');
       join.type = 'button';
       join.dataset.room = room.id;
-      join.setAttribute('aria-label', `Join ${room.name}`);
+      join.setAttribute('aria-label', `Join ${room.name}${by}`);
       item.append(join);
       return item;
     });

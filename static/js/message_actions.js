@@ -7,6 +7,7 @@
 
 import { api } from './api.js';
 import { showMessage } from './paging.js';
+import { trimBlankLines } from './rules.js';
 
 function openMessage(controller, seq) {
   const store = controller.store;
@@ -17,8 +18,9 @@ function openMessage(controller, seq) {
 }
 
 /** Save an edit: the new text waits in the outbox and shows as "Saving…". */
-export function edit(controller, seq, text) {
+export function edit(controller, seq, typed) {
   const message = openMessage(controller, seq);
+  const text = trimBlankLines(typed);
   if (!message || message.deleted || !text.trim()) return;
   controller.connection.delivery.change(message.room, seq, { kind: 'edit', text });
 }

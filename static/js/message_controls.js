@@ -45,6 +45,11 @@ export class MessageControls {
       this.view.on.onDiscardChange(data.changeId);
     } else if (data.act === 'cancel-edit') {
       this.cancelEdit(Number(data.seq));
+    } else if (data.act === 'show-more') {
+      // A long message's text, just before its button, opens or closes.
+      const open = !target.previousElementSibling.classList.toggle('collapsed');
+      target.textContent = open ? 'Show less' : 'Show more';
+      target.setAttribute('aria-expanded', String(open));
     } else if (data.act) {
       const seq = Number(data.seq);
       this.closeMenus();

@@ -11,7 +11,9 @@
  */
 
 import { clockTime, dayKey, dayLabel, el, fileSize } from './format.js';
+import { icon } from './icons.js';
 import { plainText, renderBody } from './markdown.js';
+import { isLong } from './rules.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000; // consecutive messages closer than this share one header
 const SENDING = 'Sending…';
@@ -85,10 +87,7 @@ export function messageNode(message, ctx, grouped) {
   } else if (open || (edit && edit.failed)) {
     item.append(editForm(message.seq, open ? ctx.editing.draft : edit.text, edit && edit.failed));
   } else {
-    const body = el('div', 'text');
-    body.dir = 'auto'; // an isolate, its direction from its own first letter (app.css: user text)
-    body.append(renderBody(edit ? edit.text : message.text, ctx.me));
-    item.append(body);
+    item.append(...bodyNodes(edit ? edit.text : message.text, ctx.me));
   }
   if (message.file && !message.deleted) item.append(fileNode(message.file));
   if (!message.deleted) {
@@ -101,6 +100,21 @@ export function messageNode(message, ctx, grouped) {
   return item;
 }
 
+/**
+ * A message's text: in its own direction (`dir="auto"`: Arabic and Hebrew read right to left)
+ * and, when very long, collapsed with a "Show more" button after it (message_controls.js).
+ */
+function bodyNodes(text, me) {
+  const body = el('div', 'text');
+  body.dir = 'auto';
+  body.append(renderBody(text, me));
+  if (!isLong(text)) return [body];
+  body.classList.add('collapsed');
+  const toggle = button('small show-more', 'Show more', { act: 'show-more' });
+  toggle.setAttribute('aria-expanded', 'false');
+  return [body, toggle];
+}
+
 /** The one-line quote of the message a reply answers; clicking it goes there. */
 function quoteNode(seq, ctx) {
   const parent = ctx.parent(seq);
@@ -109,7 +123,9 @@ function quoteNode(seq, ctx) {
   else if (parent) text = `${parent.sender}: ${plainText(parent.text)}`;
   const quote = button('quote', '', { replyTo: String(seq) });
   quote.title = 'Go to the message this answers';
-  quote.append(el('span', 'quote-mark', '↪ '), el('span', 'quote-text', text));
+  const mark = el('span', 'quote-mark');
+  mark.append(icon('reply'));
+  quote.append(mark, el('span', 'quote-text', text));
   return quote;
 }
 
@@ -196,7 +212,8 @@ function toolsNode(message, ctx) {
   if (ctx.canDelete(message)) items.push(['delete', 'Delete']);
   if (!items.length) return null;
   const tools = el('div', 'tools');
-  const more = button('more icon', '⋯', { seq });
+  const more = button('more icon', '', { seq });
+  more.append(icon('more'));
   more.setAttribute('aria-label', 'Message actions');
   more.title = 'Message actions';
   more.setAttribute('aria-haspopup', 'true');
@@ -261,9 +278,7 @@ export function pendingNode(entry, ctx) {
   head.append(el('span', 'state', entry.failed ? 'Not sent' : ctx.waiting ? WAITING : SENDING));
   item.append(head);
   if (entry.reply_to) item.append(quoteNode(entry.reply_to, ctx));
-  const body = el('div', 'text');
-  body.append(renderBody(entry.text, me));
-  item.append(body);
+  item.append(...bodyNodes(entry.text, me));
   if (entry.file) item.append(uploadNode(entry));
   if (entry.failed) {
     const why = el('p', 'why', entry.failed.message || entry.failed.code);

@@ -1,8 +1,11 @@
 /**
  * Everything the page keeps across reloads, in localStorage, as JSON, under keys named for the
  * signed-in user: the outbox (`chat.outbox.NAME`), the last room open (`chat.room.NAME`) and the
- * composer's draft of each room (`chat.drafts.NAME`). No other module touches localStorage.
- * (Read positions are kept on the server: controller.js.)
+ * composer's draft of each room (`chat.drafts.NAME`), and the snapshot shown when a reload finds the
+ * server unreachable (`chat.snapshot.NAME`: the rooms, people and the open room's newest
+ * messages); and, for the whole browser, who was signed in last with the server's limits
+ * (`chat.last`), so that such a reload knows whose app to show. No other module touches
+ * localStorage. (Read positions are kept on the server: controller.js.)
  *
  * Storage that is full or disabled is not fatal: the page works on and only forgets across
  * reloads.
@@ -25,9 +28,46 @@ function set(key, value) {
   }
 }
 
+function remove(key) {
+  try {
+    localStorage.removeItem(key);
+  } catch {
+    // Disabled storage holds nothing to remove.
+  }
+}
+
+/** `{user, limits}` of the last sign-in on this browser, or null (signed out since). */
+export function lastSession() {
+  const last = get('chat.last', null);
+  return last && last.user && last.limits ? last : null;
+}
+
+export function saveLastSession(user, limits) {
+  set('chat.last', { user, limits });
+}
+
+export function forgetLastSession() {
+  remove('chat.last');
+}
+
 export class Saved {
   constructor(username) {
     this.username = username;
+  }
+
+  /** `{rooms, users, room, messages}` as the page last saved it, or null. */
+  snapshot() {
+    const snapshot = get(this.key('snapshot'), null);
+    return snapshot && Array.isArray(snapshot.rooms) && Array.isArray(snapshot.messages) ? snapshot : null;
+  }
+
+  saveSnapshot(snapshot) {
+    set(this.key('snapshot'), snapshot);
+  }
+
+  /** Signing out forgets what the page showed (the outbox stays until it is sent). */
+  forgetSnapshot() {
+    remove(this.key('snapshot'));
   }
 
   key(kind) {

@@ -21,6 +21,11 @@ export const DOM_MESSAGES_MAX = 300;
 export const DOM_MESSAGES_OPEN = 100;
 // A room that is left keeps only this many of its newest messages in memory.
 export const KEPT_WHEN_LEFT = 100;
+// A message longer than this (lines, or characters) shows collapsed, with "Show more".
+export const LONG_MESSAGE_LINES = 15;
+export const LONG_MESSAGE_CHARS = 1500;
+// The open room's newest messages saved for a reload that finds the server unreachable.
+export const SNAPSHOT_MESSAGES = 50;
 
 // The reaction picker's common emoji, each with the name its filter box matches.
 export const COMMON_EMOJI = [
@@ -58,6 +63,19 @@ export function setLimits(answer) {
   // The pattern is one character class repeated (`^[…]+$`); mentions reuse that class.
   const match = /^\^(\[.*\])[+*]\$$/.exec(answer.username.pattern);
   nameClass = match ? match[1] : '[^\\s@]';
+}
+
+/**
+ * A message as it is sent (and an edit as it is saved): without the blank lines before its first
+ * line and after its last, which nobody means to send. Spaces that indent the first line stay.
+ */
+export function trimBlankLines(text) {
+  return text.replace(/^(?:[^\S\n]*\n)+/, '').replace(/(?:\n[^\S\n]*)+$/, '');
+}
+
+/** True when a message is long enough to show collapsed. */
+export function isLong(text) {
+  return text.length > LONG_MESSAGE_CHARS || text.split('\n').length > LONG_MESSAGE_LINES;
 }
 
 /** Unicode code points, the unit every limit counts in. */

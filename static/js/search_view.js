@@ -112,6 +112,7 @@ function resultNode(message, terms) {
   time.dateTime = message.ts;
   head.append(time);
   const body = el('span', 'text');
+  body.dir = 'auto';
   body.append(marked(message.text, terms));
   button.append(head, body);
   item.append(button);

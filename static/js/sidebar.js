@@ -5,6 +5,7 @@
  */
 
 import { el } from './format.js';
+import { icon } from './icons.js';
 
 /**
  * Make `list`'s items match `rows` ({key, sig, fill(item)}, in order): an item whose `sig` is
@@ -84,17 +85,22 @@ function roomRow(store, room) {
   const unread = store.unread(room.id);
   const title = store.title(room);
   const current = room.id === store.current;
-  const prefix = room.kind === 'dm' ? '@' : room.visibility === 'private' ? '🔒' : '#';
+  const kind = room.kind === 'dm' ? 'at' : room.visibility === 'private' ? 'lock' : 'hash';
+  const detail = store.detail(room);
   return {
     key: room.id,
-    sig: JSON.stringify([title, prefix, unread, current]),
+    sig: JSON.stringify([title, kind, detail, unread, current]),
     fill: (item) => {
       const button = itemButton(item, 'chat-item');
       button.dataset.room = room.id;
       if (current) button.setAttribute('aria-current', 'page');
       else button.removeAttribute('aria-current');
-      button.setAttribute('aria-label', unread ? `${title}, ${unread} unread` : title);
-      button.replaceChildren(el('span', 'prefix', prefix), el('span', 'name', title));
+      const named = detail ? `${title} (${detail})` : title;
+      button.setAttribute('aria-label', unread ? `${named}, ${unread} unread` : named);
+      const prefix = el('span', 'prefix');
+      prefix.append(icon(kind));
+      button.replaceChildren(prefix, el('span', 'name', title));
+      if (detail) button.append(el('span', 'detail', detail));
       if (unread) button.append(el('span', 'badge', unread > 99 ? '99+' : String(unread)));
     },
   };

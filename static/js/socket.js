@@ -4,11 +4,13 @@
  *
  * States (reported through `onStatus`): `connecting`, `live` (a WebSocket said hello),
  * `polling` (HTTP long-poll works) and `offline` (the last try failed; `retryAt` says when the
- * next one is). Live or polling, `degraded` is true while the front server says its backend
- * cannot be reached (a `status` frame, or `"backend": "unavailable"` in a poll's answer): the
- * connection holds, but messages wait. A socket that closes before its hello is a failed try
- * whatever its close code; three failed tries in a row switch to polling, which tries to upgrade
- * back every minute.
+ * next one is; `retryNow` tries at once). Live or polling, `degraded` is true while the front
+ * server says its backend cannot be reached (a `status` frame, or `"backend": "unavailable"` in a
+ * poll's answer): the connection holds, but messages wait. A socket that closes before its hello
+ * is a failed try whatever its close code: the page goes straight to polling, whose first answer
+ * (at once) says whether the server is there at all, so a proxy that refuses WebSockets costs no
+ * Offline time. Polling tries to upgrade back every minute, and at once when the server returns
+ * from an outage. A live socket that drops is tried again once at once before polling takes over.
  *
  * Both ways are generic over event kinds: any frame or polled item with a numeric `pos` is an
  * event. It passes one `pos` filter (so nothing is handled twice or out of order), advances the
@@ -17,16 +19,17 @@
  * the rest (typing, presence) go to `onFrame`.
  */
 
-import { ApiError, api, backoffDelay } from './api.js';
+import { ApiError, api, backoffDelay, pause } from './api.js';
 import { Delivery } from './delivery.js';
 import { LONG_POLL_SECONDS, limits } from './rules.js';
 
-const FAILED_TRIES_BEFORE_POLLING = 3;
 const UPGRADE_EVERY_MS = 60000; // polling tries a WebSocket again this often
 const BACKUP_CHECK_EVERY_MS = 60000; // while live, an HTTP catch-up this often
 const HELLO_TIMEOUT_MS = 10000; // a socket silent this long after opening counts as failed
+// A live socket that drops sooner than this after its hello is not retried at once (a server
+// that greets and then closes would otherwise be asked again in a tight loop): polling takes over.
+const STEADY_MS = 5000;
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Connection {
   /**
@@ -43,7 +46,7 @@ export class Connection {
     this.ws = null;
     this.generation = 0; // bumps on every socket opened; stale sockets' callbacks are ignored
     this.pollGeneration = 0;
-    this.failures = 0;
+    this.liveSince = 0;
     this.upgradeTimer = null;
     this.timers = new Set();
     this.pollAbort = null;
@@ -136,45 +139,36 @@ export class Connection {
       clearTimeout(helloTimer);
       if (generation !== this.generation) return;
       this.ws = null;
-      if (said) {
-        // A live socket dropped: try again at once (after a short jittered pause).
-        this.failures = 0;
+      if (said && Date.now() - this.liveSince > STEADY_MS) {
+        // A live socket dropped: one more try at once; if that fails too, polling finds out
+        // whether the server is there at all.
         this.mode = 'connecting';
-        this.retrySocket();
+        this.status('connecting');
+        this.openSocket(false);
       } else {
         this.socketFailed(upgrading);
       }
     };
   }
 
+  /**
+   * A socket that never said hello (or dropped right after it): poll, which also tells whether
+   * the server is reachable; while already polling (an upgrade try), the next try waits its minute.
+   */
+  socketFailed(upgrading) {
+    if (upgrading && this.mode === 'polling') this.scheduleUpgrade();
+    else this.startPolling();
+  }
+
   becameLive() {
-    this.failures = 0;
     this.mode = 'live';
+    this.liveSince = Date.now();
     this.backendOk = true; // a status frame follows the hello when it is not
     this.pollGeneration += 1; // ends a running poll loop
     if (this.pollAbort) this.pollAbort.abort();
     this.status('live');
     this.scheduleBackupCheck();
     this.delivery.flush();
-  }
-
-  socketFailed(upgrading) {
-    if (upgrading) {
-      this.scheduleUpgrade();
-      return;
-    }
-    this.failures += 1;
-    if (this.failures >= FAILED_TRIES_BEFORE_POLLING) this.startPolling();
-    else this.retrySocket();
-  }
-
-  retrySocket() {
-    const delay = backoffDelay(this.failures);
-    this.status('offline', Date.now() + delay);
-    this.later(delay, () => {
-      this.status('connecting');
-      this.openSocket(false);
-    });
   }
 
   /** While polling, one WebSocket try a minute from now (the one pending try is replaced). */
@@ -213,16 +207,18 @@ export class Connection {
     else this.on.onFrame(frame);
   }
 
-  /** Tell the others this user is typing in `roomId` (WebSocket only: HTTP has no such call). */
+  /** Tell the others this user is typing in `roomId`: a frame while Live, an HTTP call while Polling. */
   typing(roomId) {
-    this.sendFrame({ type: 'typing', room: roomId });
+    if (this.sendFrame({ type: 'typing', room: roomId })) return;
+    if (this.mode === 'polling') api.typing(roomId).catch(() => {}); // decoration: a failure is no loss
   }
+
 
   /* ---- long-polling ---- */
 
+  /** Poll from now on; the status says Polling once the first (immediate) answer comes. */
   startPolling() {
     this.mode = 'polling';
-    this.status('polling');
     this.pollLoop();
     if (!this.forcePolling) this.scheduleUpgrade();
   }
@@ -255,7 +251,7 @@ export class Connection {
         attempt += 1;
         wait = 0;
         this.status('offline', Date.now() + delay);
-        await sleep(delay);
+        await pause(delay);
       }
     }
   }
@@ -266,6 +262,8 @@ export class Connection {
       const answer = await api.events(this.pos, wait, signal);
       this.setBackend(answer.backend !== 'unavailable');
       for (const event of answer.events) this.handleEvent(event);
+      // Typing notices that woke a waiting poll (docs/api.md): the frames a WebSocket would carry.
+      for (const frame of answer.signals || []) this.on.onFrame(frame);
       if (answer.pos > this.pos) this.pos = answer.pos;
       if (!answer.more) return;
       wait = 0;

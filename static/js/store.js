@@ -144,6 +144,19 @@ export class Store {
     return room.name;
   }
 
+  /**
+   * What tells a group room from another of the same name the user sees: "by alice" (its creator;
+   * `general` was created by nobody), and its visibility too when the creator is the same. Empty
+   * for a room whose name is its own.
+   */
+  detail(room) {
+    if (room.kind !== 'group') return '';
+    const twins = [...this.rooms.values()].filter((other) => other.kind === 'group' && other.id !== room.id && other.name === room.name);
+    if (!twins.length) return '';
+    const by = room.created_by ? `by ${room.created_by}` : 'built in';
+    return twins.some((other) => other.created_by === room.created_by) ? `${by} · ${room.visibility}` : by;
+  }
+
   history(roomId) {
     if (!this.histories.has(roomId)) this.histories.set(roomId, new History());
     return this.histories.get(roomId);

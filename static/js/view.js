@@ -9,6 +9,7 @@
 import { Composer } from './composer.js';
 import { el } from './format.js';
 import { plainText } from './markdown.js';
+import { SignInForm } from './signin_form.js';
 import { renderSidebar } from './sidebar.js';
 import { NOTICE_SHOWN_MS, limits } from './rules.js';
 
@@ -21,16 +22,18 @@ const DEGRADED_TEXT = ' · server busy, retrying';
 
 export class View {
   /**
-   * `handlers`: onSignIn(username, password), onSignOut(), onOpenRoom(id), onOpenDm(username),
-   * onLeave(), onInvite(), onCreateRoom(), onBrowse(), onEnableNotifications(), onAttach(files),
-   * and the message box's (composer.js): onSend(text), onTyping(), onEditLast(),
-   * onCancelReply(), onDraft(text).
+   * `handlers`: onSignIn(username, password, create), onSignOut(), onOpenRoom(id),
+   * onOpenDm(username), onLeave(), onInvite(), onCreateRoom(), onBrowse(), onEnableNotifications(),
+   * onAttach(files), onRetryNow() (the Offline pill's button), onJoin(roomId) (a public room the
+   * user is not in, open on screen), and the message box's (composer.js): onSend(text),
+   * onTyping(), onEditLast(), onCancelReply(), onDraft(text).
    */
   constructor(doc, handlers) {
     this.doc = doc;
     this.on = handlers;
     this.$ = (id) => doc.getElementById(id);
     this.countdown = null;
+    this.signInForm = new SignInForm(doc, (username, password, create) => this.on.onSignIn(username, password, create));
     this.composer = new Composer(doc, handlers, (text) => this.announce(text));
     this.phone = doc.defaultView.matchMedia(PHONE_LAYOUT); // the sidebar is a drawer
     this.wire();
@@ -38,10 +41,6 @@ export class View {
 
   wire() {
     const $ = this.$;
-    $('signin-form').addEventListener('submit', (event) => {
-      event.preventDefault();
-      this.on.onSignIn($('signin-username').value.trim(), $('signin-password').value);
-    });
     $('signout').addEventListener('click', () => this.on.onSignOut());
     $('signout-retry').addEventListener('click', () => this.on.onSignOut());
     $('new-room').addEventListener('click', () => this.on.onCreateRoom());
@@ -49,8 +48,12 @@ export class View {
     $('invite').addEventListener('click', () => this.on.onInvite());
     $('leave').addEventListener('click', () => this.on.onLeave());
     $('enable-notifications').addEventListener('click', () => this.on.onEnableNotifications());
+    for (const button of this.doc.querySelectorAll('button.retry-now')) {
+      button.addEventListener('click', () => this.on.onRetryNow());
+    }
     $('notice-close').addEventListener('click', () => this.hideProblem());
     $('menu').addEventListener('click', () => this.setDrawer(!this.drawerOpen()));
+    $('join-room').addEventListener('click', () => this.on.onJoin($('join-room').dataset.room));
     $('scrim').addEventListener('click', () => this.setDrawer(false));
     this.doc.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.drawerOpen()) {
@@ -141,27 +144,32 @@ export class View {
 
   showSignIn(message = '') {
     this.showOnly('signin');
-    this.setSignInError(message);
-    this.setSignInBusy(false);
-    this.$('signin-password').value = '';
-    this.$('signin-username').focus();
+    this.signInForm.reset(message);
     this.doc.title = 'Chat: sign in';
   }
 
-  setSignInError(message) {
-    this.$('signin-error').textContent = message;
+  /** The sign-in form's error, tied to `field` ('username' or 'password') when it is about one. */
+  setSignInError(message, field = null) {
+    this.signInForm.setError(message, field);
   }
 
   setSignInBusy(busy) {
-    this.$('signin-submit').disabled = busy;
+    this.signInForm.setBusy(busy);
   }
 
-  /** Apply the server's limits to the form fields (called once, before any form shows). */
+  /** Nobody has `name`: the form asks whether to create it. */
+  offerToCreate(name) {
+    this.signInForm.offerToCreate(name);
+  }
+
+  /**
+   * Apply the server's limits to the form fields (called once, before any form shows). The room
+   * name gets none: its dialog says when a name is too long rather than cutting it (dialogs.js).
+   */
   applyLimits() {
     const fields = [
       ['signin-username', limits.username],
       ['signin-password', limits.password],
-      ['room-name-input', limits.room_name],
     ];
     for (const [id, { min, max }] of fields) {
       this.$(id).minLength = min;
@@ -236,16 +244,32 @@ export class View {
     renderSidebar(this.doc, store);
   }
 
-  /** Show the open room's name, members and the actions that apply to it. */
+  /**
+   * Show the open room's name, who made it, its members and the actions that apply to it. A
+   * public room the user is not in (left here or on another device, or the last room of a
+   * reload) offers Join where the composer was.
+   */
   renderHeader(store, room) {
     this.$('room-name').textContent = room ? store.title(room) : 'No room open';
     const members = room ? room.members || [] : [];
-    this.$('room-members').textContent = room
-      ? `${members.length} member${members.length === 1 ? '' : 's'}: ${members.join(', ')}`
-      : '';
-    const group = Boolean(room && room.kind === 'group' && store.isMember(room));
+    const creator = room && room.kind === 'group' && room.created_by ? `Created by ${room.created_by} · ` : '';
+    let about = '';
+    if (room && room.kind === 'dm') about = `Direct message with ${store.title(room)}`;
+    else if (room) about = `${creator}${members.length} member${members.length === 1 ? '' : 's'}: ${members.join(', ')}`;
+    this.$('room-members').textContent = about;
+    const member = Boolean(room && store.isMember(room));
+    const group = member && room.kind === 'group';
     this.$('invite').hidden = !group;
     this.$('leave').hidden = !group;
+    const outside = Boolean(room && !member && room.kind === 'group' && room.visibility === 'public');
+    this.$('join-bar').hidden = !outside;
+    this.$('composer').hidden = outside;
+    if (outside) {
+      this.$('join-text').textContent = `You are not in #${room.name}. Join to write here.`;
+      this.$('join-room').dataset.room = room.id;
+      this.$('join-room').setAttribute('aria-label', `Join ${room.name}`);
+      this.$('join-room').disabled = false;
+    }
     const placeholder = room ? `Message ${room.kind === 'dm' ? '' : '#'}${store.title(room)}` : '';
     this.composer.setEnabled(Boolean(room && store.isMember(room)), placeholder);
   }
@@ -269,10 +293,10 @@ export class View {
   }
 
   /**
-   * Show how the page is connected; Offline counts down to the next try, and a `degraded`
-   * connection says the server is busy. The state words are the pill's live text (read out when
-   * they change); the countdown beside them is hidden from screen readers, which would otherwise
-   * announce every second.
+   * Show how the page is connected; Offline counts down to the next try, with "Retry now" beside,
+   * and a `degraded` connection says the server is busy. The state words are the pill's live text
+   * (read out when they change); the countdown beside them is hidden from screen readers, which
+   * would otherwise announce every second.
    */
   setStatus({ state, retryAt, degraded = false }) {
     clearInterval(this.countdown);
@@ -286,6 +310,9 @@ export class View {
       return [pill.querySelector('.pill-state'), pill.querySelector('.pill-countdown')];
     });
     const label = (STATUS_TEXT[state] || state) + (degraded ? DEGRADED_TEXT : '');
+    // Other people's presence is unknown while this page is offline: their dots grey out.
+    this.$('app').dataset.connection = state;
+    for (const button of this.doc.querySelectorAll('button.retry-now')) button.hidden = state !== 'offline';
     const paint = () => {
       let tick = '';
       if (state === 'offline' && retryAt) {
@@ -307,6 +334,23 @@ export class View {
     else if (users.length === 2) text = `${users[0]} and ${users[1]} are typing…`;
     else if (users.length > 2) text = 'Several people are typing…';
     this.$('typing').textContent = text;
+  }
+
+  /** A refused Join in the bar: why, and the button to try again. */
+  joinFailed(message) {
+    this.$('join-text').textContent = message;
+    this.$('join-room').disabled = false;
+  }
+
+  /**
+   * The menu button (shown at phone widths, where the sidebar is a drawer) carries the unread
+   * count of the rooms other than the open one, so news elsewhere shows without opening it.
+   */
+  setMenuBadge(count) {
+    const badge = this.$('menu-badge');
+    badge.hidden = count === 0;
+    badge.textContent = count > 99 ? '99+' : count ? String(count) : '';
+    this.$('menu').setAttribute('aria-label', count ? `Open the chat list, ${count} unread elsewhere` : 'Open the chat list');
   }
 
   /** The tab title carries the unread total so it shows in the tab strip. */
