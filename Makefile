@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-requirements
 DEV_STAMP := $(VENV)/.installed-requirements-dev
 CHROMIUM := /usr/bin/chromium
+# Test files run in this many processes at once, each file whole in one (its servers are shared).
+TEST_PROCESSES ?= 3
 
 .DEFAULT_GOAL := help
 .PHONY: help run test lint format bench screenshots clean check-chromium
@@ -63,7 +65,7 @@ check-chromium:
 test: $(DEV_STAMP) check-chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 # A fresh backend and front server with a small team's chat, photographed in Chromium: look at the
 # PNGs after a change to the page (tests/screenshots.py says which screens).

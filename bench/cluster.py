@@ -24,6 +24,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 
+from bench.ackpath import backend_ceiling
 from bench.fanout import fanout, summarize
 from bench.procs import Meter, Server
 from bench.stats import percentiles
@@ -152,4 +153,8 @@ async def scenario_11(ctx) -> dict:
         finally:
             x.stop()
             y.stop()
+    # The limit no number of front servers lifts: one backend writes every message.
+    members = ctx.users[:16]
+    room = await ctx.stack.create_room("bench s11 ceiling", members)
+    results["backend_ceiling"] = await backend_ceiling(ctx.stack, members, room)
     return results

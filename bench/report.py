@@ -227,6 +227,12 @@ def _row11(r):
         f"same front p50 {same['p50_ms']} ms, p99 {same['p99_ms']} ms; cross front p50 {over['p50_ms']} ms, "
         f"p99 {over['p99_ms']} ms (extra p50 {extra} ms), {_counts(cross)}"
     )
+    ceiling = r.get("backend_ceiling")
+    if ceiling:
+        got += (
+            f"; the backend's ceiling: {ceiling['posts_per_s']} posts/s from {ceiling['posters']} posters "
+            f"(post p50 {ceiling['post']['p50_ms']} ms, p99 {ceiling['post']['p99_ms']} ms)"
+        )
     return got, "2 workers not slower than 1 (deliveries/s, p99); cross-front p50 <= same-front + 2 ms", ok
 
 
@@ -241,7 +247,10 @@ ROWS = {
     "8": ("8. Edits and reactions: 100 clients, 50 op/s, 10% edits, 20% reactions", _row8),
     "9": ("9. Search: two words over 1,000 to 1,000,000 messages", _row9),
     "10": ("10. Files: 20 uploads of 5 MiB at once beside scenario 1's fan-out", _row10),
-    "11": ("11. Several front servers: crowd on 1 and 2 workers; cross-front delivery", _row11),
+    "11": (
+        "11. Several front servers: crowd on 1 and 2 workers; cross-front delivery; the backend's ceiling",
+        _row11,
+    ),
     "soak": ("Soak: 200 clients, 10 min", _row_soak),
 }
 
