@@ -15,21 +15,10 @@ from common import dependencies
 dependencies.ensure("backend.py")
 
 from common import limits, secret  # noqa: E402
-from common.flags import ArgumentParser, env, port_number  # noqa: E402
+from common.flags import ArgumentParser, count, env, port_number  # noqa: E402
 from common.serve import ServeError, serve  # noqa: E402
 
 NAME = "backend"
-
-
-def _count(text: str) -> int:
-    """argparse type: a whole number of zero or more (0 turns a limit off)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more: {value}")
-    return value
 
 
 def _rate(text: str) -> float:
@@ -46,24 +35,24 @@ def _rate(text: str) -> float:
 # The contract's rate limits: flag, default, type, meaning. Each flag's app config key is its name
 # in capitals (--message-burst: MESSAGE_BURST) and its environment variable that key after CHAT_.
 RATE_LIMITS = [
-    ("--message-burst", str(limits.MESSAGE_BURST), _count, "messages a user may send at once"),
+    ("--message-burst", str(limits.MESSAGE_BURST), count, "messages a user may send at once"),
     ("--message-rate", str(limits.MESSAGE_RATE), _rate, "messages per second a user regains"),
     (
         "--login-failures",
         str(limits.LOGIN_FAILURES),
-        _count,
+        count,
         f"failed sign-ins per username per {limits.LOGIN_WINDOW // 60} minutes",
     ),
     (
         "--address-login-failures",
         str(limits.ADDRESS_LOGIN_FAILURES),
-        _count,
+        count,
         f"failed sign-ins per client address, across names, per {limits.LOGIN_WINDOW // 60} minutes",
     ),
     (
         "--registration-burst",
         str(limits.REGISTRATION_BURST),
-        _count,
+        count,
         "new accounts one client address may make at once",
     ),
     (
@@ -75,26 +64,26 @@ RATE_LIMITS = [
     (
         "--hash-concurrency",
         str(limits.HASH_CONCURRENCY),
-        _count,
+        count,
         "password hashes run at once; a sign-in beyond them is refused at once",
     ),
-    ("--room-burst", str(limits.ROOM_BURST), _count, "rooms a user may create at once"),
+    ("--room-burst", str(limits.ROOM_BURST), count, "rooms a user may create at once"),
     ("--room-rate", str(limits.ROOM_RATE), _rate, "rooms per second a user regains"),
     (
         "--membership-burst",
         str(limits.MEMBERSHIP_BURST),
-        _count,
+        count,
         "joins, adds and leaves a user may make at once",
     ),
     ("--membership-rate", str(limits.MEMBERSHIP_RATE), _rate, "membership changes per second a user regains"),
     (
         "--catch-up-burst",
         str(limits.CATCH_UP_BURST),
-        _count,
+        count,
         f"catch-ups more than {limits.DEEP_CATCH_UP:,} events behind a user may make at once",
     ),
     ("--catch-up-rate", str(limits.CATCH_UP_RATE), _rate, "deep catch-ups per second a user regains"),
-    ("--upload-burst", str(limits.UPLOAD_BURST), _count, "files a user may upload at once"),
+    ("--upload-burst", str(limits.UPLOAD_BURST), count, "files a user may upload at once"),
     ("--upload-rate", str(limits.UPLOAD_RATE), _rate, "uploads per second a user regains"),
 ]
 
@@ -110,7 +99,7 @@ def _seconds(text: str) -> float:
 
 def _threads(text: str) -> int:
     """argparse type: a thread count of at least 1."""
-    value = _count(text)
+    value = count(text)
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
