@@ -70,8 +70,11 @@ def test_a_message_typing_and_presence_cross_front_servers(cluster, stack, front
     chat = cluster(fronts)
     first, last = chat.urls[0], chat.urls[-1]
     people = [sign_in(url) for url in chat.urls]  # one person per front server
+    before = people[0].get(f"{first}/api/events", timeout=TIMEOUT).json()["pos"]
     room = make_room(people[0], people[1:])
-    clients = [Client(stack, person) for person in people]
+    clients = [Client(stack, person, after=before) for person in people]
+    for client in clients:  # each hub has the room once it has passed its creation on to its member
+        client.until(lambda frame: frame.get("type") == "room" and frame["room"]["id"] == room)
 
     # A message sent over the WebSocket on the first front server reaches everyone, everywhere.
     clients[0].send({"type": "send", "room": room, "text": "hello all", "client_id": "c-1"})
