@@ -276,6 +276,8 @@ def test_two_workers_on_one_port_are_two_front_servers_that_share_everything(
         other = next(iter(held_by(workers[1]) - held_by(workers[0])))
     by_name = {p.username: p for p in people}
     room = make_room(by_name[one], [by_name[other]])
+    for name in (one, other):  # each worker knows the room once it has passed its creation on
+        clients[name].until(lambda f: f["type"] == "room" and f["room"]["id"] == room)
     clients[one].send({"type": "typing", "room": room})
     assert clients[other].until(lambda f: f["type"] == "typing")["user"] == one
     clients[one].send({"type": "send", "room": room, "text": "across workers", "client_id": "w-1"})
