@@ -179,21 +179,28 @@ def test_polls_alternating_over_front_servers_see_every_event_once_in_order(clus
     assert [e["message"]["id"] for e in received] == expected
 
 
+def park_poll(url: str, user: requests.Session) -> tuple[threading.Thread, list[dict]]:
+    """A long-poll of ``user`` on ``url`` from the log's end, parked there by the time this returns
+    (a second later); the thread, and the list its answer goes into."""
+    pos = user.get(f"{url}/api/events", timeout=TIMEOUT).json()["pos"]
+    answers: list[dict] = []
+    poll = threading.Thread(
+        target=lambda: answers.append(
+            user.get(f"{url}/api/events", params={"after": pos, "wait": 20}, timeout=30).json()
+        )
+    )
+    poll.start()
+    time.sleep(1.0)
+    return poll, answers
+
+
 def test_a_caught_up_poll_parked_on_one_front_server_gets_a_message_sent_through_another(cluster):
     chat = cluster(2)
     alice = sign_in(chat.urls[0])
     bob = sign_in(chat.urls[1])
     room = make_room(alice, [bob])
-    pos = alice.get(f"{chat.urls[0]}/api/events", timeout=TIMEOUT).json()["pos"]
-    answers: list[dict] = []
-    poll = threading.Thread(
-        target=lambda: answers.append(
-            alice.get(f"{chat.urls[0]}/api/events", params={"after": pos, "wait": 20}, timeout=30).json()
-        )
-    )
+    poll, answers = park_poll(chat.urls[0], alice)
     started = time.monotonic()
-    poll.start()
-    time.sleep(1.0)
     message = post_via(chat.urls[1], bob, room, "to the parked poll")
     poll.join()
     assert time.monotonic() - started < 10, "the parked poll waited out its timeout"
@@ -205,16 +212,8 @@ def test_typing_posted_on_one_front_server_wakes_a_poll_parked_on_another(cluste
     alice = sign_in(chat.urls[0])
     bob = sign_in(chat.urls[1])
     room = make_room(alice, [bob])
-    pos = alice.get(f"{chat.urls[0]}/api/events", timeout=TIMEOUT).json()["pos"]
-    answers: list[dict] = []
-    poll = threading.Thread(
-        target=lambda: answers.append(
-            alice.get(f"{chat.urls[0]}/api/events", params={"after": pos, "wait": 20}, timeout=30).json()
-        )
-    )
+    poll, answers = park_poll(chat.urls[0], alice)
     started = time.monotonic()
-    poll.start()
-    time.sleep(1.0)
     typed = bob.post(f"{chat.urls[1]}/api/rooms/{room}/typing", timeout=TIMEOUT)
     assert typed.status_code == 204
     poll.join()
