@@ -20,6 +20,7 @@ from common.limits import MAX_BODY_BYTES, MAX_UPLOAD_MB
 from webserver import clients, files, openapi, relay, security, shell, typing_http, ws
 from webserver.backend_client import DEFAULT_BACKEND_URL, BackendClient, BackendUnavailable
 from webserver.backend_share import BackendShare
+from webserver.file_pacing import FilePacer
 from webserver.sessions import SessionCache
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -63,7 +64,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(BackendUnavailable, relay.backend_unavailable)
     security.install(app)
 
-    backend = BackendClient(app.config["BACKEND_URL"], internal_secret=app.config["INTERNAL_SECRET"])
+    pacer = app.extensions["chat.file_pacer"] = FilePacer()
+    backend = BackendClient(
+        app.config["BACKEND_URL"],
+        internal_secret=app.config["INTERNAL_SECRET"],
+        on_message_stored=pacer.observe,
+    )
     app.extensions["chat.backend"] = backend
     app.extensions["chat.sessions"] = SessionCache(backend)
     app.extensions["chat.backend_share"] = BackendShare(

@@ -18,6 +18,7 @@ The pool never carries cookies (urllib3 has no cookie jar). The backend knows ca
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -63,8 +64,17 @@ class BackendResponse:
 class BackendHttp:
     """HTTP to ``backend.py`` at ``base_url`` (e.g. ``http://127.0.0.1:8756``): :meth:`request`."""
 
-    def __init__(self, base_url: str = DEFAULT_BACKEND_URL, *, internal_secret: str | None = None):
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BACKEND_URL,
+        *,
+        internal_secret: str | None = None,
+        on_message_stored: Callable[[float], None] | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
+        # Told the seconds each stored message took, from the call to the answer: the delay the
+        # chat feels, which files yield to (webserver/file_pacing.py).
+        self._on_message_stored = on_message_stored
         # Sent on every call (common/secret.py); the backend refuses calls without it when it has one.
         self._secret_headers = {secret.HEADER: internal_secret} if internal_secret else {}
         parts = urlsplit(self.base_url)
@@ -114,6 +124,7 @@ class BackendHttp:
         if repeatable is None:
             repeatable = method.upper() == "GET"
         attempts = 2 if repeatable else 1
+        started = time.monotonic()
         for attempt in range(attempts):
             try:
                 answer = self._pool.urlopen(
@@ -137,6 +148,9 @@ class BackendHttp:
             except HTTPError as error:
                 raise self._unavailable(f"failed: {_reason(error)}") from None
         self._check_secret_accepted(answer)
+        stored = method == "POST" and path.endswith("/messages") and answer.status < 300
+        if stored and self._on_message_stored:
+            self._on_message_stored(time.monotonic() - started)
         return BackendResponse(answer.status, _parse(answer.data), _kept_headers(answer.headers))
 
     def stream(

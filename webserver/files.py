@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 import gevent
@@ -23,6 +24,7 @@ from common.errors import ApiError
 from common.limits import MAX_UPLOAD_MB
 from webserver import sessions
 from webserver.backend_client import BackendClient, BackendResponse, BackendUnavailable
+from webserver.file_pacing import FilePacer
 from webserver.relay import raw_path, reply
 
 bp = Blueprint("files", __name__)
@@ -76,6 +78,10 @@ def _backend() -> BackendClient:
     return current_app.extensions["chat.backend"]
 
 
+def _pacer() -> FilePacer:
+    return current_app.extensions["chat.file_pacer"]
+
+
 @bp.post("/api/rooms/<_room>/files")
 def upload(_room: str) -> ResponseReturnValue:
     """Pass the multipart body on as it comes; the backend's JSON answer back."""
@@ -91,23 +97,25 @@ def upload(_room: str) -> ResponseReturnValue:
             raw_path(),
             token=sessions.token_from(request),
             headers=headers,
-            body=_chunks(stream),
+            body=_chunks(stream, _pacer()),
             timeout=UPLOAD_TIMEOUT,
         )
         return _json_answer(answer)
 
 
-def _chunks(stream) -> Iterator[bytes]:
+def _chunks(stream, pacer: FilePacer) -> Iterator[bytes]:
     while True:
         data = stream.read(CHUNK)
         if not data:
             return
+        _let_others_run(pacer, len(data))
         yield data
-        _let_others_run()
 
 
-def _let_others_run() -> None:
-    """Let every other greenlet that has work (WebSocket fan-out, acks, polls) go first.
+def _let_others_run(pacer: FilePacer, piece: int) -> None:
+    """Before a file's next ``piece`` bytes, let the chat go first: across processes at the pace
+    the pacer sets (:mod:`webserver.file_pacing`), inside this one by waiting for every other
+    greenlet that has work (WebSocket fan-out, acks, polls).
 
     A file moving through loopback rarely has to wait for its sockets, and a greenlet that never
     waits never yields: without a yield, one fast upload would hold the whole process until it
@@ -116,6 +124,11 @@ def _let_others_run() -> None:
     the time the chat leaves over, but at least a piece every :data:`IDLE_WAIT` seconds, so a
     front server kept busy by the chat slows files down without stopping them.
     """
+    wait = pacer.delay(piece)
+    if wait:
+        due = time.monotonic() + wait
+        gevent.sleep(wait)
+        pacer.late(time.monotonic() - due)
     with gevent.Timeout(IDLE_WAIT, False):
         gevent.idle()
 
@@ -139,7 +152,7 @@ def download(_file: str, _name: str = "") -> ResponseReturnValue:
             return _json_answer(answer)
         finally:
             _downloads.release()
-    body = _Relayed(answer)
+    body = _Relayed(answer, _pacer())
     if request.method == "HEAD":
         body.close()
     response = Response(body, status=answer.status, direct_passthrough=True)
@@ -156,8 +169,9 @@ class _Relayed:
     is over, sent or not (the client went away): the connection and the transfer slot go back
     then, exactly once, even if it was never iterated."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, pacer: FilePacer):
         self.answer = answer
+        self.pacer = pacer
         self.closed = False
         self.finished = False  # read to its end: the connection can serve another request
 
@@ -166,8 +180,8 @@ class _Relayed:
             return
         try:
             for piece in self.answer.stream(CHUNK, decode_content=False):
+                _let_others_run(self.pacer, len(piece))
                 yield piece
-                _let_others_run()
             self.finished = True
         except HTTPError as error:  # the backend went away mid-file: the client sees a short body
             log.warning("a download from the backend broke off: %s", error)
