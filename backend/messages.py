@@ -34,7 +34,14 @@ def post(room_id: str):
         admit=lambda: limit("messages", username),
         reply_to=body.reply_to,
     )
-    return jsonify(message=message), 201 if created else 200
+    if not created:
+        return jsonify(message=message), 200
+    # For the front server that relays the send: the event and whom it concerns, exactly as its
+    # hub will read them from /internal/events, so that it can broadcast now instead of when its
+    # long-poll brings the event back (docs/realtime.md, "The sender's front server goes first").
+    event = {"type": "message", "pos": message["pos"], "message": message}
+    addressed = {"event": event, "users": store().audience(message["pos"]).users()}
+    return jsonify(message=message, addressed=addressed), 201
 
 
 # -- one message after it is sent --------------------------------------------------------------

@@ -82,6 +82,7 @@ def post(user: requests.Session, room: str, text: str) -> dict:
         timeout=TIMEOUT,
     )
     assert answer.status_code == 201, answer.text
+    assert set(answer.json()) == {"message"}, "the answer carries the contract's message and nothing else"
     return answer.json()["message"]
 
 

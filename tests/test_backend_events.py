@@ -291,3 +291,15 @@ def test_what_was_answered_is_on_disk_and_survives_a_restart(tmp_path, backend_s
         assert say(people.bob, room["id"], "next", "k2").get_json()["message"]["seq"] == 2
     finally:
         app.extensions["chat.store"].close()
+
+
+def test_a_stored_message_answers_its_event_as_the_hubs_feed_brings_it(users, backend_client):
+    private = new_room(users.alice, "pair", "private", ["bob"])
+    start = current_pos(users.alice)
+    answer = say(users.alice, private["id"], "hi bob", "c-feed").get_json()
+    fed = backend_client.get(f"/internal/events?after={start}").get_json()["events"]
+    assert answer["addressed"] == fed[-1]
+    assert answer["addressed"]["event"]["message"] == answer["message"]
+    assert sorted(answer["addressed"]["users"]) == ["alice", "bob"]
+    again = say(users.alice, private["id"], "hi bob", "c-feed").get_json()
+    assert again == {"message": answer["message"]}  # a repeat stores nothing: no event to hand over

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 
+import orjson
 import pytest
 
 from tests.backend_fixtures import (
@@ -123,7 +124,8 @@ def test_concurrent_retries_of_one_client_id_store_one_message(backend_app, user
     for thread in threads:
         thread.join(30)
     assert sorted(answer.status_code for answer in answers) == [200] * 7 + [201]
-    assert len({answer.get_data() for answer in answers}) == 1  # all carry the one stored message
+    assert len({orjson.dumps(answer.get_json()["message"]) for answer in answers}) == 1  # one message
+    assert ["addressed" in answer.get_json() for answer in answers].count(True) == 1  # with the store
     assert page(users.alice, room_id) == ([1], 1)
 
 

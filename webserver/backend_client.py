@@ -35,6 +35,7 @@ __all__ = [
     "BackendUnavailable",
     "EventsPage",
     "Session",
+    "Stored",
 ]
 
 # Seconds (connect, answer) for the health check: GET /healthz must answer promptly even when the
@@ -88,6 +89,23 @@ class EventsPage:
     more: bool
 
 
+@dataclass
+class Stored:
+    """A message the backend stored (or found by its ``client_id``), and, when it is new, its event
+    with whom it concerns, for the hub to broadcast at once (:meth:`webserver.hub.Hub.apply_next`)."""
+
+    message: dict
+    addressed: tuple[dict, list[str] | str] | None
+
+
+def take_addressed(body: Any) -> tuple[dict, list[str] | str] | None:
+    """Remove the ``addressed`` item from a backend answer (the event a call made, with whom it
+    concerns, as ``/internal/events`` will bring it) and return it as ``(event, users)``, if any.
+    It is for this process's hub, never for a client."""
+    item = body.pop("addressed", None) if isinstance(body, dict) else None
+    return (item["event"], item["users"]) if _is_addressed(item) else None
+
+
 class BackendClient(BackendHttp):
     """The backend's calls by name, over :class:`~webserver.backend_http.BackendHttp`."""
 
@@ -112,8 +130,8 @@ class BackendClient(BackendHttp):
 
     def post_message(
         self, token: str, room_id: str, text: str, client_id: str, *, reply_to: object = None
-    ) -> dict:
-        """Store a message (or find the one stored under ``client_id``) and return it.
+    ) -> Stored:
+        """Store a message (or find the one stored under ``client_id``): it, and its event if new.
 
         Repeatable: the backend stores one message per sender, room and ``client_id``, so a send
         whose connection failed is tried once more. The timeout covers the backend's fsync.
@@ -130,7 +148,8 @@ class BackendClient(BackendHttp):
             timeout=SEND_TIMEOUT,
             repeatable=True,
         )
-        return self._expect(answer, "POST /api/rooms/{id}/messages", _has_message, ok=(200, 201))["message"]
+        body = self._expect(answer, "POST /api/rooms/{id}/messages", _has_message, ok=(200, 201))
+        return Stored(body["message"], take_addressed(body))
 
     def user_events(self, token: str | None, after: int, *, timeout: Timeout = None) -> EventsPage:
         """One page of ``GET /api/events`` for the user of ``token``: the events after ``after``.

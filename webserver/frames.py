@@ -56,7 +56,7 @@ def on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: BackendClie
     if not _ROOM_ID.fullmatch(room):
         return send_error(conn, "not_found", None, client_id)
     try:
-        message = backend.post_message(
+        stored = backend.post_message(
             conn.token, room, frame["text"], client_id, reply_to=frame.get("reply_to")
         )
     except BackendUnavailable:
@@ -68,7 +68,9 @@ def on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: BackendClie
         if refused.status == 401:
             conn.close(1008, "session ended")
         return None
-    conn.push(encode({"type": "ack", "client_id": client_id, "message": message}))
+    conn.push(encode({"type": "ack", "client_id": client_id, "message": stored.message}))
+    if stored.addressed is not None:
+        hub.apply_next(*stored.addressed)
     return None
 
 

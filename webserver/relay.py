@@ -24,6 +24,7 @@ from webserver.backend_client import (
     BackendResponse,
     BackendUnavailable,
     EventsPage,
+    take_addressed,
 )
 from webserver.backend_share import BackendShare
 from webserver.hub import Hub
@@ -67,6 +68,9 @@ def relay(path: str) -> ResponseReturnValue:
     if route == ("POST", "/api/session"):
         return _signed_in(_call(token, timeout=SIGN_IN_TIMEOUT))
     answer = _call(token)
+    addressed = take_addressed(answer.body)  # a message sent over HTTP: broadcast it now
+    if addressed is not None:
+        current_app.extensions["chat.hub"].apply_next(*addressed)
     if route == ("DELETE", "/api/session"):
         return _signed_out(answer, token)
     if route in (("GET", "/api/session"), ("HEAD", "/api/session")) and isinstance(answer.body, dict):
