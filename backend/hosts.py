@@ -11,18 +11,18 @@ other names are the ``--host`` the backend listens on when it is a name, and eac
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 
 from flask import Flask, request
 
 from common import errors
+from common.addresses import is_ip_address
 
 
 def allowed_names(listen_host: str, extra: Iterable[str]) -> frozenset[str]:
     """The host names served: ``localhost``, ``listen_host`` if it is a name, and ``extra``."""
     names = {"localhost", *(name.strip().lower().rstrip(".") for name in extra if name.strip())}
-    if not _is_address(listen_host):
+    if not is_ip_address(listen_host):
         names.add(listen_host.lower().rstrip("."))
     return frozenset(names)
 
@@ -34,7 +34,7 @@ def install(app: Flask) -> None:
     @app.before_request
     def check_host():
         host = _hostname(request.host)
-        if not _is_address(host) and host not in names:
+        if not is_ip_address(host) and host not in names:
             return errors.error_response(
                 421, "misdirected_request", "This server does not serve that host name."
             )
@@ -47,11 +47,3 @@ def _hostname(host: str) -> str:
     if host.startswith("["):
         return host[1 : host.find("]")] if "]" in host else host
     return host.rsplit(":", 1)[0].rstrip(".") if host.count(":") == 1 else host.rstrip(".")
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 from flask import Request
 
+from common.addresses import is_ip_address
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -40,19 +42,11 @@ def client_address(request: Request, trusted: list[Network]) -> str:
         return peer
     hops = [hop.strip() for value in request.headers.getlist("X-Forwarded-For") for hop in value.split(",")]
     for hop in reversed(hops):
-        if not _is_address(hop):
+        if not is_ip_address(hop):
             return peer  # a malformed chain says nothing believable
         if not _is_trusted(hop, trusted):
             return hop
     return peer
-
-
-def _is_address(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _is_trusted(text: str, trusted: list[Network]) -> bool:

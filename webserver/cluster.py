@@ -38,6 +38,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from webserver.hub import Hub
+from webserver.loops import Loops
 
 log = logging.getLogger(__name__)
 
@@ -100,24 +101,16 @@ class Cluster:
         )
         self._typing: queue.Queue[tuple[float, bytes]] = queue.Queue(TYPING_QUEUE)
         self._nudge = threading.Event()
-        self._started = False
-        self._start_lock = threading.Lock()
+        self._loops = Loops(
+            (self._sync_loop, "chat-presence-sync"),
+            (self._listen_loop, "chat-signals-in"),
+            (self._publish_loop, "chat-signals-out"),
+        )
         hub.typing_out = self.typing
 
     def start(self) -> None:
         """Start the three loops once, in the process that serves."""
-        if self._started:
-            return
-        with self._start_lock:
-            if self._started:
-                return
-            self._started = True
-            for target, name in (
-                (self._sync_loop, "chat-presence-sync"),
-                (self._listen_loop, "chat-signals-in"),
-                (self._publish_loop, "chat-signals-out"),
-            ):
-                threading.Thread(target=target, name=name, daemon=True).start()
+        self._loops.start()
 
     def close(self) -> None:
         """Close the pooled connections to Redis (a serving process keeps them for its life; a

@@ -22,6 +22,7 @@ from webserver.backend_client import BackendClient, BackendRefused, BackendUnava
 from webserver.connection import CLOSE_TRY_AGAIN, Connection, retire_idle_writers
 from webserver.frames import error_frame
 from webserver.hub import Hub, encode
+from webserver.loops import Loops
 
 log = logging.getLogger(__name__)
 
@@ -55,31 +56,20 @@ class EventStream:
         self.hub = hub
         self.backend = backend
         self.wait = wait
-        self._started = False
-        self._start_lock = threading.Lock()
+        self._loops = Loops((self._run, "chat-event-stream"), (self._sweep, "chat-presence"))
         self._stopping = threading.Event()
-        self._threads: list[threading.Thread] = []
         # Ask again without waiting: the last answer said more events wait, or the last poll failed.
         self._behind = False
 
     def start(self) -> None:
         """Start the stream and the presence sweeper once, in the process that serves."""
-        if self._started:
-            return
-        with self._start_lock:
-            if self._started:
-                return
-            self._started = True
-            for target, name in ((self._run, "chat-event-stream"), (self._sweep, "chat-presence")):
-                thread = threading.Thread(target=target, name=name, daemon=True)
-                thread.start()
-                self._threads.append(thread)
+        self._loops.start()
 
     def stop(self, timeout: float | None = None) -> None:
         """Ask the loops to end; with ``timeout``, wait that long for them (they finish a poll first)."""
         self._stopping.set()
         if timeout is not None:
-            for thread in self._threads:
+            for thread in self._loops.threads:
                 thread.join(timeout)
 
     def _run(self) -> None:
