@@ -1,8 +1,8 @@
 """Keepalive: the front server pings idle WebSockets and drops a peer that stops answering.
 
 The front server's ping interval is 25 s; waiting that long in a test would cost a minute, so this
-test builds the same app with a half-second interval (the ``SOCK_SERVER_OPTIONS`` setting the app
-passes to simple-websocket) and serves it in-process, pointed at the real backend. The silent peer
+test builds the same app with a half-second interval (its ``WS_PING_INTERVAL`` setting) and
+serves it in-process, pointed at the real backend. The silent peer
 is a raw socket that completes the handshake and then never reads or answers a ping, as a client
 whose network vanished would.
 """
@@ -20,7 +20,6 @@ from werkzeug.serving import make_server
 
 import webserver
 from tests.timing import wait_for
-from webserver.ws import _OneSocketSelector
 
 pytestmark = pytest.mark.live
 
@@ -49,7 +48,7 @@ def test_a_peer_that_stops_answering_pings_is_dropped(live_module, http_user):
         {
             "BACKEND_URL": live_module.backend.url,
             "INTERNAL_SECRET": INTERNAL_SECRET,
-            "SOCK_SERVER_OPTIONS": {"ping_interval": 0.5},
+            "WS_PING_INTERVAL": 0.5,
         }
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -68,19 +67,3 @@ def test_a_peer_that_stops_answering_pings_is_dropped(live_module, http_user):
         silent.close()
         server.shutdown()
         app.extensions["chat.stream"].stop()
-
-
-def test_the_front_servers_reader_waits_for_its_socket_up_to_the_ping_interval():
-    """Under gevent simple-websocket's reader waits on its one socket through ``_OneSocketSelector``:
-    nothing to read within the interval means "send a ping now" (an empty answer), data means read."""
-    ours, peer = socket.socketpair()
-    selector = _OneSocketSelector()
-    try:
-        selector.register(ours, 1, True)
-        assert selector.select(0.05) == []  # the interval passed: simple-websocket pings
-        peer.sendall(b"x")
-        assert selector.select(5) == [True]
-    finally:
-        selector.close()
-        ours.close()
-        peer.close()
