@@ -9,19 +9,22 @@ each message as soon as it is whole: an idle connection is one greenlet waiting 
 It also does what simple-websocket's reader did: it answers pings, pings the client every
 ``ping_interval`` seconds and drops it when a ping is still unanswered at the next one, closes
 with 1009 a message over ``max_bytes`` (counted in UTF-8 bytes for text), and answers the
-client's close. Frames it writes itself (pongs, pings) are whole frames through the socket's
-one lock, so they never interleave with the connection's writer (:mod:`webserver.connection`),
-which sends everything else, the close frame included. Works the same on a real thread (a test
-server): the wait is gevent's, which runs in any thread. No Flask import.
+client's close. Frames it writes itself (pongs, pings, the answer to a close) are whole frames
+through the socket's one lock, so they never interleave with the connection's writer
+(:mod:`webserver.connection`), which sends everything else, the close frames this side decides
+included. Works the same on a real thread (a test server): the wait is gevent's, which runs in
+any thread. No Flask import.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import gevent.socket
+from simple_websocket import ConnectionClosed
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import LocalProtocolError
 
@@ -70,7 +73,7 @@ def messages(ws: Any, conn: Connection, *, ping_interval: float, max_bytes: int)
                 chunk = event.data
                 size += len(chunk) if isinstance(chunk, bytes) or chunk.isascii() else len(chunk.encode())
                 if size > max_bytes:
-                    conn.close(CLOSE_TOO_BIG, "frame over 64 KiB")
+                    conn.close(CLOSE_TOO_BIG, f"frame over {max_bytes // 1024} KiB")
                     return
                 parts.append(chunk)
                 if event.message_finished:
@@ -83,9 +86,11 @@ def messages(ws: Any, conn: Connection, *, ping_interval: float, max_bytes: int)
             elif isinstance(event, Pong):
                 unanswered = False
             elif isinstance(event, CloseConnection):
-                # The client's close (or wsproto's, for a frame that broke the protocol): the
-                # writer answers it with the same code once the queue is sent.
-                conn.close(event.code, event.reason or "")
+                # The client's close, or wsproto's for a frame that broke the protocol (1002, 1007):
+                # answered at once with its code, as RFC 6455 asks; the writer then finds the
+                # socket closed and sends nothing more.
+                with contextlib.suppress(ConnectionClosed, OSError):
+                    ws.close(event.code, event.reason)
                 return
 
 

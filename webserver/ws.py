@@ -3,9 +3,9 @@
 The handshake is judged before the WebSocket is accepted (a ``before_request`` hook), so a
 missing session is a real ``401`` and a foreign origin a real ``403``. Once accepted, the
 connection is registered with the hub (:mod:`webserver.hub`), a writer greenlet drains its queue
-while the connection is in use, and this route reads frames and hands them to
-:mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts come only from the
-backend's event log (:mod:`webserver.stream`).
+while the connection is in use, and this route reads the socket itself (:mod:`webserver.reader`)
+and hands each message to :mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts
+come only from the backend's event log (:mod:`webserver.stream`).
 """
 
 from __future__ import annotations
@@ -159,9 +159,10 @@ class _ReadInRoute:
 class _WholeWrites:
     """The client socket with every write made whole and one at a time.
 
-    simple-websocket writes from two places (our writer, and its own reader for pings, pongs and
-    the closing handshake) with a bare ``send()``, which may write part of a frame when the
-    kernel buffer is nearly full. ``sendall`` under one lock keeps every frame whole and apart.
+    The socket is written from two places (the connection's writer, and the reader in the route
+    for pings, pongs and the answer to a close), through simple-websocket and wsproto with a bare
+    ``send()``, which may write part of a frame when the kernel buffer is nearly full. ``sendall``
+    under one lock keeps every frame whole and apart.
     """
 
     def __init__(self, sock: socket.socket):
