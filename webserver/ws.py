@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-import gevent.socket
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from gevent import monkey
