@@ -1,10 +1,10 @@
-"""Keepalive: the front server pings idle WebSockets and drops a peer that stops answering.
+"""Keepalive: the front server pings idle WebSockets, drops a peer that stops answering, keeps one
+that answers, and lets a connection it closed go without waiting for the peer.
 
-The front server's ping interval is 25 s; waiting that long in a test would cost a minute, so this
-test builds the same app with a half-second interval (the ``SOCK_SERVER_OPTIONS`` setting the app
-passes to simple-websocket) and serves it in-process, pointed at the real backend. The silent peer
-is a raw socket that completes the handshake and then never reads or answers a ping, as a client
-whose network vanished would.
+The front server's ping interval is 25 s; waiting that long in a test would cost a minute, so these
+tests build the same app with a shorter interval (its ``WS_PING_INTERVAL`` setting) and serve it
+in-process, pointed at the real backend. The silent peer is a raw socket that completes the
+handshake and then never reads or answers a ping, as a client whose network vanished would.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import base64
 import os
 import socket
 import threading
+import time
 
 import pytest
 from live_procs import INTERNAL_SECRET
@@ -20,7 +21,7 @@ from werkzeug.serving import make_server
 
 import webserver
 from tests.timing import wait_for
-from webserver.ws import _OneSocketSelector
+from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
 
@@ -43,44 +44,98 @@ def _open_silent_websocket(port: int, cookie: str) -> socket.socket:
     return sock
 
 
-def test_a_peer_that_stops_answering_pings_is_dropped(live_module, http_user):
-    alice = http_user("alice")
-    app = webserver.create_app(
-        {
-            "BACKEND_URL": live_module.backend.url,
-            "INTERNAL_SECRET": INTERNAL_SECRET,
-            "SOCK_SERVER_OPTIONS": {"ping_interval": 0.5},
-        }
-    )
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    hub = app.extensions["chat.hub"]
-    silent = _open_silent_websocket(server.port, alice.cookies["chat_session"])
-    try:
-        assert wait_for(lambda: len(hub.connections(alice.username)) == 1, 5)
-        # One ping unanswered by the next: the server closes and the hub forgets the connection.
-        assert wait_for(lambda: not hub.connections(alice.username), 5), "the silent peer was kept"
-        received = b""
-        while chunk := silent.recv(65536):  # the pings, the hello, then the end of the stream
-            received += chunk
-        assert received, "the server sent nothing before closing"
-    finally:
-        silent.close()
+@pytest.fixture
+def front(live_module):
+    """Factory: the front server's app with ``ping_interval``, served in-process; ``(app, url)``."""
+    servers = []
+
+    def make(ping_interval: float):
+        app = webserver.create_app(
+            {
+                "BACKEND_URL": live_module.backend.url,
+                "INTERNAL_SECRET": INTERNAL_SECRET,
+                "WS_PING_INTERVAL": ping_interval,
+            }
+        )
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append((server, app))
+        return app, f"http://127.0.0.1:{server.port}"
+
+    yield make
+    for server, app in servers:
         server.shutdown()
         app.extensions["chat.stream"].stop()
 
 
-def test_the_front_servers_reader_waits_for_its_socket_up_to_the_ping_interval():
-    """Under gevent simple-websocket's reader waits on its one socket through ``_OneSocketSelector``:
-    nothing to read within the interval means "send a ping now" (an empty answer), data means read."""
-    ours, peer = socket.socketpair()
-    selector = _OneSocketSelector()
+def _frames(data: bytes) -> list[tuple[int, bytes]]:
+    """The (opcode, payload) of each frame a server sent (unmasked, RFC 6455 5.2), up to its close
+    (the test server, werkzeug's, then writes an HTTP answer of its own, which is no frame)."""
+    frames: list[tuple[int, bytes]] = []
+    while len(data) >= 2 and (not frames or frames[-1][0] != 0x8):
+        size, start = data[1] & 0x7F, 2
+        if size == 126:
+            size, start = int.from_bytes(data[2:4], "big"), 4
+        elif size == 127:
+            size, start = int.from_bytes(data[2:10], "big"), 10
+        if len(data) < start + size:
+            break
+        frames.append((data[0] & 0x0F, data[start : start + size]))
+        data = data[start + size :]
+    return frames
+
+
+def _read_to_end(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def test_a_peer_that_stops_answering_pings_is_dropped(front, http_user):
+    alice = http_user("alice")
+    app, url = front(0.5)
+    hub = app.extensions["chat.hub"]
+    silent = _open_silent_websocket(int(url.rsplit(":", 1)[1]), alice.cookies["chat_session"])
     try:
-        selector.register(ours, 1, True)
-        assert selector.select(0.05) == []  # the interval passed: simple-websocket pings
-        peer.sendall(b"x")
-        assert selector.select(5) == [True]
+        assert wait_for(lambda: len(hub.connections(alice.username)) == 1, 5)
+        # One ping unanswered by the next: the server closes and the hub forgets the connection.
+        assert wait_for(lambda: not hub.connections(alice.username), 5), "the silent peer was kept"
+        frames = _frames(_read_to_end(silent))
     finally:
-        selector.close()
-        ours.close()
-        peer.close()
+        silent.close()
+    opcodes = [opcode for opcode, _ in frames]
+    assert 0x9 in opcodes, opcodes  # a ping, unanswered
+    assert opcodes[-1] == 0x8 and int.from_bytes(frames[-1][1][:2], "big") == 1008, frames  # the close
+
+
+def test_a_peer_that_answers_pings_is_kept(front, http_user, stack):
+    """The ``websockets`` client answers pings as a browser does: many intervals later it is still
+    connected and served."""
+    alice = http_user("alice")
+    app, url = front(0.2)
+    client = Client(stack, alice, url=url)
+    time.sleep(2)  # ten pings
+    client.send({"type": "typing", "room": "nowhere"})
+    assert client.expect("error")["error"]["code"] == "not_found"
+    assert len(app.extensions["chat.hub"].connections(alice.username)) == 1
+
+
+def test_a_close_from_the_server_ends_the_connection_without_the_peers_answer(front, http_user):
+    """Signing out closes the session's sockets: the close frame is sent, and the server lets the
+    connection go at once, without waiting for a peer that never answers (nor for the next ping)."""
+    alice = http_user("alice")
+    app, url = front(60)
+    hub = app.extensions["chat.hub"]
+    token = alice.cookies["chat_session"]
+    silent = _open_silent_websocket(int(url.rsplit(":", 1)[1]), token)
+    try:
+        assert wait_for(lambda: len(hub.connections(alice.username)) == 1, 5)
+        assert hub.close_session(token) == 1
+        assert wait_for(lambda: not hub.connections(alice.username), 2), "the route waited for the peer"
+        frames = _frames(_read_to_end(silent))
+    finally:
+        silent.close()
+    opcode, payload = frames[-1]
+    assert opcode == 0x8 and int.from_bytes(payload[:2], "big") == 1000, frames
+    assert payload[2:] == b"signed out"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -71,6 +70,13 @@ class Connection:
     gives it a socket to write to, frames only wait in the queue (:meth:`next_frames` reads them).
     """
 
+    # Ten thousand idle connections each hold one: slots keep them to their fields.
+    __slots__ = (
+        "user", "token", "limit", "closed", "close_code", "close_reason", "last_pos", "catching_up",
+        "held", "_frames", "_lock", "_abort", "_send", "_close_socket", "_spawn", "_writing", "_wake",
+        "_waiting_since", "_retiring", "_written",
+    )  # fmt: skip
+
     def __init__(self, user: str, token: str, *, limit: int = OUTBOX_LIMIT, abort: Callable | None = None):
         self.user = user
         self.token = token
@@ -83,7 +89,9 @@ class Connection:
         self.last_pos = 0
         self.catching_up = False
         self.held: list[tuple[int, str]] = []
-        self._frames: deque[str] = deque()
+        # A list, not a deque: an empty list holds no storage (a deque keeps a block of 64 slots),
+        # and the writer mostly takes the whole queue at once (_take).
+        self._frames: list[str] = []
         # Guards the queue against the writer's "empty, so I end" and the closing state: a frame
         # queued just as the writer ends starts a new one, never waits for nobody. An OS lock even
         # under gevent (a tenth of the cost of gevent's, on every frame queued): nothing between
@@ -219,7 +227,12 @@ class Connection:
 
     def _take(self, most: int) -> list[str]:
         frames = self._frames
-        return [frames.popleft() for _ in range(min(most, len(frames)))]
+        if len(frames) <= most:
+            self._frames = []
+            return frames
+        taken = frames[:most]
+        del frames[:most]
+        return taken
 
     def _write(self) -> None:
         """The writer: sends every waiting frame (up to :data:`WRITE_BATCH` per socket write), waits

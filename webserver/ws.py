@@ -3,9 +3,9 @@
 The handshake is judged before the WebSocket is accepted (a ``before_request`` hook), so a
 missing session is a real ``401`` and a foreign origin a real ``403``. Once accepted, the
 connection is registered with the hub (:mod:`webserver.hub`), a writer greenlet drains its queue
-while the connection is in use, and this route reads frames and hands them to
-:mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts come only from the
-backend's event log (:mod:`webserver.stream`).
+while the connection is in use, and this route reads the socket itself (:mod:`webserver.reader`)
+and hands each message to :mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts
+come only from the backend's event log (:mod:`webserver.stream`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import gevent
-import gevent.socket
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from gevent import monkey
@@ -34,15 +33,13 @@ from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from webserver.frame_rate import FrameMeter, Verdict
 from webserver.frames import error_frame, on_frame, send_error
 from webserver.hub import Hub
+from webserver.reader import messages
 from webserver.stream import EventStream, catch_up
 
 log = logging.getLogger(__name__)
 
-# The contract's largest frame, in bytes. simple-websocket enforces it on the characters of a text
-# frame (closing with 1009 past it); a text frame within it may still be up to 4 bytes a character,
-# which :func:`_too_big` catches.
+# The contract's largest frame, in bytes (of UTF-8, for text); past it the reader closes with 1009.
 MAX_FRAME_BYTES = limits.MAX_FRAME_BYTES
-CLOSE_TOO_BIG = 1009
 
 # Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.
 FRAME_CACHE = 1024
@@ -77,12 +74,9 @@ def init_app(app: Flask) -> None:
         app.extensions["chat.cluster"] = cluster
         starts.append(cluster.start)
     app.extensions["chat.starts"] = starts
-    options = app.config.setdefault("SOCK_SERVER_OPTIONS", {})
-    options.setdefault("ping_interval", PING_INTERVAL)
-    options.setdefault("max_message_size", MAX_FRAME_BYTES)
-    if monkey.is_module_patched("threading"):  # the front server (gevent); not a threaded test server
-        options.setdefault("thread_class", _ReaderGreenlet)
-        options.setdefault("selector_class", _OneSocketSelector)
+    # flask-sock and simple-websocket do the handshake; the route reads the socket (webserver.reader).
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {})["thread_class"] = _ReadInRoute
+    app.config.setdefault("WS_PING_INTERVAL", PING_INTERVAL)
     app.config.setdefault("WS_COMPRESSION", False)
 
     @app.before_request
@@ -147,56 +141,27 @@ def _spawn(writer: Callable[[], None]) -> None:
         threading.Thread(target=writer, daemon=True).start()
 
 
-class _ReaderGreenlet:
-    """simple-websocket's reader of one socket (its pings too) as a raw greenlet.
-
-    simple-websocket starts ``threading.Thread(target=...)``, and under gevent each such thread
-    carries its own locks and events besides the greenlet; this carries the target alone, which
-    is all simple-websocket asks of it (``name`` and ``start()``). Measured with 10,000 idle
-    WebSockets (docs/benchmark.md, scenario 3).
-    """
+class _ReadInRoute:
+    """What simple-websocket starts as its reader of the socket: nothing, since the route reads
+    the socket itself (:mod:`webserver.reader`). simple-websocket asks of its ``thread_class``
+    only a ``name`` and ``start()``; a reader of its own would take the route's frames."""
 
     name = "simple_websocket.Base._thread"
 
     def __init__(self, target: Callable[[], Any]):
-        self._target = target
+        del target  # simple-websocket's reader loop, which never runs here
 
     def start(self) -> None:
-        """Run the reader at the next turn of the loop."""
-        gevent.spawn_raw(self._target)
-
-
-class _OneSocketSelector:
-    """What simple-websocket's reader asks of a selector: wait, up to the ping interval, for its
-    one socket to be readable. gevent's own selector keeps a dictionary, watchers and an event
-    per instance, for every idle connection; a wait on the one descriptor keeps nothing."""
-
-    def __init__(self) -> None:
-        self._fileno: int | None = None
-
-    def register(self, sock: Any, _events: int, _data: Any = None) -> None:
-        """Watch ``sock`` (the only socket this selector ever watches)."""
-        self._fileno = sock.fileno()
-
-    def select(self, timeout: float | None = None) -> list[bool]:
-        """``[True]`` once the socket is readable, ``[]`` when ``timeout`` seconds pass first."""
-        try:
-            gevent.socket.wait_read(self._fileno, timeout=timeout)
-        except TimeoutError:
-            return []
-        return [True]
-
-    def close(self) -> None:
-        """Forget the socket."""
-        self._fileno = None
+        """Start nothing: :func:`webserver.reader.messages` reads in the route's greenlet."""
 
 
 class _WholeWrites:
     """The client socket with every write made whole and one at a time.
 
-    simple-websocket writes from two places (our writer, and its own reader for pings, pongs and
-    the closing handshake) with a bare ``send()``, which may write part of a frame when the
-    kernel buffer is nearly full. ``sendall`` under one lock keeps every frame whole and apart.
+    The socket is written from two places (the connection's writer, and the reader in the route
+    for pings, pongs and the answer to a close), through simple-websocket and wsproto with a bare
+    ``send()``, which may write part of a frame when the kernel buffer is nearly full. ``sendall``
+    under one lock keeps every frame whole and apart.
     """
 
     def __init__(self, sock: socket.socket):
@@ -221,6 +186,10 @@ def _serve(ws: Any) -> None:
     if not hub.ready.wait(READY_WAIT):
         ws.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
         return
+    # The handshake is done: simple-websocket's protocol object is left with the open connection
+    # alone (wsproto's, with the same send, receive_data and events), and the handshake's HTTP
+    # parser and buffers, about 3 KiB, go.
+    ws.ws = ws.ws.connection
     conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
     # The writer exists only while the connection is in use (webserver.connection): a raw greenlet,
     # the cheapest gevent has, started at the next turn of the loop, so a burst goes in one write.
@@ -228,21 +197,14 @@ def _serve(ws: Any) -> None:
     hub.register(conn, user, after, expires=expires)
     rate = current_app.config["WS_FRAME_RATE"]
     meter = FrameMeter(rate) if rate else None
+    ping_interval = current_app.config["WS_PING_INTERVAL"]
     try:
         if after is not None:
             catch_up(conn, hub, backend, after)
-        # Blocks until a frame comes or the connection ends: the writer's close wakes it, so an
-        # idle connection costs nothing here (no polling, which 10,000 sockets could not afford).
-        while not conn.closed:
-            try:
-                data = ws.receive()
-            except ConnectionClosed:
-                break
-            if data is None:  # woken without a frame: the loop condition decides
-                continue
-            if _too_big(data):
-                conn.close(CLOSE_TOO_BIG, "frame over 64 KiB")
-                break
+        # Waits on the socket until a whole message comes or the connection ends (the writer's
+        # close wakes it): an idle connection is this one greenlet, and no polling, which 10,000
+        # sockets could not afford.
+        for data in messages(ws, conn, ping_interval=ping_interval, max_bytes=MAX_FRAME_BYTES):
             verdict = meter.count() if meter else Verdict.SERVE
             if verdict is Verdict.CLOSE:
                 conn.close(CLOSE_POLICY, "too many frames")
@@ -261,13 +223,6 @@ def _serve(ws: Any) -> None:
         hub.unregister(conn)
         conn.close()
         conn.wait_written(timeout=2)
-
-
-def _too_big(data: str | bytes) -> bool:
-    """Whether a frame is over MAX_FRAME_BYTES once encoded (a character is 1 to 4 bytes)."""
-    if isinstance(data, bytes) or len(data) * 4 <= MAX_FRAME_BYTES:
-        return len(data) > MAX_FRAME_BYTES
-    return len(data.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
 
 
 def _batch_sender(ws: Any) -> Callable[[list[str]], None]:
@@ -306,20 +261,23 @@ def text_frame(text: str) -> bytes:
 
 
 def _closer(ws: Any) -> Callable[[int, str], None]:
-    """Close the WebSocket with a code, and wake the read loop waiting in ``receive()``."""
+    """Send the close frame, then shut the socket's reading down, which wakes the route waiting
+    on it (:func:`webserver.reader.messages`) so that it ends: the client's answer to the close
+    need not be waited for."""
 
     def close(code: int, reason: str) -> None:
         try:
             ws.close(code, reason)
         finally:
-            ws.event.set()
+            _shutdown(ws.sock, socket.SHUT_RD)
 
     return close
 
 
-def _shutdown(sock: Any) -> None:
-    """Cut a stuck client's socket so a writer blocked on it wakes up."""
+def _shutdown(sock: Any, how: int = socket.SHUT_RDWR) -> None:
+    """Shut the socket down (both ways by default: a stuck client's, so a writer blocked on it
+    wakes up)."""
     try:
-        sock.shutdown(socket.SHUT_RDWR)
+        sock.shutdown(how)
     except OSError:
         pass
