@@ -5,7 +5,8 @@ for the life of the process (the backend's indexes, the modules, the app), so wa
 and again only stops delivery: a probe during the fan-out benchmark saw gen-2 collections pause
 the front server 21 to 36 ms and the backend 15 to 17 ms (docs/benchmark.md). :func:`settle`
 moves what start-up made into the permanent generation, which collections skip (``gc.freeze``,
-as Instagram's servers do), so later collections walk only what was made since.
+as Instagram's servers do), so later collections walk only what was made since, and it makes
+full collections ten times rarer than CPython's default (:data:`FULL_COLLECTION_EVERY`).
 
 ``CHAT_LOG_PAUSES_MS=N`` in a server's environment logs every collection longer than N ms on
 stderr, as ``pause: gc gen=G ms=T collected=C``: the tool to look for stalls with, together
@@ -23,10 +24,22 @@ import time
 LOG_PAUSES_VARIABLE = "CHAT_LOG_PAUSES_MS"
 
 
+# Collections of the middle generation between two full ones (CPython's default is 10). What a
+# server makes after start-up is long-lived too (a connection's state lives as long as the socket),
+# and a full collection walks all of it: with 1,000 WebSockets open, the crowd benchmark saw six or
+# seven full collections of 38 to 55 ms in 10 s, each finding nothing or almost nothing to free;
+# with 100, none (docs/benchmark.md). Reference counting frees all but cycles at once, and the few
+# cycles wait a little longer.
+FULL_COLLECTION_EVERY = 100
+
+
 def settle() -> None:
-    """Collect once, then exempt every object alive now from later collections."""
+    """Collect once, exempt every object alive now from later collections, and make full
+    collections rare."""
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
 
 def log_pauses_from_environment() -> None:
