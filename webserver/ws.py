@@ -169,9 +169,17 @@ class _WholeWrites:
         self._lock = threading.Lock()
 
     def send(self, data: bytes) -> int:
-        """Write all of ``data`` before any other write; returns its length, as ``send`` would."""
+        """Write all of ``data`` before any other write; returns its length, as ``send`` would.
+
+        One ``send`` first: a burst of frames nearly always fits the kernel's buffer, and gevent's
+        ``sendall`` asks the socket for its buffer size (a system call) on every write, which was
+        a sixth of this process's time in the crowd benchmark (docs/benchmark.md). What did not
+        fit goes by ``sendall``.
+        """
         with self._lock:
-            self._sock.sendall(data)
+            sent = self._sock.send(data)
+            if sent < len(data):
+                self._sock.sendall(memoryview(data)[sent:])
         return len(data)
 
     def __getattr__(self, name: str) -> Any:
