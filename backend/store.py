@@ -57,10 +57,7 @@ class Store(Lifecycle, Reading, SearchSource):
     def __init__(self, data_dir: str):
         self._lock_fd = lock_data_dir(data_dir)
         self._lock = threading.Lock()
-        # Waiters for the next event (the hubs' long-polls, the search index's follower) wait on a
-        # lock of their own: woken by an append, each goes on at once, instead of sleeping again
-        # until the appending request has left the store's lock.
-        self._new_event = threading.Condition(threading.Lock())
+        self._new_event = threading.Condition(self._lock)
         self.accounts = Accounts(data_dir)
         self._log = EventLog(os.path.join(data_dir, "events.jsonl"))
         self._rooms = Rooms()
@@ -454,8 +451,7 @@ class Store(Lifecycle, Reading, SearchSource):
     def _append(self, record: dict) -> None:
         offset, length = self._log.append(record)
         self._apply(offset, length, record)
-        with self._new_event:  # self.pos is past the event: a waiter that looks now sees it
-            self._new_event.notify_all()
+        self._new_event.notify_all()
         self._appended += 1
         if self._appended >= checkpoint.EVERY:
             self._checkpoint()
