@@ -21,7 +21,10 @@ Both launchers (``backend.py`` and ``MainWServer.py``) call :func:`serve`. What 
 * A request gunicorn itself refuses (a request line or headers too long to parse) gets the
   JSON error shape, not gunicorn's HTML page.
 * With ``gthread``, a request takes a thread only once its head has arrived whole, and a head
-  that takes longer than 10 s closes the connection (:mod:`common.threadworker`).
+  that takes longer than 10 s closes the connection; the thread that answered a kept-alive
+  connection serves its next request if it comes within a second and no other request needs the
+  thread (:mod:`common.threadworker`); each answer's head leaves with its body in one send
+  (:mod:`common.onesend`).
 """
 
 from __future__ import annotations
@@ -250,7 +253,8 @@ def serve(
     options = {
         "bind": [f"fd://{fd}"],
         "workers": workers,
-        # gthread as HeadFirstWorker: a thread per request only once its head is complete.
+        # gthread as HeadFirstWorker: a thread per request only once its head is complete, which
+        # serves a kept-alive connection's next request itself.
         "worker_class": "common.threadworker.HeadFirstWorker" if worker_class == "gthread" else worker_class,
         "threads": threads,
         "worker_connections": WORKER_CONNECTIONS,
