@@ -14,7 +14,7 @@ from common import errors, limits, secret
 from common.codes import STATUS
 from common.jsonprovider import OrjsonProvider
 
-from . import hosts
+from . import handover, hosts
 from .datadir import DataDirError
 from .files import Bodies
 from .jsonl import StorageError
@@ -82,6 +82,7 @@ def create_app(config: dict | None = None) -> Flask:
     hosts.install(app)
     if app.config["INTERNAL_SECRET"]:
         _require_secret(app, app.config["INTERNAL_SECRET"])
+    handover.install(app)
 
     @app.errorhandler(Refused)
     def refused(error: Refused):

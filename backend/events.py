@@ -7,9 +7,9 @@ whole feed wraps each line with whom it concerns (:mod:`common.feed`), from the 
 
 from __future__ import annotations
 
-import orjson
 from flask import Blueprint, Response, jsonify, request
 
+from common.feed import addressed_item
 from common.limits import DEEP_CATCH_UP, EVENTS_BATCH
 from common.schemas import EventsQuery, FeedQuery
 
@@ -50,7 +50,7 @@ def all_events():
     """Every event after ``after``, each as ``{"event": ..., "users": ...}``, for the front server's hub."""
     asked = validation.query(request, FeedQuery)
     addressed, pos, more = store().addressed_events(asked.after, HUB_BATCH, asked.wait)
-    items = [b'{"event":%s,"users":%s}' % (line, orjson.dumps(users)) for line, users in addressed]
+    items = [addressed_item(line, users) for line, users in addressed]
     return feed(items, pos, more)
 
 

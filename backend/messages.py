@@ -34,14 +34,7 @@ def post(room_id: str):
         admit=lambda: limit("messages", username),
         reply_to=body.reply_to,
     )
-    if not created:
-        return jsonify(message=message), 200
-    # For the front server that relays the send: the event and whom it concerns, exactly as its
-    # hub will read them from /internal/events, so that it can broadcast now instead of when its
-    # long-poll brings the event back (docs/realtime.md, "The sender's front server goes first").
-    event = {"type": "message", "pos": message["pos"], "message": message}
-    addressed = {"event": event, "users": store().audience(message["pos"]).users()}
-    return jsonify(message=message, addressed=addressed), 201
+    return jsonify(message=message), 201 if created else 200
 
 
 # -- one message after it is sent --------------------------------------------------------------

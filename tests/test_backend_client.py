@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import orjson
 import pytest
 
 from webserver.backend_client import BackendClient, BackendRefused, BackendUnavailable, Session, Stored
@@ -181,7 +182,7 @@ def test_post_message_returns_the_message_or_raises_the_backends_refusal(serve):
     ]
     server = serve(lambda n, request: answers[n])
     backend = BackendClient(server.url)
-    assert backend.post_message("t", "r1", "hi", "c1") == Stored({"seq": 1, "text": "hi"}, None)
+    assert backend.post_message("t", "r1", "hi", "c1") == Stored({"seq": 1, "text": "hi"}, [])
     with pytest.raises(BackendRefused) as refused:
         backend.post_message("t", "r1", "hi", "c2")
     assert (refused.value.status, refused.value.code, refused.value.retry_after) == (429, "rate_limited", 3)
@@ -192,23 +193,20 @@ def test_post_message_returns_the_message_or_raises_the_backends_refusal(serve):
     assert server.requests[0].endswith(b'{"text":"hi","client_id":"c1"}')
 
 
-def test_a_new_message_comes_with_its_event_for_the_hub(serve):
-    stored = (
-        b'{"message": {"seq": 1, "pos": 7}, "addressed": {"event": {"type": "message", "pos": 7,'
-        b' "message": {"seq": 1, "pos": 7}}, "users": ["alice", "bob"]}}'
+def test_a_new_message_comes_with_the_events_for_the_hub(serve):
+    event = {"type": "message", "pos": 7, "message": {"seq": 1, "pos": 7}}
+    stored = orjson.dumps(
+        {
+            "message": event["message"],
+            "addressed": [{"event": event, "users": ["alice", "bob"]}, {"event": {"pos": "8"}, "users": []}],
+        }
     )
-    answers = [
-        _json(stored, status="201 Created"),
-        _json(b'{"message": {"seq": 1, "pos": 7}, "addressed": {"event": {"pos": "7"}, "users": []}}'),
-    ]
+    answers = [_json(stored, status="201 Created"), _json(b'{"message": {"seq": 1}, "addressed": {}}')]
     backend = BackendClient(serve(lambda n, request: answers[n]).url)
     first = backend.post_message("t", "r1", "hi", "c1")
     assert first.message == {"seq": 1, "pos": 7}
-    assert first.addressed == (
-        {"type": "message", "pos": 7, "message": {"seq": 1, "pos": 7}},
-        ["alice", "bob"],
-    )
-    assert backend.post_message("t", "r1", "hi", "c1").addressed is None  # not well formed: left out
+    assert first.addressed == [(event, ["alice", "bob"])]  # the item that is not well formed: left out
+    assert backend.post_message("t", "r1", "hi", "c1").addressed == []
 
 
 def test_the_hubs_feed_keeps_only_well_formed_items_in_pos_order(serve):

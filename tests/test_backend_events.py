@@ -293,13 +293,42 @@ def test_what_was_answered_is_on_disk_and_survives_a_restart(tmp_path, backend_s
         app.extensions["chat.store"].close()
 
 
-def test_a_stored_message_answers_its_event_as_the_hubs_feed_brings_it(users, backend_client):
+def test_a_change_hands_back_its_events_as_the_hubs_feed_brings_them(users, backend_client):
     private = new_room(users.alice, "pair", "private", ["bob"])
     start = current_pos(users.alice)
     answer = say(users.alice, private["id"], "hi bob", "c-feed").get_json()
     fed = backend_client.get(f"/internal/events?after={start}").get_json()["events"]
-    assert answer["addressed"] == fed[-1]
-    assert answer["addressed"]["event"]["message"] == answer["message"]
-    assert sorted(answer["addressed"]["users"]) == ["alice", "bob"]
+    assert answer["addressed"] == fed
+    assert answer["addressed"][0]["event"]["message"] == answer["message"]
+    assert sorted(answer["addressed"][0]["users"]) == ["alice", "bob"]
     again = say(users.alice, private["id"], "hi bob", "c-feed").get_json()
-    assert again == {"message": answer["message"]}  # a repeat stores nothing: no event to hand over
+    assert again == {"message": answer["message"]}  # a repeat stores nothing: nothing to hand over
+
+    seq = answer["message"]["seq"]
+    edited = users.alice.request(
+        "PATCH", f"/api/rooms/{private['id']}/messages/{seq}", json={"text": "hi, bob"}
+    )
+    assert edited.status_code == 200, edited.get_data(as_text=True)
+    (item,) = edited.get_json()["addressed"]
+    assert item["event"]["type"] == "update" and item["event"]["message"]["text"] == "hi, bob"
+    assert (
+        item
+        == backend_client.get(f"/internal/events?after={fed[-1]['event']['pos']}").get_json()["events"][0]
+    )
+
+    created = users.alice.post("/api/rooms", {"name": "another", "visibility": "public"}).get_json()
+    assert created["addressed"][0]["event"]["type"] == "room" and created["addressed"][0]["users"] == "*"
+    assert "addressed" not in users.alice.get("/api/rooms").get_json()  # nothing changed: nothing handed
+
+
+def test_a_call_that_saw_many_events_hands_over_none(users, backend_app):
+    """More than HANDOVER_LIMIT events appended while a call ran: the hub takes them from the log."""
+    from backend import handover
+
+    room = new_room(users.alice, "busy", "public")
+    with backend_app.test_request_context(f"/api/rooms/{room['id']}/messages", method="POST"):
+        backend_app.preprocess_request()
+        for n in range(handover.HANDOVER_LIMIT + 1):
+            say(users.bob, room["id"], f"meanwhile {n}", f"m-{n}")
+        answer = backend_app.process_response(backend_app.make_response(({"message": {}}, 201)))
+    assert answer.get_json() == {"message": {}}

@@ -116,21 +116,20 @@ def test_old_and_repeated_positions_are_dropped(hub: Hub) -> None:
     assert hub.pos == 12
 
 
-def test_an_event_handed_over_ahead_of_the_log_goes_out_only_if_it_is_the_next(hub: Hub) -> None:
+def test_events_handed_over_ahead_of_the_log_go_out_only_in_order(hub: Hub) -> None:
     alice = connect(hub, "alice")
-    assert hub.apply_next(message(11, "r1"), R1) == 1  # the next one: out at once
-    assert hub.apply_next(message(13, "r1"), R1) == 0  # 12 is not here yet: the log will bring both
-    hub.apply(message(11, "r1"), R1)  # the log brings what was handed over: not twice
-    hub.apply(message(12, "r1"), R1)
-    hub.apply(message(13, "r1"), R1)
-    assert hub.apply_next(message(13, "r1"), R1) == 0
-    assert positions(alice) == [11, 12, 13]
-    assert hub.pos == 13
+    assert hub.apply_ahead([(message(11, "r1"), R1), (message(12, "pub"), EVERYONE)]) == 2  # the next ones
+    assert hub.apply_ahead([(message(14, "r1"), R1)]) == 0  # 13 is not here yet: the log brings both
+    for pos in (11, 12, 13, 14):  # the log brings what was handed over too: not twice
+        hub.apply(message(pos, "r1"), R1)
+    assert hub.apply_ahead([(message(14, "r1"), R1)]) == 0
+    assert positions(alice) == [11, 12, 13, 14]
+    assert hub.pos == 14
 
 
 def test_nothing_goes_out_ahead_of_the_log_before_the_rooms_are_loaded(clock: Clock) -> None:
     hub = Hub(clock=clock)
-    assert hub.apply_next(message(1, "r1"), R1) == 0 and hub.pos == 0
+    assert hub.apply_ahead([(message(1, "r1"), R1)]) == 0 and hub.pos == 0
 
 
 def test_a_broadcast_frame_is_encoded_once(hub: Hub) -> None:

@@ -89,21 +89,26 @@ class EventsPage:
     more: bool
 
 
+Addressed = tuple[dict, list[str] | str]  # an event of the log, and whom it concerns
+
+
 @dataclass
 class Stored:
-    """A message the backend stored (or found by its ``client_id``), and, when it is new, its event
-    with whom it concerns, for the hub to broadcast at once (:meth:`webserver.hub.Hub.apply_next`)."""
+    """A message the backend stored (or found by its ``client_id``), and the events the call saw
+    appended, for the hub to broadcast at once (:meth:`webserver.hub.Hub.apply_ahead`)."""
 
     message: dict
-    addressed: tuple[dict, list[str] | str] | None
+    addressed: list[Addressed]
 
 
-def take_addressed(body: Any) -> tuple[dict, list[str] | str] | None:
-    """Remove the ``addressed`` item from a backend answer (the event a call made, with whom it
-    concerns, as ``/internal/events`` will bring it) and return it as ``(event, users)``, if any.
-    It is for this process's hub, never for a client."""
-    item = body.pop("addressed", None) if isinstance(body, dict) else None
-    return (item["event"], item["users"]) if _is_addressed(item) else None
+def take_addressed(body: Any) -> list[Addressed]:
+    """Remove ``addressed`` from a backend answer (the events appended while a call that changed
+    something ran, as ``/internal/events`` will bring them; ``backend/handover.py``) and return
+    them as ``(event, users)`` pairs. They are for this process's hub, never for a client."""
+    items = body.pop("addressed", None) if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        return []
+    return [(item["event"], item["users"]) for item in items if _is_addressed(item)]
 
 
 class BackendClient(BackendHttp):

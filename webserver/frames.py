@@ -69,8 +69,7 @@ def on_frame(data: str | bytes, conn: Connection, hub: Hub, backend: BackendClie
             conn.close(1008, "session ended")
         return None
     conn.push(encode({"type": "ack", "client_id": client_id, "message": stored.message}))
-    if stored.addressed is not None:
-        hub.apply_next(*stored.addressed)
+    hub.apply_ahead(stored.addressed)
     return None
 
 

@@ -124,14 +124,17 @@ class Hub:
                 count += self._waiters.hand(user, pos, frame)
             return count
 
-    def apply_next(self, event: dict[str, Any], users: Iterable[str] | str) -> int:
-        """Apply an event handed over ahead of the log (the backend's answer to the call that made
-        it) if it is the very next one; any other is left to the event stream, which keeps the
-        order. Returns how many got it."""
+    def apply_ahead(self, items: Iterable[tuple[dict[str, Any], Iterable[str] | str]]) -> int:
+        """Apply events handed over ahead of the log (the backend's answer to the call that
+        appended them), each only if it is the very next one; any other is left to the event
+        stream, which keeps the order. Returns how many deliveries were made."""
+        count = 0
         with self._lock:
-            if not self.ready.is_set() or event.get("pos") != self.pos + 1:
-                return 0
-            return self.apply(event, users)
+            for event, users in items:
+                if not self.ready.is_set() or event.get("pos") != self.pos + 1:
+                    continue
+                count += self.apply(event, users)
+        return count
 
     def room(self, room_id: str) -> tuple[bool, set[str]] | None:
         """``(public, members)`` of a room as of the hub's pos, or None when unknown."""

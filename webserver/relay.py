@@ -68,9 +68,6 @@ def relay(path: str) -> ResponseReturnValue:
     if route == ("POST", "/api/session"):
         return _signed_in(_call(token, timeout=SIGN_IN_TIMEOUT))
     answer = _call(token)
-    addressed = take_addressed(answer.body)  # a message sent over HTTP: broadcast it now
-    if addressed is not None:
-        current_app.extensions["chat.hub"].apply_next(*addressed)
     if route == ("DELETE", "/api/session"):
         return _signed_out(answer, token)
     if route in (("GET", "/api/session"), ("HEAD", "/api/session")) and isinstance(answer.body, dict):
@@ -144,7 +141,12 @@ def raw_path() -> str:
 
 
 def reply(answer: BackendResponse) -> Response:
-    """The backend's answer as the front server's: status, JSON body, Retry-After and Allow."""
+    """The backend's answer as the front server's: status, JSON body, Retry-After and Allow.
+
+    What the call appended (a message, an edit, a room) is taken out of the body and broadcast
+    now, rather than after the log's round (docs/realtime.md).
+    """
+    current_app.extensions["chat.hub"].apply_ahead(take_addressed(answer.body))
     if 300 <= answer.status < 400:
         # The backend redirects only to tidy a path (merged slashes, as from an encoded "/" in a
         # room id); no such path is an API route as asked.
