@@ -25,9 +25,6 @@ import orjson
 # In place of a list of usernames: every signed-in user. No username can be "*".
 EVERYONE = "*"
 
-# An event of the log and whom it concerns (a list of usernames, or EVERYONE), as a pair.
-Addressed = tuple[dict, list[str] | str]
-
 # The kind of event that ends a session on every front server (above).
 SESSION_ENDED = "session_ended"
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from common.feed import EVERYONE, Addressed
+from common.feed import EVERYONE
 from webserver.backend_http import (
     CONNECT_TIMEOUT,
     DEFAULT_BACKEND_URL,
@@ -87,6 +87,9 @@ class EventsPage:
     events: list[Any]
     pos: int
     more: bool
+
+
+Addressed = tuple[dict, list[str] | str]  # an event of the log, and whom it concerns
 
 
 @dataclass

@@ -1,15 +1,9 @@
-"""Several front servers on one Redis: typing notices over pub/sub, presence as shared sets with
-expiry, and the events of a change ahead of the log.
+"""Several front servers on one Redis: typing notices over pub/sub, presence as shared sets with expiry.
 
-The backend's log stays the one source of events: every front server follows ``/internal/events``
-itself from its own ``pos`` (:mod:`webserver.stream`), so Redis going away, restarting or dropping
-a pub/sub message (it drops them silently for a subscriber that is away) can neither lose nor
-double one. What Redis adds is speed: the front server that relayed a change publishes the events
-the backend handed back for it (``backend/handover.py``), and every other front server's hub
-broadcasts each one that is its next (:meth:`~webserver.hub.Hub.apply_ahead`), instead of waiting
-for its own long-poll. One that is not its next, late, or repeated is left to the log. With an
-internal secret the events are signed with it (HMAC-SHA256), so that whoever can write to Redis
-but does not hold the secret cannot make a front server broadcast an event of their own.
+Only what is not in the backend's log travels here. Messages and room events never do: every
+front server follows ``/internal/events`` itself from its own ``pos`` (:mod:`webserver.stream`),
+so Redis going away, restarting or dropping a pub/sub message (it drops them silently for a
+subscriber that is away) can neither lose nor double one.
 
 What this module keeps in Redis (``PREFIX`` is ``chat:``):
 
@@ -20,23 +14,18 @@ What this module keeps in Redis (``PREFIX`` is ``chat:``):
   whose sets to read; ids silent for :data:`FORGET_AFTER` seconds are dropped.
 * channel ``chat:signals``: ``{"from": ID, "kind": "typing", "room", "user"}`` for a typing
   notice, and ``{"from": ID, "kind": "presence"}`` to say "read the sets again now".
-* channel ``chat:events``: ``ID MAC ITEMS``, the sender's id, the HMAC-SHA256 of ``ITEMS`` in hex
-  (``-`` without a secret) and the JSON list of ``{"event", "users"}`` items.
 
 Three greenlets do the I/O, so that no request ever waits on Redis: the presence sync (write this
 server's changes, read the others', every :data:`SYNC_EVERY` seconds or sooner when nudged), the
-subscriber, and the publisher of typing notices and events (a bounded queue: while Redis is away,
-they are dropped, which costs nothing that matters: the log brings the events). Each one retries
-a lost Redis with a growing pause and logs the outage once; when it returns, this server writes
-its whole online set again.
+subscriber, and the publisher of typing notices (a bounded queue: while Redis is away, notices
+are dropped, which costs nothing that matters). Each one retries a lost Redis with a growing pause
+and logs the outage once; when it returns, this server writes its whole online set again.
 
 ``redis`` is imported only here, and this module only with ``--redis``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import queue
 import threading
@@ -48,7 +37,6 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from common.feed import EVERYONE, Addressed
 from webserver.hub import Hub
 from webserver.loops import Loops
 
@@ -57,7 +45,6 @@ log = logging.getLogger(__name__)
 PREFIX = "chat:"
 FRONTS = PREFIX + "fronts"
 CHANNEL = PREFIX + "signals"
-EVENTS = PREFIX + "events"
 
 # Seconds between two presence syncs when nothing nudges one: the longest a change on another
 # front server takes to show here while its pub/sub nudge is lost.
@@ -88,23 +75,20 @@ HEALTH_CHECK_EVERY = 10
 BACKOFF_FIRST = 0.2
 BACKOFF_MAX = 2.0
 
-# Typing notices and events waiting to be published; past this (Redis slow or away) new ones
-# are dropped.
-OUTBOX = 1000
+# Typing notices waiting to be published; past this (Redis slow or away) new ones are dropped.
+TYPING_QUEUE = 1000
 
-# Seconds after which a notice that could not be published yet is dropped: the app shows "is
-# typing" for a few seconds, so an older notice would only mislead, and the log has brought an
-# event long before.
-STALE = 3.0
+# Seconds after which a typing notice that could not be published yet is dropped: the app shows
+# "is typing" for a few seconds, so an older notice would only mislead.
+TYPING_STALE = 3.0
 
 
 class Cluster:
     """This front server's link to the others through the Redis at ``url`` (see the module docstring)."""
 
-    def __init__(self, hub: Hub, url: str, secret: str | None = None):
+    def __init__(self, hub: Hub, url: str):
         self.hub = hub
         self.id = uuid.uuid4().hex
-        self._secret = secret.encode() if secret else None
         self._key = f"{PREFIX}online:{self.id}"
         # No retries inside redis-py: each loop here has its own, with a pause, and knows what to
         # redo (resubscribe, rewrite the online set) when Redis comes back.
@@ -115,7 +99,7 @@ class Cluster:
             retry=Retry(NoBackoff(), 0),
             health_check_interval=HEALTH_CHECK_EVERY,
         )
-        self._outbox: queue.Queue[tuple[float, str, bytes]] = queue.Queue(OUTBOX)
+        self._typing: queue.Queue[tuple[float, bytes]] = queue.Queue(TYPING_QUEUE)
         self._nudge = threading.Event()
         self._loops = Loops(
             (self._sync_loop, "chat-presence-sync"),
@@ -123,7 +107,6 @@ class Cluster:
             (self._publish_loop, "chat-signals-out"),
         )
         hub.typing_out = self.typing
-        hub.events_out = self.events
 
     def start(self) -> None:
         """Start the three loops once, in the process that serves."""
@@ -136,23 +119,11 @@ class Cluster:
 
     def typing(self, room_id: str, user: str) -> None:
         """Queue a typing notice for the other front servers; dropped when the queue is full."""
-        self._send(CHANNEL, orjson.dumps({"from": self.id, "kind": "typing", "room": room_id, "user": user}))
-
-    def events(self, items: list[Addressed]) -> None:
-        """Queue the events a change of this server's appended, for the others to broadcast ahead
-        of their long-poll of the log."""
-        data = orjson.dumps([{"event": event, "users": users} for event, users in items])
-        self._send(EVENTS, b"%s %s %s" % (self.id.encode(), self._mac(data), data))
-
-    def _send(self, channel: str, message: bytes) -> None:
+        message = orjson.dumps({"from": self.id, "kind": "typing", "room": room_id, "user": user})
         try:
-            self._outbox.put_nowait((time.monotonic(), channel, message))
+            self._typing.put_nowait((time.monotonic(), message))
         except queue.Full:
             pass
-
-    def _mac(self, data: bytes) -> bytes:
-        """The HMAC of ``data`` with the internal secret, in hex; ``-`` without a secret."""
-        return hmac.new(self._secret, data, hashlib.sha256).hexdigest().encode() if self._secret else b"-"
 
     # -- presence ----------------------------------------------------------------------------
 
@@ -212,16 +183,12 @@ class Cluster:
     def _listen_forever(self) -> None:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         try:
-            pubsub.subscribe(CHANNEL, EVENTS)
+            pubsub.subscribe(CHANNEL)
             # Subscribed again after an outage: what changed meanwhile is in the sets, read now.
             self._nudge.set()
             while True:
                 message = pubsub.get_message(timeout=1.0)
-                if message is None or message.get("type") != "message":
-                    continue
-                if message.get("channel") == EVENTS.encode():
-                    self._on_events(message["data"])
-                else:
+                if message is not None and message.get("type") == "message":
                     self._on_signal(message["data"])
         finally:
             pubsub.close()
@@ -240,26 +207,14 @@ class Cluster:
             if isinstance(room, str) and isinstance(user, str):
                 self.hub.remote_typing(room, user)
 
-    def _on_events(self, data: bytes) -> None:
-        """Another front server's events: broadcast each one that is this hub's next, if signed."""
-        sender, mac, items = (data.split(b" ", 2) + [b"", b""])[:3]
-        if sender == self.id.encode() or not hmac.compare_digest(mac, self._mac(items)):
-            return
-        try:
-            decoded = orjson.loads(items)
-        except orjson.JSONDecodeError:
-            return
-        if isinstance(decoded, list):
-            self.hub.apply_ahead([pair for pair in map(_addressed, decoded) if pair], share=False)
-
     def _publish_loop(self) -> None:
         self._retrying("signals publisher", self._publish_forever)
 
     def _publish_forever(self) -> None:
         while True:
-            queued, channel, message = self._outbox.get()
-            if time.monotonic() - queued < STALE:
-                self._redis.publish(channel, message)
+            queued, message = self._typing.get()
+            if time.monotonic() - queued < TYPING_STALE:
+                self._redis.publish(CHANNEL, message)
 
     # -- Redis away -------------------------------------------------------------------------------
 
@@ -284,15 +239,3 @@ class Cluster:
                 log.exception("%s failed; retrying", what)
             time.sleep(pause)
             pause = min(pause * 2, BACKOFF_MAX)
-
-
-def _addressed(item: object) -> Addressed | None:
-    """``(event, users)`` from an item of the events channel, if it has the feed's shape."""
-    if not isinstance(item, dict):
-        return None
-    event, users = item.get("event"), item.get("users")
-    if not isinstance(event, dict) or type(event.get("pos")) is not int:
-        return None
-    if users != EVERYONE and not (isinstance(users, list) and all(isinstance(u, str) for u in users)):
-        return None
-    return event, users

@@ -13,9 +13,7 @@ Each broadcast frame is encoded once and the same ``str`` is queued on every rec
 With several front servers (``--redis``), :mod:`webserver.cluster` joins this hub to the others:
 its presence is a :class:`~webserver.shared_presence.SharedPresence`, and a typing notice is also
 handed to ``typing_out`` for the other servers, whose notices come back through
-:meth:`Hub.remote_typing`. Every front server follows the log itself; the events a change relayed
-here appended also go to ``events_out``, and the other servers broadcast them ahead of their log
-(:meth:`Hub.apply_ahead`) when they are their next.
+:meth:`Hub.remote_typing`. Events never travel that way: every front server follows the log itself.
 
 Threading: the front server runs on gevent, where ``threading`` is monkey-patched into greenlets;
 the locks here are therefore cheap and only guard against switches at I/O points.
@@ -31,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from common.feed import EVERYONE, SESSION_ENDED, Addressed, token_digest
+from common.feed import EVERYONE, SESSION_ENDED, token_digest
 from webserver.connection import CLOSE_NORMAL, CLOSE_POLICY, Connection
 from webserver.polling import Waiter, Waiters
 from webserver.presence import Presence, RateGate
@@ -84,8 +82,6 @@ class Hub:
         self.typing_gate = RateGate(clock=clock)
         # Called with (room id, username) after a typing notice went to this server's connections.
         self.typing_out: Callable[[str, str], None] | None = None
-        # Called with the events a change relayed here appended (webserver.cluster, with Redis).
-        self.events_out: Callable[[list[Addressed]], None] | None = None
         self.backend_ok = True  # as the event stream last found the backend
 
     # -- the event log ----------------------------------------------------------------------
@@ -128,18 +124,16 @@ class Hub:
                 count += self._waiters.hand(user, pos, frame)
             return count
 
-    def apply_ahead(self, items: list[Addressed], *, share: bool = True) -> int:
-        """Apply events handed over ahead of the log (the backend's answer to a call that appended
-        them, or another front server's through Redis), each only if it is the very next one; any
-        other is left to the event stream, which keeps the order. Items from the backend
-        (``share``) go on to the other front servers. Returns how many deliveries were made."""
+    def apply_ahead(self, items: Iterable[tuple[dict[str, Any], Iterable[str] | str]]) -> int:
+        """Apply events handed over ahead of the log (the backend's answer to the call that
+        appended them), each only if it is the very next one; any other is left to the event
+        stream, which keeps the order. Returns how many deliveries were made."""
         count = 0
         with self._lock:
             for event, users in items:
-                if self.ready.is_set() and event.get("pos") == self.pos + 1:
-                    count += self.apply(event, users)
-        if share and items and self.events_out is not None:
-            self.events_out(items)
+                if not self.ready.is_set() or event.get("pos") != self.pos + 1:
+                    continue
+                count += self.apply(event, users)
         return count
 
     def room(self, room_id: str) -> tuple[bool, set[str]] | None:

@@ -70,7 +70,7 @@ def init_app(app: Flask) -> None:
     if redis_url:
         from webserver.cluster import Cluster
 
-        cluster = Cluster(hub, redis_url, app.config["INTERNAL_SECRET"])
+        cluster = Cluster(hub, redis_url)
         app.extensions["chat.cluster"] = cluster
         starts.append(cluster.start)
     app.extensions["chat.starts"] = starts
