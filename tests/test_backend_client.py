@@ -114,6 +114,18 @@ def test_a_get_is_retried_once_after_a_dropped_connection_a_post_is_not(serve):
     assert len(server.requests) == 3
 
 
+def test_a_pooled_connection_the_backend_closed_is_not_reused(serve):
+    """Without "Connection: close" the connection goes back to the pool; the backend then closes
+    it. The check before reuse sees that, so a POST (never retried) goes on a new connection."""
+    keep_alive = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    server = serve(lambda n, request: keep_alive)
+    backend = BackendClient(server.url)
+    for n in range(3):
+        assert backend.request("POST", f"/once/{n}", json={"n": n}).status == 200
+        time.sleep(0.05)  # the server has closed the connection by now
+    assert len(server.requests) == 3
+
+
 def test_a_silent_backend_times_out_with_a_clear_error(serve):
     server = serve(lambda n, request: time.sleep(3) or None)
     backend = BackendClient(server.url)
