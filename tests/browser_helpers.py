@@ -227,6 +227,8 @@ def people(browser):
 def create_room(person, name: str, *, private: bool, members: list[str]) -> None:
     """Use the create-room dialog."""
     page = person.page
+    for member in members:  # the dialog lists the people the page knows as it opens
+        expect(page.locator(f"#people-list button[data-user='{member}']")).to_be_attached(timeout=20_000)
     page.click("#new-room")
     page.fill("#room-name-input", name)
     page.check("input[name=visibility][value=private]" if private else "input[name=visibility][value=public]")
