@@ -8,6 +8,8 @@ sign-in's answer), so the other helpers need no URL of their own.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 
 import requests
@@ -102,3 +104,18 @@ def cookie_attributes(header: str) -> dict[str, str]:
         name, _, value = part.partition("=")
         attributes[name.lower()] = value
     return attributes
+
+
+def park_poll(url: str, user: requests.Session) -> tuple[threading.Thread, list[dict]]:
+    """A long-poll of ``user`` on ``url`` from the log's end, parked there by the time this returns
+    (a second later); the thread, and the list its answer goes into."""
+    pos = user.get(f"{url}/api/events", timeout=TIMEOUT).json()["pos"]
+    answers: list[dict] = []
+    poll = threading.Thread(
+        target=lambda: answers.append(
+            user.get(f"{url}/api/events", params={"after": pos, "wait": 20}, timeout=30).json()
+        )
+    )
+    poll.start()
+    time.sleep(1.0)
+    return poll, answers

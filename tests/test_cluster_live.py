@@ -17,7 +17,7 @@ import pytest
 import requests
 from websockets.exceptions import ConnectionClosed
 
-from tests.live_http import TIMEOUT, make_room, sign_in
+from tests.live_http import TIMEOUT, make_room, park_poll, sign_in
 from tests.ws_client import Client
 
 pytestmark = pytest.mark.live
@@ -179,27 +179,17 @@ def test_polls_alternating_over_front_servers_see_every_event_once_in_order(clus
     assert [e["message"]["id"] for e in received] == expected
 
 
-def park_poll(url: str, user: requests.Session) -> tuple[threading.Thread, list[dict]]:
-    """A long-poll of ``user`` on ``url`` from the log's end, parked there by the time this returns
-    (a second later); the thread, and the list its answer goes into."""
-    pos = user.get(f"{url}/api/events", timeout=TIMEOUT).json()["pos"]
-    answers: list[dict] = []
-    poll = threading.Thread(
-        target=lambda: answers.append(
-            user.get(f"{url}/api/events", params={"after": pos, "wait": 20}, timeout=30).json()
-        )
-    )
-    poll.start()
-    time.sleep(1.0)
-    return poll, answers
+def alice_parked_on_the_first(cluster):
+    """Two front servers, alice and bob in a room, alice's caught-up long-poll parked on the first:
+    the servers, bob (signed in on the second), the room, and the poll's thread and answers."""
+    chat = cluster(2)
+    alice, bob = sign_in(chat.urls[0]), sign_in(chat.urls[1])
+    room = make_room(alice, [bob])
+    return (chat, bob, room, *park_poll(chat.urls[0], alice))
 
 
 def test_a_caught_up_poll_parked_on_one_front_server_gets_a_message_sent_through_another(cluster):
-    chat = cluster(2)
-    alice = sign_in(chat.urls[0])
-    bob = sign_in(chat.urls[1])
-    room = make_room(alice, [bob])
-    poll, answers = park_poll(chat.urls[0], alice)
+    chat, bob, room, poll, answers = alice_parked_on_the_first(cluster)
     started = time.monotonic()
     message = post_via(chat.urls[1], bob, room, "to the parked poll")
     poll.join()
@@ -208,11 +198,7 @@ def test_a_caught_up_poll_parked_on_one_front_server_gets_a_message_sent_through
 
 
 def test_typing_posted_on_one_front_server_wakes_a_poll_parked_on_another(cluster):
-    chat = cluster(2)
-    alice = sign_in(chat.urls[0])
-    bob = sign_in(chat.urls[1])
-    room = make_room(alice, [bob])
-    poll, answers = park_poll(chat.urls[0], alice)
+    chat, bob, room, poll, answers = alice_parked_on_the_first(cluster)
     started = time.monotonic()
     typed = bob.post(f"{chat.urls[1]}/api/rooms/{room}/typing", timeout=TIMEOUT)
     assert typed.status_code == 204

@@ -14,7 +14,6 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 import requests
 from live_procs import REPO
 
-from tests.live_http import TIMEOUT, make_room, sign_in
+from tests.live_http import TIMEOUT, make_room, park_poll, sign_in
 from tests.redis_server import free_port
 from tests.ws_client import Client
 
@@ -120,15 +119,7 @@ def test_the_app_through_nginx_with_two_front_servers(proxied, stack):
         assert client.expect("message")["message"]["text"] == "through nginx"
 
     # A long-poll waits through the proxy and answers when a message arrives.
-    pos = bob.get(f"{url}/api/events", timeout=TIMEOUT).json()["pos"]
-    answers: list[dict] = []
-    poll = threading.Thread(
-        target=lambda: answers.append(
-            bob.get(f"{url}/api/events", params={"after": pos, "wait": 20}, timeout=30).json()
-        )
-    )
-    poll.start()
-    time.sleep(1.0)
+    poll, answers = park_poll(url, bob)
     sent = alice.post(
         f"{url}/api/rooms/{room}/messages",
         json={"text": "to the poll", "client_id": uuid.uuid4().hex},
