@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from common.feed import addressed_item
+from common.feed import FRONT_HEADER, addressed_item, front_id
 from common.limits import DEEP_CATCH_UP, EVENTS_BATCH
 from common.schemas import EventsQuery, FeedQuery
 
@@ -47,9 +47,13 @@ def user_events():
 
 @bp.get("/internal/events")
 def all_events():
-    """Every event after ``after``, each as ``{"event": ..., "users": ...}``, for the front server's hub."""
+    """Every event after ``after``, each as ``{"event": ..., "users": ...}``, for the front server's hub.
+
+    A wait sleeps through the events handed to the asking front server (:mod:`backend.handoffs`).
+    """
     asked = validation.query(request, FeedQuery)
-    addressed, pos, more = store().addressed_events(asked.after, HUB_BATCH, asked.wait)
+    front = front_id(request.headers.get(FRONT_HEADER))
+    addressed, pos, more = store().addressed_events(asked.after, HUB_BATCH, asked.wait, front)
     items = [addressed_item(line, users) for line, users in addressed]
     return feed(items, pos, more)
 

@@ -9,14 +9,16 @@ byte for byte as the feed serves it. The front server takes the key out before i
 client and hands the items to its hub, which broadcasts each one that is its next
 (docs/realtime.md, "The front server that relays a change goes first"). Nothing is handed over that is not
 stored and fsynced: the store's ``pos`` moves only after the fsync. A new kind of event is handed
-over like every other, with nothing to add here.
+over like every other, with nothing to add here. The front server's long-poll sleeps through what
+it is handed (:mod:`backend.handoffs`); what a call appended and did not hand over is taken back
+when the call ends, waking that long-poll.
 """
 
 from __future__ import annotations
 
 from flask import Flask, Response, g, request
 
-from common.feed import addressed_item
+from common.feed import FRONT_HEADER, addressed_item, front_id
 
 from .auth import store
 
@@ -34,6 +36,9 @@ def install(app: Flask) -> None:
     def note_pos() -> None:
         if request.method in CHANGING and not request.path.startswith("/internal/"):
             g.handover_from = store().pos
+            front = front_id(request.headers.get(FRONT_HEADER))
+            if front is not None:
+                store().handoffs.begin(front)
 
     @app.after_request
     def hand_over(response: Response) -> Response:
@@ -49,4 +54,9 @@ def install(app: Flask) -> None:
         items, _, _ = store().addressed_events(start, HANDOVER_LIMIT)
         handed = b'"addressed":[%s]}' % b",".join(addressed_item(line, users) for line, users in items)
         response.set_data(body[:-1] + (b"," if body[1:-1].strip() else b"") + handed)
+        store().handoffs.handed_over()
         return response
+
+    @app.teardown_request
+    def take_back(_error: BaseException | None) -> None:
+        store().handoffs.end()

@@ -31,6 +31,7 @@ from .changes import KINDS, Changes
 from .clock import now_iso
 from .datadir import lock_data_dir
 from .eventlog import EventLog
+from .handoffs import Handoffs
 from .lifecycle import Lifecycle
 from .model import DM, GROUP, PRIVATE, PUBLIC, Room, client_key
 from .reading import Reading
@@ -58,6 +59,8 @@ class Store(Lifecycle, Reading, SearchSource):
         self._lock_fd = lock_data_dir(data_dir)
         self._lock = threading.Lock()
         self._new_event = threading.Condition(self._lock)
+        # The events front servers get in the answers to the changes they relay.
+        self.handoffs = Handoffs(self._new_event, lambda: self.pos)
         self.accounts = Accounts(data_dir)
         self._log = EventLog(os.path.join(data_dir, "events.jsonl"))
         self._rooms = Rooms()
@@ -326,15 +329,25 @@ class Store(Lifecycle, Reading, SearchSource):
         return [self._served_line(pos) for pos in positions], cursor, more
 
     def addressed_events(
-        self, after: int, limit: int, wait: float = 0
+        self, after: int, limit: int, wait: float = 0, front: str | None = None
     ) -> tuple[list[tuple[bytes, list[str] | str]], int, bool]:
         """Every event line after ``after`` with whom it concerns, for the hub; else like :meth:`events`.
 
         Each item is ``(line, users)``: ``users`` is a list of usernames or
         :data:`common.feed.EVERYONE`, from the same :meth:`audience` the per-user feed asks.
+        ``front`` names the asking front server: a wait then sleeps through the events handed to
+        it in its answers (:mod:`backend.handoffs`).
         """
-        positions, cursor, more = self._select(after, limit, wait, None, SCAN_LIMIT)
+        deadline = time.monotonic() + wait
+        page = self._select(after, limit, wait, None, SCAN_LIMIT)
+        if front is not None and wait > 0:
+            page = self.handoffs.sleep_through(front, after, limit, page, deadline, self._page_after)
+        positions, cursor, more = page
         return [(self._served_line(pos), self.audience(pos).users()) for pos in positions], cursor, more
+
+    def _page_after(self, after: int, limit: int) -> tuple[list[int], int, bool]:
+        """The positions of the whole log after ``after``, without waiting (see :meth:`_select`)."""
+        return self._select(after, limit, 0, None, SCAN_LIMIT)
 
     def audience(self, pos: int) -> Audience:
         """Who event ``pos`` concerns (see :mod:`backend.audience`)."""
@@ -451,6 +464,7 @@ class Store(Lifecycle, Reading, SearchSource):
     def _append(self, record: dict) -> None:
         offset, length = self._log.append(record)
         self._apply(offset, length, record)
+        self.handoffs.appended(record["pos"])
         self._new_event.notify_all()
         self._appended += 1
         if self._appended >= checkpoint.EVERY:

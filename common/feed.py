@@ -13,12 +13,18 @@ One kind is for the hubs themselves and concerns no client (``users`` is empty):
 ``session`` is the SHA-256 (hex) of a token just signed out. Every hub that follows the feed closes
 that session's WebSockets on reading it, so a sign-out through one front server reaches all of
 them. The same items travel in the answer to a call that changed something (``"addressed"``,
-:mod:`backend.handover`). No I/O and no Flask here.
+:mod:`backend.handover`).
+
+Each front server names itself on every call with :data:`FRONT_HEADER`, a random id of its own:
+its long-poll of the feed then sleeps through the events handed to it in the answers to the
+changes it relayed (:mod:`backend.handoffs`). No I/O and no Flask here.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import secrets
 
 import orjson
 
@@ -27,6 +33,21 @@ EVERYONE = "*"
 
 # The kind of event that ends a session on every front server (above).
 SESSION_ENDED = "session_ended"
+
+# The header that names the front server making a call to the backend (above).
+FRONT_HEADER = "X-Chat-Front"
+
+_FRONT_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def new_front_id() -> str:
+    """A front server's id: 16 hex digits, drawn once per process that serves."""
+    return secrets.token_hex(8)
+
+
+def front_id(header: str | None) -> str | None:
+    """The front server a call names in :data:`FRONT_HEADER`, or None if it names none validly."""
+    return header if header is not None and _FRONT_ID.fullmatch(header) else None
 
 
 def token_digest(token: str) -> str:

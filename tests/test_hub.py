@@ -18,7 +18,7 @@ from tests.hub_helpers import drain, positions
 from tests.timing import Clock, wait_for
 from webserver import polling
 from webserver.connection import CLOSE_TRY_AGAIN, LINGER, WRITE_BATCH, Connection, retire_idle_writers
-from webserver.hub import Hub
+from webserver.hub import HELD_AT_MOST, Hub
 from webserver.presence import OFFLINE_GRACE
 
 R1 = ["alice", "bob"]  # who the events of room r1 concern, as the backend would say
@@ -119,12 +119,33 @@ def test_old_and_repeated_positions_are_dropped(hub: Hub) -> None:
 def test_events_handed_over_ahead_of_the_log_go_out_only_in_order(hub: Hub) -> None:
     alice = connect(hub, "alice")
     assert hub.apply_ahead([(message(11, "r1"), R1), (message(12, "pub"), EVERYONE)]) == 2  # the next ones
-    assert hub.apply_ahead([(message(14, "r1"), R1)]) == 0  # 13 is not here yet: the log brings both
+    assert hub.apply_ahead([(message(14, "r1"), R1)]) == 0  # 13 is not here yet: 14 is held
+    assert positions(alice) == [11, 12]
+    assert hub.apply_ahead([(message(13, "r1"), R1)]) == 2  # an earlier answer came late: both go
     for pos in (11, 12, 13, 14):  # the log brings what was handed over too: not twice
         hub.apply(message(pos, "r1"), R1)
     assert hub.apply_ahead([(message(14, "r1"), R1)]) == 0
-    assert positions(alice) == [11, 12, 13, 14]
+    assert positions(alice) == [13, 14]
     assert hub.pos == 14
+
+
+def test_a_held_event_goes_out_when_the_log_brings_the_one_before_it(hub: Hub) -> None:
+    alice = connect(hub, "alice")
+    hub.apply_ahead([(message(13, "r1"), R1), (message(15, "r1"), R1)])
+    for pos in (11, 12):
+        hub.apply(message(pos, "r1"), R1)
+    assert positions(alice) == [11, 12, 13]  # 15 waits for 14
+    for pos in (13, 14, 15, 16):  # the log brings them all; none goes out twice
+        hub.apply(message(pos, "r1"), R1)
+    assert positions(alice) == [14, 15, 16]
+
+
+def test_a_hub_holds_a_bounded_number_of_events_ahead(hub: Hub) -> None:
+    alice = connect(hub, "alice")
+    far = [(message(pos, "r1"), R1) for pos in range(12, 12 + HELD_AT_MOST + 10)]
+    assert hub.apply_ahead(far) == 0
+    assert hub.apply_ahead([(message(11, "r1"), R1)]) == 1 + HELD_AT_MOST
+    assert positions(alice) == list(range(11, 12 + HELD_AT_MOST))  # the rest is the log's to bring
 
 
 def test_nothing_goes_out_ahead_of_the_log_before_the_rooms_are_loaded(clock: Clock) -> None:

@@ -30,6 +30,7 @@ from gevent import monkey
 from urllib3.exceptions import HTTPError, NewConnectionError, ProtocolError, TimeoutError
 
 from common import secret
+from common.feed import FRONT_HEADER, new_front_id
 
 DEFAULT_BACKEND_URL = "http://127.0.0.1:8756"
 
@@ -108,8 +109,13 @@ class BackendHttp:
         # Told the seconds each stored message took, from the call to the answer: the delay the
         # chat feels, which files yield to (webserver/file_pacing.py).
         self._on_message_stored = on_message_stored
-        # Sent on every call (common/secret.py); the backend refuses calls without it when it has one.
-        self._secret_headers = {secret.HEADER: internal_secret} if internal_secret else {}
+        self._has_secret = bool(internal_secret)
+        # Sent on every call: the internal secret (common/secret.py), which the backend asks for
+        # when it has one, and this front server's id (common/feed.py), by which the backend knows
+        # which events it hands back in answers.
+        self._every_call_headers = {FRONT_HEADER: new_front_id()}
+        if internal_secret:
+            self._every_call_headers[secret.HEADER] = internal_secret
         parts = urlsplit(self.base_url)
         pool_class = urllib3.HTTPSConnectionPool if parts.scheme == "https" else urllib3.HTTPConnectionPool
         # block=False: past POOL_SIZE, extra connections are opened and closed after use rather
@@ -144,7 +150,7 @@ class BackendHttp:
         the address of the client the call is made for (``X-Chat-Client-Address``, for the
         backend's limits per address; see :mod:`webserver.clients`).
         """
-        headers = {"Accept": "application/json", **self._secret_headers}
+        headers = {"Accept": "application/json", **self._every_call_headers}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         if client:
@@ -203,7 +209,7 @@ class BackendHttp:
         The caller must ``release_conn()`` the answer once read. Never retried: an upload's body
         cannot be sent twice. Raises :class:`BackendUnavailable` like :meth:`request`.
         """
-        headers = {**headers, **self._secret_headers}
+        headers = {**headers, **self._every_call_headers}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         connect, read = _timeouts(timeout)
@@ -240,7 +246,7 @@ class BackendHttp:
         as it is, it would sign every user out. Callers get a 503 and the operator the cause.
         """
         if answer.status == 401 and answer.headers.get(secret.HEADER) == secret.REFUSED:
-            which = "a different one" if self._secret_headers else "none"
+            which = "a different one" if self._has_secret else "none"
             raise BackendUnavailable(
                 f"The backend at {self.base_url} refused this front server's internal secret (this "
                 f"front server has {which}); give both processes the same --internal-secret "

@@ -1,7 +1,8 @@
 """The WebSocket hub: who is connected where, room membership, and fan-out; no Flask import.
 
-Events reach the hub from one place, :mod:`webserver.stream`, in strictly increasing ``pos``
-order, each with the users it concerns as the backend decided them (:mod:`common.feed`);
+Events reach the hub from :mod:`webserver.stream`, in strictly increasing ``pos`` order, and ahead
+of it from the answers to the changes this front server relays (:meth:`Hub.apply_ahead`), each
+with the users it concerns as the backend decided them (:mod:`common.feed`);
 :meth:`Hub.apply` drops anything at or below the last applied ``pos`` and delivers the rest to
 exactly those users, whatever the event's type: the hub has no rule of its own about who gets
 what. Its room map (who may send typing notices where) starts from the backend's
@@ -40,6 +41,10 @@ from webserver.shared_presence import SharedPresence
 # closed too. Longer than the session cache's few seconds plus a slow handshake.
 ENDED_MEMORY = 60.0
 
+# Events handed over ahead of an earlier one still on its way that a hub holds at most (a few
+# concurrent changes relayed by this front server; anything beyond comes through the event stream).
+HELD_AT_MOST = 64
+
 
 def encode(frame: dict[str, Any]) -> str:
     """A frame as JSON text, the one encoding shared by every recipient."""
@@ -72,6 +77,7 @@ class Hub:
         self._next_expiry = math.inf
         self._ended: dict[str, float] = {}  # token digest -> when a session_ended event ended it
         self.pos = 0
+        self._held: dict[int, tuple[dict[str, Any], Iterable[str] | str]] = {}  # handed over early
         self.ready = threading.Event()  # set once the rooms snapshot is loaded
         self._rooms: dict[str, tuple[bool, set[str]]] = {}  # id -> (public, members)
         self._conns: dict[str, set[Connection]] = {}  # username -> open connections
@@ -93,6 +99,7 @@ class Hub:
                 r["id"]: (r.get("visibility") == "public", set(r.get("members") or ())) for r in rooms
             }
             self.pos = pos
+            self._held = {}
             self.ready.set()
 
     def apply(self, event: dict[str, Any], users: Iterable[str] | str) -> int:
@@ -122,21 +129,36 @@ class Hub:
                     conn.deliver(pos, frame)
                     count += 1
                 count += self._waiters.hand(user, pos, frame)
+            if self._held:
+                count += self._apply_held()
             return count
 
     def apply_ahead(self, items: list[tuple[dict[str, Any], Iterable[str] | str]]) -> int:
         """Apply events handed over ahead of the log (the backend's answer to the call that
-        appended them), each only if it is the very next one; any other is left to the event
-        stream, which keeps the order. Returns how many deliveries were made."""
+        appended them), in ``pos`` order: the next one at once; one further ahead is held (at most
+        HELD_AT_MOST) until those before it come, by either way. The backend's long-poll sleeps
+        through what this front server is handed (backend/handoffs.py): an answer that overtook an
+        earlier one must not leave its events to that long-poll. Returns how many deliveries were
+        made."""
         count = 0
         if not items:  # every relayed answer passes here; most hand over nothing
             return count
         with self._lock:
+            if not self.ready.is_set():
+                return count
             for event, users in items:
-                if not self.ready.is_set() or event.get("pos") != self.pos + 1:
-                    continue
-                count += self.apply(event, users)
+                pos = event.get("pos")
+                if pos == self.pos + 1:
+                    count += self.apply(event, users)
+                elif isinstance(pos, int) and pos > self.pos and len(self._held) < HELD_AT_MOST:
+                    self._held[pos] = (event, users)
         return count
+
+    def _apply_held(self) -> int:
+        """Apply the held event that is now the next one (lock held); drop those now behind."""
+        self._held = {pos: item for pos, item in self._held.items() if pos > self.pos}
+        item = self._held.pop(self.pos + 1, None)
+        return 0 if item is None else self.apply(*item)
 
     def room(self, room_id: str) -> tuple[bool, set[str]] | None:
         """``(public, members)`` of a room as of the hub's pos, or None when unknown."""
