@@ -220,7 +220,7 @@ def test_a_burst_reaches_each_socket_in_one_write(hub: Hub) -> None:
     alice, bob = connect(hub, "alice"), connect(hub, "bob")
     (alice_writes, _), (bob_writes, _) = attached(alice, loop), attached(bob, loop)
     for pos in range(11, 16):  # a page of the log, applied in one go
-        hub.apply(message(pos, "r1"), R1)
+        hub.apply(message(pos, "r1"), R1, burst=True)
     assert len(loop.due) == 2  # one writer per connection for the whole burst, not one per frame
     loop.turn()
     assert wait_for(lambda: alice_writes and bob_writes, 5)
@@ -251,6 +251,79 @@ def test_an_idle_writer_ends_and_the_next_frame_starts_one(hub: Hub) -> None:
     loop.turn()
     assert wait_for(lambda: len(writes) == 2, 5)
     assert [f["pos"] for f in map(orjson.loads, writes[1])] == [11]
+    conn.close()
+    assert conn.wait_written(timeout=5)
+
+
+class Socket:
+    """What ``send_now`` writes to: takes ``room`` bytes at once (all when None), records them."""
+
+    def __init__(self, room: int | None = None) -> None:
+        self.room = room
+        self.now: list[str] = []
+
+    def send_now(self, frame: str) -> bytes | None:
+        data = frame.encode()
+        taken = len(data) if self.room is None else min(self.room, len(data))
+        self.now.append(data[:taken].decode())
+        return None if taken == len(data) else data[taken:]
+
+
+def idle(hub: Hub, user: str, loop: Loop, room: int | None = None):
+    """A connection whose hello went out and whose writer now waits: its writes and its socket."""
+    conn = connect(hub, user)
+    writes: list[list] = []
+    sock = Socket(room)
+    conn.attach(lambda frames: writes.append(list(frames)), lambda code, why: None, loop.spawn, sock.send_now)
+    loop.turn()
+    assert wait_for(lambda: len(writes) == 1, 5)  # the hello, queued before there was a socket
+    return conn, writes, sock
+
+
+def test_a_lone_event_goes_to_an_idle_socket_at_once(hub: Hub) -> None:
+    loop = Loop()
+    conn, writes, sock = idle(hub, "alice", loop)
+    hub.apply(message(11, "r1"), R1)
+    assert [orjson.loads(frame)["pos"] for frame in sock.now] == [11]  # written in the applying call
+    assert loop.due == [] and len(writes) == 1 and conn.pending() == 0  # no writer woken
+    for pos in (12, 13):  # a burst goes to the writer, for one write
+        hub.apply(message(pos, "r1"), R1, burst=True)
+    assert wait_for(lambda: len(writes) == 2, 5)
+    assert [orjson.loads(frame)["pos"] for frame in writes[1]] == [12, 13] and len(sock.now) == 1
+    conn.close()
+    assert conn.wait_written(timeout=5)
+
+
+def test_what_the_socket_did_not_take_at_once_goes_first(hub: Hub) -> None:
+    loop = Loop()
+    conn, writes, sock = idle(hub, "alice", loop, room=10)
+    first = orjson.dumps(message(11, "r1")).decode()
+    hub.apply(message(11, "r1"), R1)
+    hub.apply(message(12, "r1"), R1)  # the queue is not empty: this one waits its turn
+    assert sock.now == [first[:10]]
+    assert wait_for(lambda: len(writes) == 2, 5)
+    assert writes[1][0] == first[10:].encode()  # the rest of the frame, as bytes, then the next
+    assert orjson.loads(writes[1][1])["pos"] == 12
+    conn.close()
+    assert conn.wait_written(timeout=5)
+
+
+def test_no_frame_is_written_at_once_past_one_the_writer_holds(hub: Hub) -> None:
+    loop = Loop()
+    conn = connect(hub, "alice")
+    sock, writes, release = Socket(), [], threading.Event()
+
+    def slow_send(frames) -> None:
+        release.wait(5)
+        writes.append([orjson.loads(frame)["type"] for frame in frames])
+
+    conn.attach(slow_send, lambda code, why: None, loop.spawn, sock.send_now)
+    loop.turn()  # the writer takes the hello and is stuck sending it
+    assert wait_for(lambda: conn.pending() == 0, 5)
+    hub.apply(message(11, "r1"), R1)
+    assert sock.now == []  # queued behind the hello the writer holds
+    release.set()
+    assert wait_for(lambda: len(writes) == 2, 5) and writes[1] == ["message"]
     conn.close()
     assert conn.wait_written(timeout=5)
 

@@ -31,3 +31,29 @@ def test_what_one_send_did_not_take_follows_before_the_next_write():
     writer.join(5)
     assert returned == [len(first), len(second)]
     assert bytes(received) == first + second
+
+
+def test_a_write_at_once_takes_what_fits_and_never_waits():
+    ours, peer = socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    ours.settimeout(5)
+    writes = _WholeWrites(ours)
+    assert writes.send_now(b"hello") == 5
+    big = b"x" * 2_000_000
+    taken = writes.send_now(big)
+    assert 0 < taken < len(big)  # what the buffer held, at once
+    assert writes.send_now(b"more") == 0  # the buffer is full: nothing, and no wait
+    assert peer.recv(5) == b"hello"
+    ours.close()
+    peer.close()
+
+
+def test_a_write_at_once_never_cuts_into_another_write():
+    ours, peer = socket.socketpair()
+    writes = _WholeWrites(ours)
+    with writes._lock:  # another write under way (a sendall waiting for room)
+        assert writes.send_now(b"frame") == 0
+    assert writes.send_now(b"frame") == 5
+    assert peer.recv(5) == b"frame"
+    ours.close()
+    peer.close()

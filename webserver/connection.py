@@ -73,8 +73,8 @@ class Connection:
     # Ten thousand idle connections each hold one: slots keep them to their fields.
     __slots__ = (
         "user", "token", "limit", "closed", "close_code", "close_reason", "last_pos", "catching_up",
-        "held", "_frames", "_lock", "_abort", "_send", "_close_socket", "_spawn", "_writing", "_wake",
-        "_waiting_since", "_retiring", "_written",
+        "held", "_frames", "_lock", "_abort", "_send", "_send_now", "_close_socket", "_spawn", "_writing",
+        "_in_send", "_wake", "_waiting_since", "_retiring", "_written",
     )  # fmt: skip
 
     def __init__(self, user: str, token: str, *, limit: int = OUTBOX_LIMIT, abort: Callable | None = None):
@@ -90,8 +90,9 @@ class Connection:
         self.catching_up = False
         self.held: list[tuple[int, str]] = []
         # A list, not a deque: an empty list holds no storage (a deque keeps a block of 64 slots),
-        # and the writer mostly takes the whole queue at once (_take).
-        self._frames: list[str] = []
+        # and the writer mostly takes the whole queue at once (_take). A frame is a str, or the
+        # bytes of one that went out in part (send_now, in attach).
+        self._frames: list[str | bytes] = []
         # Guards the queue against the writer's "empty, so I end" and the closing state: a frame
         # queued just as the writer ends starts a new one, never waits for nobody. An OS lock even
         # under gevent (a tenth of the cost of gevent's, on every frame queued): nothing between
@@ -99,10 +100,12 @@ class Connection:
         # still guards real threads (the unit tests).
         self._lock = _os_lock()
         self._abort = abort
-        self._send: Callable[[list[str]], Any] | None = None
+        self._send: Callable[[list[str | bytes]], Any] | None = None
+        self._send_now: Callable[[str], bytes | None] | None = None
         self._close_socket: Callable[[int, str], Any] | None = None
         self._spawn: Callable[[Callable[[], None]], Any] | None = None
         self._writing = False  # a writer is running (or about to)
+        self._in_send = False  # the writer holds frames it took and has not written yet
         self._wake: threading.Event | None = None  # the waiting writer's wake-up, while it waits
         self._waiting_since = 0.0
         self._retiring = False
@@ -110,27 +113,35 @@ class Connection:
 
     def attach(
         self,
-        send: Callable[[list[str]], Any],
+        send: Callable[[list[str | bytes]], Any],
         close: Callable[[int, str], Any],
         spawn: Callable[[Callable[[], None]], Any],
+        send_now: Callable[[str], bytes | None] | None = None,
     ) -> None:
         """Write to a socket from now on: ``send(frames)`` writes frames in one go, ``close(code,
         reason)`` closes it once the queue is sent, ``spawn(fn)`` runs the writer ``fn`` apart (a
-        greenlet under gevent, started at the next turn of the loop)."""
+        greenlet under gevent, started at the next turn of the loop). ``send_now(frame)``, if
+        given, writes a frame at once when the socket takes it without waiting, and returns None,
+        or else the framed bytes still to write: a frame queued while nothing waits and the writer
+        holds nothing goes that way, with no writer woken and no switch to it."""
         with self._lock:
             self._send, self._close_socket, self._spawn = send, close, spawn
+            self._send_now = send_now
             start = bool(self._frames) and self._claim_writer()
         if start:
             spawn(self._write)
 
-    def push(self, frame: str) -> bool:
-        """Queue a frame without waiting; a full queue closes the connection (returns False)."""
+    def push(self, frame: str, *, at_once: bool = True) -> bool:
+        """Queue a frame without waiting; a full queue closes the connection (returns False).
+
+        ``at_once``: write it now if the socket takes it (see :meth:`attach`); false for a frame
+        of a burst, which the writer then sends with the rest in one write."""
         if self.closed:
             return False
         if len(self._frames) >= self.limit:
             self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
             return False
-        self._queue(frame)
+        self._queue(frame, at_once)
         return True
 
     def put(self, frame: str, timeout: float | None = None) -> bool:
@@ -144,11 +155,12 @@ class Connection:
             time.sleep(PUT_RETRY)
         if self.closed:
             return False
-        self._queue(frame)
+        self._queue(frame, at_once=False)
         return True
 
-    def deliver(self, pos: int, frame: str) -> None:
-        """Queue one live event (hub lock held): in pos order, none twice, held during catch-up."""
+    def deliver(self, pos: int, frame: str, *, at_once: bool = True) -> None:
+        """Queue one live event (hub lock held): in pos order, none twice, held during catch-up;
+        ``at_once`` as for :meth:`push`."""
         if pos <= self.last_pos:
             return
         if self.catching_up:
@@ -157,7 +169,7 @@ class Connection:
                 self.close(CLOSE_TRY_AGAIN, "too slow, reconnect", abort=True)
             return
         self.last_pos = pos
-        self.push(frame)
+        self.push(frame, at_once=at_once)
 
     def close(self, code: int = CLOSE_NORMAL, reason: str = "", *, abort: bool = False) -> None:
         """Ask the writer to send what is queued, then close; ``abort`` drops the queue first."""
@@ -192,14 +204,20 @@ class Connection:
         """How many frames wait in the queue."""
         return len(self._frames)
 
-    def next_frames(self, most: int = WRITE_BATCH) -> list[str]:
+    def next_frames(self, most: int = WRITE_BATCH) -> list[str | bytes]:
         """Up to ``most`` frames off the queue, oldest first, without waiting (what a writer would
         send next); empty when none wait."""
         with self._lock:
             return self._take(most)
 
-    def _queue(self, frame: str) -> None:
+    def _queue(self, frame: str, at_once: bool) -> None:
         with self._lock:
+            idle = not (self._frames or self._in_send or self.closed)
+            if at_once and idle and self._send_now is not None:
+                rest = self._send_now(frame)
+                if rest is None:
+                    return
+                frame = rest
             self._frames.append(frame)
             start = self._spawn is not None and self._claim_writer()
             wake, self._wake = self._wake, None
@@ -225,7 +243,7 @@ class Connection:
         self._writing = True
         return True
 
-    def _take(self, most: int) -> list[str]:
+    def _take(self, most: int) -> list[str | bytes]:
         frames = self._frames
         if len(frames) <= most:
             self._frames = []
@@ -241,6 +259,7 @@ class Connection:
         while True:
             with self._lock:
                 frames = self._take(WRITE_BATCH)
+                self._in_send = bool(frames)
                 if frames:
                     self._retiring = False  # in use again: not idle after all
                 elif not self.closed:

@@ -102,11 +102,13 @@ class Hub:
             self._held = {}
             self.ready.set()
 
-    def apply(self, event: dict[str, Any], users: Iterable[str] | str) -> int:
+    def apply(self, event: dict[str, Any], users: Iterable[str] | str, *, burst: bool = False) -> int:
         """Apply one event of the log and deliver it to ``users``; returns how many got it.
 
         ``users`` are the usernames the backend says the event concerns, or
         :data:`~common.feed.EVERYONE`: every user with an open connection or a parked poll.
+        ``burst``: more events follow in this same turn; each connection's writer then sends them
+        together in one write, where a lone event is written to each socket at once.
         """
         pos = event.get("pos")
         if not isinstance(pos, int):
@@ -126,7 +128,7 @@ class Hub:
             count = 0
             for user in users:
                 for conn in self._conns.get(user, ()):
-                    conn.deliver(pos, frame)
+                    conn.deliver(pos, frame, at_once=not burst)
                     count += 1
                 count += self._waiters.hand(user, pos, frame)
             if self._held:
@@ -146,10 +148,11 @@ class Hub:
         with self._lock:
             if not self.ready.is_set():
                 return count
+            burst = len(items) > 1
             for event, users in items:
                 pos = event.get("pos")
                 if pos == self.pos + 1:
-                    count += self.apply(event, users)
+                    count += self.apply(event, users, burst=burst)
                 elif isinstance(pos, int) and pos > self.pos and len(self._held) < HELD_AT_MOST:
                     self._held[pos] = (event, users)
         return count
@@ -228,7 +231,7 @@ class Hub:
             conn.last_pos = max(conn.last_pos, cursor)
             held, conn.held, conn.catching_up = conn.held, [], False
             for pos, frame in held:
-                conn.deliver(pos, frame)
+                conn.deliver(pos, frame, at_once=False)
 
     def unregister(self, conn: Connection) -> None:
         """Forget a closed connection."""

@@ -104,9 +104,10 @@ class EventStream:
         after = self.hub.pos
         page = self.backend.addressed_events(after, wait=0 if self._behind else self.wait)
         applied = 0
+        burst = len(page.events) > 1
         for event, users in page.events:
             if event["pos"] > self.hub.pos:
-                self.hub.apply(event, users)
+                self.hub.apply(event, users, burst=burst)
                 applied += 1
         # Ask again at once only when this answer brought something: "more" with no events must
         # not turn the loop into a busy spin against the backend.

@@ -167,6 +167,9 @@ class _WholeWrites:
     def __init__(self, sock: socket.socket):
         self._sock = sock
         self._lock = threading.Lock()
+        # The OS socket below gevent's, which send_now writes without waiting; a plain socket (the
+        # threaded server of the unit tests) is its own.
+        self._raw = getattr(sock, "_sock", sock)
 
     def send(self, data: bytes) -> int:
         """Write all of ``data`` before any other write; returns its length, as ``send`` would.
@@ -181,6 +184,18 @@ class _WholeWrites:
             if sent < len(data):
                 self._sock.sendall(memoryview(data)[sent:])
         return len(data)
+
+    def send_now(self, data: bytes) -> int:
+        """Write what the kernel takes of ``data`` at once, without waiting, and only while no
+        other write is under way; returns how many bytes went (0 when none could)."""
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            return self._raw.send(data, socket.MSG_DONTWAIT)
+        except OSError:  # the buffer is full, or the peer is gone: the writer finds out which
+            return 0
+        finally:
+            self._lock.release()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -201,7 +216,7 @@ def _serve(ws: Any) -> None:
     conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
     # The writer exists only while the connection is in use (webserver.connection): a raw greenlet,
     # the cheapest gevent has, started at the next turn of the loop, so a burst goes in one write.
-    conn.attach(_batch_sender(ws), _closer(ws), _spawn)
+    conn.attach(_batch_sender(ws), _closer(ws), _spawn, _sender_now(ws))
     hub.register(conn, user, after, expires=expires)
     rate = current_app.config["WS_FRAME_RATE"]
     meter = FrameMeter(rate) if rate else None
@@ -241,12 +256,26 @@ def _batch_sender(ws: Any) -> Callable[[list[str]], None]:
     costs one framing, not a thousand.
     """
 
-    def send(frames: list[str]) -> None:
+    def send(frames: list[str | bytes]) -> None:
         if not ws.connected:
             raise ConnectionClosed(ws.close_reason, ws.close_message)
-        ws.sock.send(b"".join([text_frame(frame) for frame in frames]))
+        ws.sock.send(b"".join([frame if type(frame) is bytes else text_frame(frame) for frame in frames]))
 
     return send
+
+
+def _sender_now(ws: Any) -> Callable[[str], bytes | None]:
+    """Write one text frame at once if the socket takes it without waiting (see
+    :meth:`webserver.connection.Connection.attach`): None when all of it went, else the framed
+    bytes still to write. In a room of a thousand, a broadcast is then a thousand ``send`` calls
+    in the loop that applies it, with no writer greenlet woken for each connection."""
+
+    def send_now(frame: str) -> bytes | None:
+        data = text_frame(frame)
+        sent = ws.sock.send_now(data) if ws.connected else 0
+        return None if sent == len(data) else data[sent:] if sent else data
+
+    return send_now
 
 
 @functools.lru_cache(maxsize=FRAME_CACHE)
