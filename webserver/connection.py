@@ -9,7 +9,10 @@ once it has waited :data:`LINGER` seconds with nothing to send, :func:`retire_id
 (called every second) ends it. A busy connection thus wakes a waiting writer (the cheapest
 wake-up gevent has) rather than starting one per message, and an idle one holds no writer's
 stack. A burst (a page of the log the hub applies in one go) reaches each socket in one write:
-the writer runs only once the greenlet that queued the burst yields.
+the writer runs only once the greenlet that queued the burst yields. A lone frame (an ack, one
+live event) for a connection with nothing queued and nothing in its writer's hands is written at
+once instead, in the call that queued it, when the socket takes it without waiting (``send_now``):
+no writer is woken and no greenlet switched to, once per recipient of a broadcast.
 
 The queue is bounded: a connection whose queue overflows is a consumer that cannot keep up, and
 it is closed (it will reconnect with ``after`` and catch up from the backend), so memory stays
