@@ -42,7 +42,7 @@ TOKENIZE = "unicode61 remove_diacritics 2"
 # Events per transaction while catching up: big enough that a rebuild is not slowed by commits,
 # small enough that searches during it see progress every fraction of a second.
 BATCH = 2000
-# Seconds the follower sleeps at most between looks at the log (it is woken by every append).
+# Seconds the follower sleeps at most between looks at the log (an append wakes it).
 IDLE_WAIT = 0.5
 # Seconds the follower, woken by an append, waits for more before it indexes them in one
 # transaction: most of indexing a message is the transaction's, not the message's (docs/storage.md,

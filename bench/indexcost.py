@@ -98,7 +98,8 @@ def search_after_send(backend: Backend, count: int) -> tuple[list[int], int]:
     return took, missed
 
 
-async def main(messages: int, rounds: int, searches: int) -> None:
+async def measure(messages: int, rounds: int, searches: int) -> dict:
+    """On a fresh stack: the CPU figures of ``rounds`` rounds, then the searches after a send."""
     stack = Stack().start()
     try:
         users = await stack.sign_up(2, prefix="cost")
@@ -109,20 +110,16 @@ async def main(messages: int, rounds: int, searches: int) -> None:
         cpu_ms_per_message(backend, worker, thread, 50)  # warm up
         costs = [cpu_ms_per_message(backend, worker, thread, messages) for _ in range(rounds)]
         took, missed = search_after_send(backend, searches)
-        print(
-            orjson.dumps(
-                {
-                    "cpu_ms_per_message": [round(cost, 3) for cost, _ in costs],
-                    "median": round(statistics.median(cost for cost, _ in costs), 3),
-                    "index_thread_ms_per_message": [round(cost, 3) for _, cost in costs],
-                    "search_after_send": percentiles(took),
-                    "not_found": missed,
-                    "load": round(os.getloadavg()[0], 2),
-                }
-            ).decode()
-        )
     finally:
         stack.stop()
+    return {
+        "cpu_ms_per_message": [round(cost, 3) for cost, _ in costs],
+        "median": round(statistics.median(cost for cost, _ in costs), 3),
+        "index_thread_ms_per_message": [round(cost, 4) for _, cost in costs],
+        "search_after_send": percentiles(took),
+        "not_found": missed,
+        "load": round(os.getloadavg()[0], 2),
+    }
 
 
 if __name__ == "__main__":
@@ -131,4 +128,4 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="rounds of measured messages")
     parser.add_argument("--searches", type=int, default=100, help="messages searched for after sending")
     options = parser.parse_args()
-    asyncio.run(main(options.messages, options.rounds, options.searches))
+    print(orjson.dumps(asyncio.run(measure(options.messages, options.rounds, options.searches))).decode())
