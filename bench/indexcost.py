@@ -105,11 +105,14 @@ async def measure(messages: int, rounds: int, searches: int) -> dict:
         users = await stack.sign_up(2, prefix="cost")
         room = await stack.create_room("cost", users)
         backend = Backend(stack.backend.url, stack.cookies[users[0]].split("=", 1)[1], room)
-        worker = stack.backend.processes()[-1]
-        thread = index_thread(worker)
-        cpu_ms_per_message(backend, worker, thread, 50)  # warm up
-        costs = [cpu_ms_per_message(backend, worker, thread, messages) for _ in range(rounds)]
-        took, missed = search_after_send(backend, searches)
+        try:
+            worker = stack.backend.processes()[-1]
+            thread = index_thread(worker)
+            cpu_ms_per_message(backend, worker, thread, 50)  # warm up
+            costs = [cpu_ms_per_message(backend, worker, thread, messages) for _ in range(rounds)]
+            took, missed = search_after_send(backend, searches)
+        finally:
+            backend.pool.close()
     finally:
         stack.stop()
     return {
