@@ -4,7 +4,9 @@ One thread, started with :meth:`SearchIndex.start`, follows ``events.jsonl`` by 
 store has appended and fsynced: an acknowledgement never waits for the index. It indexes
 ``message`` records (the text and a file's name), replaces the text on ``edit``, removes the
 message on ``delete`` and ignores every other kind. Each batch is one transaction that also
-stores the last indexed ``pos``, so a restart resumes where the index stopped. At start the file
+stores the last indexed ``pos``, so a restart resumes where the index stopped. Once it follows the
+log, it lingers after an append for up to :data:`LINGER` so that one transaction takes every event
+appended meanwhile; a search waiting for the index cuts the linger short. At start the file
 is checked against the log: missing, unreadable, of another schema or another log, or ahead of
 the log, it is removed and rebuilt from ``pos`` 1, in the background while the backend serves.
 
@@ -40,8 +42,12 @@ TOKENIZE = "unicode61 remove_diacritics 2"
 # Events per transaction while catching up: big enough that a rebuild is not slowed by commits,
 # small enough that searches during it see progress every fraction of a second.
 BATCH = 2000
-# Seconds the follower sleeps at most between looks at the log (it is woken by every append).
+# Seconds the follower sleeps at most between looks at the log (an append wakes it).
 IDLE_WAIT = 0.5
+# Seconds the follower, woken by an append, waits for more before it indexes them in one
+# transaction: most of indexing a message is the transaction's, not the message's (docs/storage.md,
+# "Lag"). No search waits for it: one that needs the index at the log's end cuts it short.
+LINGER = 0.2
 # Further behind the log than this, the index is caught up by a process of its own
 # (backend/searchbuild.py), so that a rebuild does not slow the backend's requests.
 SEPARATE_BUILD_OVER = 20_000
@@ -78,6 +84,7 @@ class SearchIndex:
         self.readers = Readers(path)  # the request threads' connections
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._awaited = 0  # the highest pos a search has waited for
         self._separate = True  # catch up in another process when far behind (until that fails)
         self.building_apart = False  # that process is running now
 
@@ -92,7 +99,9 @@ class SearchIndex:
 
     def stop(self, timeout: float = 10) -> None:
         """Stop the follower; what it committed stays."""
-        self._stopping = True
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()  # a lingering follower stops at once
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
@@ -167,8 +176,19 @@ class SearchIndex:
                         self.following = True
                         self._changed.notify_all()
                 self._source.wait_past(end, IDLE_WAIT)
+                if self._source.pos > end:
+                    self._linger()
                 continue
             self._index(db, self.indexed + 1, min(end, self.indexed + BATCH))
+
+    def _linger(self) -> None:
+        """Let events gather for one transaction: until :data:`LINGER` passed, a search waits or we stop.
+
+        What is appended meanwhile is in the log only: stopped (or killed) now, the index resumes
+        from the ``pos`` it committed last.
+        """
+        with self._changed:
+            self._changed.wait_for(lambda: self._stopping or self._awaited > self.indexed, LINGER)
 
     def _build_apart(self, upto: int) -> None:
         """Run backend/searchbuild.py up to event ``upto`` and wait for it (stopped with us)."""
@@ -255,10 +275,13 @@ class SearchIndex:
         """Wait until everything up to ``pos`` is indexed; False if it is not.
 
         While another process rebuilds the index (far behind the log) a search does not wait: it
-        says it is partial. Otherwise the index is milliseconds behind, and waiting for it lets
-        the sender of a message find it.
+        says it is partial. Otherwise the index is at most a linger behind, which the wait cuts
+        short, and waiting for it lets the sender of a message find it.
         """
         with self._changed:
+            if pos > self._awaited:
+                self._awaited = pos
+                self._changed.notify_all()  # a lingering follower indexes now
             self._changed.wait_for(lambda: self.indexed >= pos or self.building_apart, timeout)
             return self.indexed >= pos
 

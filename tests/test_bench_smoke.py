@@ -1,4 +1,5 @@
-"""Small runs of benchmark scenarios 1, 8 and 11 against the real processes, so the benchmark cannot rot.
+"""Small runs of benchmark scenarios 1, 8 and 11 and of ``bench.indexcost`` against the real processes,
+so the benchmark cannot rot.
 
 Ten clients in one room, 50 messages a second for 2 seconds, through the load generator that
 ``make bench`` uses: every message must be acknowledged, stored once and delivered exactly once to
@@ -14,6 +15,7 @@ import pytest
 
 from bench.cluster import REDIS_SERVER, scenario_11
 from bench.fanout import fanout
+from bench.indexcost import measure
 from bench.lifecycle import lifecycle
 from bench.procs import raise_nofile
 from bench.report import table, usage_table
@@ -103,3 +105,12 @@ def test_several_front_servers_smoke_delivers_every_message_once_on_every_front(
     assert result["cross"]["same_front"]["count"] == result["cross"]["cross_front"]["count"] == 200
     assert "11. Several front servers" in table({"11": result})
     assert "11. workers_2" in usage_table({"11": result})
+
+
+def test_index_cost_smoke_reads_the_worker_and_its_index_thread_and_finds_every_message():
+    result = asyncio.run(measure(messages=20, rounds=2, searches=5))
+    totals, threads = result["cpu_ms_per_message"], result["index_thread_ms_per_message"]
+    assert len(totals) == len(threads) == 2
+    assert all(0 < thread < total for thread, total in zip(threads, totals, strict=True))
+    assert result["search_after_send"]["count"] == 5
+    assert result["not_found"] == 0

@@ -7,6 +7,7 @@ for ``q`` by anyone in every room would find.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -30,6 +31,15 @@ def results(store: Store, q: str) -> list[int]:
     """The pos of every message matching ``q``, newest first, once the index has caught up."""
     caught_up(store)
     return store.search.search(fts.match_expression(q), None, 1000)
+
+
+def committed(directory: Path) -> int:
+    """The last pos the index file holds, as another process reading it sees it."""
+    db = sqlite3.connect(directory / INDEX_FILE)
+    try:
+        return int(db.execute("SELECT value FROM meta WHERE key = 'pos'").fetchone()[0])
+    finally:
+        db.close()
 
 
 def general(store: Store) -> str:
@@ -156,6 +166,66 @@ def test_edits_and_deletions_survive_a_rebuild(store_dir, where, monkeypatch):
     store = open_store(store_dir)
     try:
         assert {q: results(store, q) for q in expected} == expected
+    finally:
+        store.close()
+
+
+def test_following_the_log_one_transaction_takes_what_was_appended_during_the_linger(store_dir, monkeypatch):
+    store = open_store(store_dir)
+    try:
+        room = general(store)
+        caught_up(store)
+        monkeypatch.setattr(searchindex, "LINGER", 2)
+        before = store.pos
+        sent = []
+        for i in range(5):  # apart, as people send: time enough to commit each on its own
+            sent.append(store.post_message("alice", room, f"batched {i}", f"b{i}")[0]["pos"])
+            time.sleep(0.05)
+        seen = [committed(store_dir)]
+        deadline = time.monotonic() + 10
+        while seen[-1] < store.pos and time.monotonic() < deadline:
+            time.sleep(0.005)
+            if committed(store_dir) != seen[-1]:
+                seen.append(committed(store_dir))
+        assert seen == [before, store.pos]  # nothing, then all five at once
+        assert results(store, "batched") == sent[::-1]
+    finally:
+        store.close()
+
+
+def test_a_search_waiting_for_the_index_cuts_the_linger_short(store_dir, monkeypatch):
+    store = open_store(store_dir)
+    try:
+        room = general(store)
+        caught_up(store)
+        monkeypatch.setattr(searchindex, "LINGER", 10)
+        message, _ = store.post_message("alice", room, "urgent words", "u1")
+        time.sleep(0.1)
+        assert store.search.indexed < message["pos"]  # lingering
+        started = time.monotonic()
+        assert store.search.wait_for(message["pos"], 5)
+        assert time.monotonic() - started < 1
+        assert store.search.search(fts.match_expression("urgent"), None, 10) == [message["pos"]]
+    finally:
+        store.close()
+
+
+def test_stopping_during_a_linger_is_prompt_and_loses_nothing(store_dir, monkeypatch):
+    store = open_store(store_dir)
+    room = general(store)
+    caught_up(store)
+    monkeypatch.setattr(searchindex, "LINGER", 10)
+    message, _ = store.post_message("alice", room, "lingering words", "l1")
+    time.sleep(0.1)
+    started = time.monotonic()
+    store.close()
+    assert time.monotonic() - started < 1
+    # The message is in the log only, as after a crash during the linger: the index resumes.
+    assert committed(store_dir) == message["pos"] - 1
+    store = open_store(store_dir)
+    try:
+        assert results(store, "lingering") == [message["pos"]]
+        assert store.search.rebuilds == 0
     finally:
         store.close()
 
