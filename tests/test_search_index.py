@@ -170,12 +170,18 @@ def test_edits_and_deletions_survive_a_rebuild(store_dir, where, monkeypatch):
         store.close()
 
 
-def test_following_the_log_one_transaction_takes_what_was_appended_during_the_linger(store_dir, monkeypatch):
+def following(store_dir: Path, monkeypatch, linger: float) -> tuple[Store, str]:
+    """A store whose index follows the log and lingers ``linger`` s after an append, and its general."""
     store = open_store(store_dir)
+    room = general(store)
+    caught_up(store)
+    monkeypatch.setattr(searchindex, "LINGER", linger)
+    return store, room
+
+
+def test_following_the_log_one_transaction_takes_what_was_appended_during_the_linger(store_dir, monkeypatch):
+    store, room = following(store_dir, monkeypatch, 2)
     try:
-        room = general(store)
-        caught_up(store)
-        monkeypatch.setattr(searchindex, "LINGER", 2)
         before = store.pos
         sent = []
         for i in range(5):  # apart, as people send: time enough to commit each on its own
@@ -194,11 +200,8 @@ def test_following_the_log_one_transaction_takes_what_was_appended_during_the_li
 
 
 def test_a_search_waiting_for_the_index_cuts_the_linger_short(store_dir, monkeypatch):
-    store = open_store(store_dir)
+    store, room = following(store_dir, monkeypatch, 10)
     try:
-        room = general(store)
-        caught_up(store)
-        monkeypatch.setattr(searchindex, "LINGER", 10)
         message, _ = store.post_message("alice", room, "urgent words", "u1")
         time.sleep(0.1)
         assert store.search.indexed < message["pos"]  # lingering
@@ -211,10 +214,7 @@ def test_a_search_waiting_for_the_index_cuts_the_linger_short(store_dir, monkeyp
 
 
 def test_stopping_during_a_linger_is_prompt_and_loses_nothing(store_dir, monkeypatch):
-    store = open_store(store_dir)
-    room = general(store)
-    caught_up(store)
-    monkeypatch.setattr(searchindex, "LINGER", 10)
+    store, room = following(store_dir, monkeypatch, 10)
     message, _ = store.post_message("alice", room, "lingering words", "l1")
     time.sleep(0.1)
     started = time.monotonic()
