@@ -57,3 +57,19 @@ def test_a_write_at_once_never_cuts_into_another_write():
     assert peer.recv(5) == b"frame"
     ours.close()
     peer.close()
+
+
+def test_a_socket_of_another_kind_is_never_written_at_once():
+    """A TLS socket's bytes must go through its encryption: only send writes it."""
+
+    class Wrapped(socket.socket):
+        pass
+
+    ours, peer = socket.socketpair()
+    wrapped = Wrapped(fileno=ours.detach())
+    writes = _WholeWrites(wrapped)
+    assert writes.send_now(b"frame") == 0
+    assert writes.send(b"frame") == 5
+    assert peer.recv(5) == b"frame"
+    wrapped.close()
+    peer.close()

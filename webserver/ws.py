@@ -167,9 +167,10 @@ class _WholeWrites:
     def __init__(self, sock: socket.socket):
         self._sock = sock
         self._lock = threading.Lock()
-        # The OS socket below gevent's, which send_now writes without waiting; a plain socket (the
-        # threaded server of the unit tests) is its own.
-        self._raw = getattr(sock, "_sock", sock)
+        # What send_now writes without waiting: the OS socket below gevent's, or a plain socket
+        # itself (the threaded server of the unit tests). Any other kind (a TLS socket, whose
+        # bytes must go through its encryption) has none, and all its writes go through send.
+        self._raw = getattr(sock, "_sock", sock) if type(sock) is socket.socket else None
 
     def send(self, data: bytes) -> int:
         """Write all of ``data`` before any other write; returns its length, as ``send`` would.
@@ -188,7 +189,7 @@ class _WholeWrites:
     def send_now(self, data: bytes) -> int:
         """Write what the kernel takes of ``data`` at once, without waiting, and only while no
         other write is under way; returns how many bytes went (0 when none could)."""
-        if not self._lock.acquire(blocking=False):
+        if self._raw is None or not self._lock.acquire(blocking=False):
             return 0
         try:
             return self._raw.send(data, socket.MSG_DONTWAIT)
