@@ -111,9 +111,12 @@ def share() -> BackendShare:
 
 
 def _caller(token: str | None) -> str | None:
-    """Whose share a call counts against: the signed-in user's, or None (the total only)."""
-    user = current_app.extensions["chat.sessions"].user_for(token) if token else None
-    return user["username"] if user else None
+    """Whose share a call counts against: the signed-in user's, or None (the total only).
+
+    Known without a backend call once the token's user was ever looked up (its WebSocket's
+    handshake, an earlier call): :meth:`~webserver.sessions.SessionCache.owner`.
+    """
+    return current_app.extensions["chat.sessions"].owner(token) if token else None
 
 
 def raw_path() -> str:
