@@ -67,6 +67,7 @@ async def lifecycle(
     locks = [asyncio.Lock() for _ in cookies]  # one request at a time on each keep-alive client
     try:
         await pool.open(cookies, clients)
+        await asyncio.gather(*(client.connect() for client in http))  # as open pages hold theirs
         await asyncio.sleep(0.5)
         run = LifecycleRun(room)
         for i in range(clients):

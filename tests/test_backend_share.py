@@ -1,13 +1,18 @@
-"""Unit tests of each user's share of the backend: calls in flight per user and in all."""
+"""Each user's share of the backend: calls in flight per user and in all, and whose share a call is."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from live_procs import INTERNAL_SECRET
 
+from common import secret
 from common.errors import ApiError
+from tests.live_http import sign_in
+from webserver.backend_client import BackendClient, BackendUnavailable
 from webserver.backend_share import BackendShare
+from webserver.sessions import SessionCache
 
 
 def test_one_user_past_its_share_is_refused_at_once_and_others_go_on() -> None:
@@ -60,3 +65,22 @@ def test_a_failing_call_gives_its_place_back() -> None:
         raise RuntimeError("the backend went away")
     with share.call("alice"):
         pass
+
+
+@pytest.mark.live
+def test_whose_share_a_call_is_is_asked_of_the_backend_once_per_token(start_backend) -> None:
+    """The token's user, as found once, past the cache's seconds; a forgotten token is asked again."""
+    backend = start_backend()
+    alice = sign_in(backend.url, headers={secret.HEADER: INTERNAL_SECRET})
+    token = alice.answer.json()["session"]["token"]
+    # ttl=0: every answer is out of date as soon as it is held
+    cache = SessionCache(BackendClient(backend.url, internal_secret=INTERNAL_SECRET), ttl=0)
+    assert cache.owner(token) == alice.username
+    assert cache.owner("no-such-token-0123456789") is None
+    backend.stop()
+    assert cache.owner(token) == alice.username  # not asked: the backend is gone
+    with pytest.raises(BackendUnavailable):
+        cache.session_for(token)  # what grants access still asks
+    cache.forget(token)  # signed out through this server
+    with pytest.raises(BackendUnavailable):
+        cache.owner(token)

@@ -9,12 +9,15 @@ every client. Timing is not asserted here; that is the benchmark's job.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from pathlib import Path
 
 import pytest
 
 from bench.cluster import REDIS_SERVER, scenario_11
 from bench.fanout import fanout
+from bench.http import HttpClient
 from bench.indexcost import measure
 from bench.lifecycle import lifecycle
 from bench.procs import raise_nofile
@@ -83,6 +86,33 @@ def test_lifecycle_smoke_delivers_every_update_once_to_every_client():
     assert result["update_deliveries"] == result["update_expected"] == 10 * result["changes"]
     assert (result["update_lost"], result["update_duplicates"]) == (0, 0)
     assert result["errors"] == {} and result["dropped_connections"] == 0
+
+
+def test_a_request_leaves_before_the_client_first_waits():
+    """On an open connection the request is written at once, so scenario 8's clock, read just
+    before the call, times an update from when its request left, as a message's from its frame."""
+
+    async def run() -> bytes:
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            client = HttpClient(f"http://127.0.0.1:{listener.getsockname()[1]}")
+            await client.connect()
+            peer, _ = listener.accept()
+            seen: list[bytes] = []
+
+            def look() -> None:  # runs at the event loop's next turn, before any later-started task
+                try:
+                    seen.append(peer.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+                except BlockingIOError:
+                    seen.append(b"")
+
+            with peer:
+                asyncio.get_running_loop().call_soon(look)
+                with contextlib.suppress(TimeoutError):
+                    await client.request("GET", "/healthz", timeout=0.2)  # never answered
+                await client.close()
+            return seen[0]
+
+    assert asyncio.run(run()).startswith(b"GET /healthz HTTP/1.1\r\n")
 
 
 @pytest.mark.skipif(not Path(REDIS_SERVER).exists(), reason="redis-server is not installed")

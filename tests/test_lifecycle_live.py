@@ -11,9 +11,12 @@ answered survives ``kill -9`` of the backend.
 from __future__ import annotations
 
 import json
+import select
+import socket
+import struct
 import threading
 import time
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -110,6 +113,65 @@ def test_changes_reach_members_live_and_on_catch_up(live, http_user, stack):
     b.send({"type": "send", "room": room, "text": "replying", "client_id": "re-2", "reply_to": 7})
     error = b.expect("error")
     assert error["client_id"] == "re-2" and error["error"]["code"] == "validation_error"
+
+
+# Linux's SO_TIMESTAMPNS (and its SCM_ message), which the socket module does not name: each read
+# comes with the time the kernel received its first byte, as a struct timespec.
+SO_TIMESTAMPNS = 35
+
+
+def raw_socket(url: str, head: str, token: str) -> socket.socket:
+    """A socket to the front server at ``url`` that has sent ``head`` (a request: its line, headers
+    and body) with the session cookie added; each read is stamped with its arrival (see below)."""
+    parts = urlsplit(url)
+    sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    host = f"Host: {parts.hostname}:{parts.port}\r\nCookie: chat_session={token}\r\n"
+    sock.sendall(head.replace("\r\n", "\r\n" + host, 1).encode())
+    return sock
+
+
+def arrived(sock: socket.socket, quiet: float) -> tuple[bytes, int]:
+    """Everything that comes on ``sock`` until nothing more does for ``quiet`` seconds (or it is
+    closed), and when the kernel received its first byte (ns of CLOCK_REALTIME; 0 for nothing)."""
+    data, first = b"", 0
+    while select.select([sock], [], [], quiet)[0]:
+        chunk, ancillary, _, _ = sock.recvmsg(1 << 20, socket.CMSG_SPACE(16))
+        for level, kind, stamp in ancillary:
+            if (level, kind) == (socket.SOL_SOCKET, SO_TIMESTAMPNS) and not first:
+                seconds, nanoseconds = struct.unpack("qq", stamp[:16])
+                first = seconds * 10**9 + nanoseconds
+        if not chunk:
+            break
+        data += chunk
+    return data, first
+
+
+def test_the_room_gets_a_change_before_its_author_gets_the_answer(live, http_user):
+    """The front server broadcasts a change it relays before it answers the call (as a message's
+    frames go out in the turn that acks it): the kernel receives the member's ``update`` frame
+    before the author's answer. Each edit may reach the hub by either path first (the relayed
+    answer or the hub's feed), so several are made."""
+    alice, bob = http_user("alice"), http_user("bob")
+    room = make_room(alice, [bob])
+    seqs = [post(alice, room, f"draft {n}")["seq"] for n in range(8)]
+    upgrade = (
+        "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with raw_socket(live.url, upgrade, bob.token) as ws:
+        assert arrived(ws, 0.5)[0].startswith(b"HTTP/1.1 101")  # and the hello, presence
+        for n, seq in enumerate(seqs):
+            text = json.dumps({"text": f"edit {n}"})
+            head = (
+                f"PATCH /api/rooms/{room}/messages/{seq} HTTP/1.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(text)}\r\nConnection: close\r\n\r\n{text}"
+            )
+            with raw_socket(live.url, head, alice.token) as call:
+                answer, answered = arrived(call, 0.5)
+            frame, broadcast = arrived(ws, 0.2)
+            assert answer.startswith(b"HTTP/1.1 200") and f'"text":"edit {n}"'.encode() in frame, frame
+            assert 0 < broadcast < answered, (n, answered - broadcast)
 
 
 def test_a_change_that_was_answered_survives_kill_9(live, http_user, data_dir):

@@ -132,6 +132,23 @@ class SessionCache:
             self._sessions[digest] = (until, session)
         return session
 
+    def owner(self, token: str) -> str | None:
+        """The username ``token`` belongs to, from any answer still held, however old; the backend
+        is asked (as :meth:`session_for` does) only when none is held. None: no valid session.
+
+        Only for counting a relayed call against its user's share of the backend
+        (:mod:`webserver.backend_share`), where the answer's age does not matter: a token belongs
+        to one user for its whole life, and whether it is still valid is judged by the backend on
+        the call itself. An answer outlives :data:`CACHE_SECONDS` here until a sweep or a sign-out
+        drops it, so a user's edits and reactions cost no extra backend call. Anything that grants
+        access uses :meth:`session_for`. Raises :class:`BackendUnavailable` when it must ask and
+        the backend cannot tell.
+        """
+        with self._lock:
+            cached = self._sessions.get(token_digest(token))
+        session = cached[1] if cached is not None else self.session_for(token)
+        return session.user.get("username") if session else None
+
     def forget(self, token: str | None) -> None:
         """Drop what is cached for ``token`` (after a sign-out through this server)."""
         if token:
