@@ -10,7 +10,6 @@ error codes, rate limits) is the backend's answer, relayed unchanged, so the rul
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote, urlsplit
 
 import orjson
@@ -148,16 +147,10 @@ def reply(answer: BackendResponse) -> Response:
     """The backend's answer as the front server's: status, JSON body, Retry-After and Allow.
 
     What the call appended (a message, an edit, a room) is taken out of the body and broadcast
-    now, rather than after the log's round (docs/realtime.md). The broadcast goes out before the
-    answer: the connections' writers are let run first, as they are after a ``send`` frame.
+    now, rather than after the log's round (docs/realtime.md): to an idle socket it is written
+    in this call, before the answer.
     """
-    handed = take_addressed(answer.body)
-    if handed:
-        current_app.extensions["chat.hub"].apply_ahead(handed)
-        # Under gevent a yield to the loop: the writers the broadcast woke (or the stream's, when
-        # it applied these events first) send before this answer and its request's remaining
-        # work (about 0.3 ms under load in scenario 8, docs/benchmark.md).
-        time.sleep(0)
+    current_app.extensions["chat.hub"].apply_ahead(take_addressed(answer.body))
     if 300 <= answer.status < 400:
         # The backend redirects only to tidy a path (merged slashes, as from an encoded "/" in a
         # room id); no such path is an API route as asked.
