@@ -67,9 +67,12 @@ class Handoffs:
 
     def end(self) -> None:
         """The call is over: take back what its answer did not carry, and wake the long-polls."""
-        front, positions = getattr(self._call, "front", None), getattr(self._call, "positions", ())
+        front = getattr(self._call, "front", None)
+        if front is None:  # every request ends here; most were relayed by no front server
+            return
+        positions = self._call.positions
         self._call.front, self._call.positions = None, []
-        if front is None or not positions:
+        if not positions:
             return
         with self._changed:
             self._handed.get(front, set()).difference_update(positions)

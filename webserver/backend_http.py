@@ -109,7 +109,6 @@ class BackendHttp:
         # Told the seconds each stored message took, from the call to the answer: the delay the
         # chat feels, which files yield to (webserver/file_pacing.py).
         self._on_message_stored = on_message_stored
-        self._has_secret = bool(internal_secret)
         # Sent on every call: the internal secret (common/secret.py), which the backend asks for
         # when it has one, and this front server's id (common/feed.py), by which the backend knows
         # which events it hands back in answers.
@@ -246,7 +245,7 @@ class BackendHttp:
         as it is, it would sign every user out. Callers get a 503 and the operator the cause.
         """
         if answer.status == 401 and answer.headers.get(secret.HEADER) == secret.REFUSED:
-            which = "a different one" if self._has_secret else "none"
+            which = "a different one" if secret.HEADER in self._every_call_headers else "none"
             raise BackendUnavailable(
                 f"The backend at {self.base_url} refused this front server's internal secret (this "
                 f"front server has {which}); give both processes the same --internal-secret "

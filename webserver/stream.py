@@ -103,12 +103,10 @@ class EventStream:
         """One long-poll: apply what it brings; returns how many events were new."""
         after = self.hub.pos
         page = self.backend.addressed_events(after, wait=0 if self._behind else self.wait)
-        applied = 0
-        burst = len(page.events) > 1
-        for event, users in page.events:
-            if event["pos"] > self.hub.pos:
-                self.hub.apply(event, users, burst=burst)
-                applied += 1
+        # Those the hub has not applied yet (it may have had some ahead, from relayed answers).
+        fresh = [(event, users) for event, users in page.events if event["pos"] > self.hub.pos]
+        for event, users in fresh:
+            self.hub.apply(event, users, burst=len(fresh) > 1)
         # Ask again at once only when this answer brought something: "more" with no events must
         # not turn the loop into a busy spin against the backend.
         self._behind = page.more and bool(page.events)
@@ -117,7 +115,7 @@ class EventStream:
             # matched up; say so loudly rather than silently showing nothing new.
             log.error("event stream: backend pos %s is behind the hub's %s", page.pos, after)
             time.sleep(BACKOFF_MAX)
-        return applied
+        return len(fresh)
 
     def _sweep(self) -> None:
         while not self._stopping.wait(SWEEP_EVERY):
