@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import orjson
 import urllib3
 
+from bench.disk import fsync_times
 from bench.procs import INTERNAL_SECRET
 from bench.stack import Stack
 from bench.stats import percentiles
@@ -24,21 +25,6 @@ from common.secret import HEADER
 
 PROBES = 200
 GAP_S = 0.005  # between two probes, so that each one is alone
-LINE = b"x" * 300 + b"\n"  # about a chat message's line
-
-
-def _fsync_alone(directory: str) -> list[int]:
-    path = os.path.join(directory, "bench-fsync-probe")
-    took = []
-    with open(path, "ab", buffering=0) as out:
-        for _ in range(PROBES):
-            out.write(LINE)
-            started = time.perf_counter_ns()
-            os.fsync(out.fileno())
-            took.append(time.perf_counter_ns() - started)
-            time.sleep(GAP_S)
-    os.unlink(path)
-    return took
 
 
 def _headers(token: str) -> dict[str, str]:
@@ -49,11 +35,7 @@ def _headers(token: str) -> dict[str, str]:
 def _backend_posts(backend_url: str, token: str, room: str) -> list[int]:
     address = urlsplit(backend_url)
     pool = urllib3.HTTPConnectionPool(address.hostname, address.port, maxsize=1)
-    headers = {
-        "Authorization": f"Bearer {token}",
-        "Content-Type": "application/json",
-        HEADER: INTERNAL_SECRET,
-    }
+    headers = _headers(token)
     took = []
     try:
         for number in range(PROBES):
@@ -73,7 +55,7 @@ def _backend_posts(backend_url: str, token: str, room: str) -> list[int]:
 async def ack_path(stack: Stack, user: str, room: str) -> dict:
     """The fsync of a small append on the data directory's disk, and the backend's message POST."""
     token = stack.cookies[user].split("=", 1)[1]
-    fsync = await asyncio.to_thread(_fsync_alone, str(stack.data_dir))
+    fsync = await asyncio.to_thread(fsync_times, str(stack.data_dir), PROBES, GAP_S)
     posts = await asyncio.to_thread(_backend_posts, stack.backend.url, token, room)
     return {"fsync_alone": percentiles(fsync), "backend_post": percentiles(posts)}
 
