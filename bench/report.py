@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import orjson
 
+from bench.disk import CALM_DISK_MS
 from bench.procs import ROOT
 
 RESULTS = ROOT / "bench" / "results"
@@ -60,6 +61,8 @@ def _row1(r):
     got = (
         f"{len(rounds)} rounds, ours/floor p99 ms: {per_round}; worst p99 {worst} ms "
         f"(best {r['best_p99_ms']}), floor's worst {floor} ms: {r['worst_ratio']}x; "
+        f"on a calm disk (no fsync over {CALM_DISK_MS} ms), {r.get('calm_disk_rounds')} rounds, worst p99 "
+        f"{r.get('calm_disk_worst_p99_ms')} ms: {r.get('calm_disk_worst_ratio')}x; "
         f"p50 {', '.join(str(x['ours']['latency']['p50_ms']) for x in rounds)} ms; "
         f"{rounds[-1]['ours']['deliveries_per_s']}/s; lost {lost}, dup {dup}"
     )

@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from bench.ackpath import ack_path
-from bench.disk import DiskWatch
+from bench.disk import CALM_DISK_MS, DiskWatch
 from bench.fanout import fanout
 from bench.procs import Server
 from bench.stack import Stack
@@ -113,20 +113,25 @@ async def _beside(watch: DiskWatch, run: Awaitable[dict]) -> dict:
 
 
 def tails(rounds: list[dict]) -> dict:
-    """Worst and best p99 of ours and of the floor over the rounds, and their ratio."""
+    """Worst and best p99 of ours and of the floor over the rounds, and their ratio; and the worst
+    of ours over the rounds that ran on a calm disk, for a tail of our own beside the disk's."""
 
-    def p99s(side: str) -> list[float]:
-        return [r[side]["latency"]["p99_ms"] for r in rounds if r[side]["latency"]["p99_ms"] is not None]
+    def p99s(side: str, chosen: list[dict]) -> list[float]:
+        return [r[side]["latency"]["p99_ms"] for r in chosen if r[side]["latency"]["p99_ms"] is not None]
 
-    ours, floor = p99s("ours"), p99s("floor")
+    ours, floor = p99s("ours", rounds), p99s("floor", rounds)
     if not ours or not floor:
         return {"worst_p99_ms": None, "floor_worst_p99_ms": None, "worst_ratio": None}
+    calm = p99s("ours", [r for r in rounds if (r["ours"].get("disk_slowest_fsync_ms") or 0) < CALM_DISK_MS])
     return {
         "worst_p99_ms": max(ours),
         "best_p99_ms": min(ours),
         "floor_worst_p99_ms": max(floor),
         "floor_best_p99_ms": min(floor),
         "worst_ratio": round(max(ours) / max(floor), 2),
+        "calm_disk_rounds": len(calm),
+        "calm_disk_worst_p99_ms": max(calm, default=None),
+        "calm_disk_worst_ratio": round(max(calm) / max(floor), 2) if calm else None,
     }
 
 

@@ -1,10 +1,12 @@
-"""The benchmark's disk timings: the fsyncs scenario 4 times alone and scenario 1's disk watch."""
+"""The benchmark's disk timings: the fsyncs scenario 4 times alone, scenario 1's disk watch, and its
+rounds on a calm disk."""
 
 from __future__ import annotations
 
 import time
 
 from bench.disk import DiskWatch, fsync_times
+from bench.scenarios import tails
 
 
 def test_fsync_times_times_each_append_and_leaves_no_file(tmp_path):
@@ -32,3 +34,28 @@ def test_the_disk_watch_reports_the_slowest_fsync_that_overlapped_a_window(tmp_p
     assert watch.slowest_ms(after, after + 10**9) is None
     assert watch.slowest_ms(before - 10**9, before) is None
     assert list(tmp_path.iterdir()) == []
+
+
+def _round(ours_p99: float, floor_p99: float, disk_ms: float | None) -> dict:
+    return {
+        "ours": {"latency": {"p99_ms": ours_p99}, "disk_slowest_fsync_ms": disk_ms},
+        "floor": {"latency": {"p99_ms": floor_p99}, "disk_slowest_fsync_ms": disk_ms},
+    }
+
+
+def test_scenario_1_sets_the_rounds_on_a_calm_disk_beside_all_of_them():
+    rounds = [_round(8.0, 6.0, 3.0), _round(240.0, 7.0, 300.0), _round(9.0, 5.0, 12.0)]
+
+    figures = tails(rounds)
+
+    assert (figures["worst_p99_ms"], figures["floor_worst_p99_ms"]) == (240.0, 7.0)
+    assert figures["worst_ratio"] == 34.29
+    assert figures["calm_disk_rounds"] == 2
+    assert (figures["calm_disk_worst_p99_ms"], figures["calm_disk_worst_ratio"]) == (9.0, 1.29)
+
+
+def test_without_a_calm_round_scenario_1_says_so():
+    figures = tails([_round(240.0, 7.0, 300.0)])
+
+    assert figures["calm_disk_rounds"] == 0
+    assert figures["calm_disk_worst_p99_ms"] is None and figures["calm_disk_worst_ratio"] is None
