@@ -13,6 +13,7 @@ import platform
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from bench import procs, wsload
 from bench.capacity import scenario_3
 from bench.cluster import scenario_11
+from bench.disk import DiskWatch
 from bench.history import scenario_5
 from bench.lifecycle import scenario_8
 from bench.polling import scenario_6
@@ -111,6 +113,9 @@ async def run(args: argparse.Namespace) -> dict:
     sizes = SIZES["full" if args.full else "default"]
     wsload.COMPRESSION = None if args.no_compression else "deflate"
     procs.PAUSE_LOG_MS = args.log_pauses
+    # On the disk of the stacks' data directories, which are made in the same temporary directory.
+    disk_dir = tempfile.mkdtemp(prefix="chat-bench-disk-")
+    procs.DISK = DiskWatch(disk_dir).start()
     stack = floor = None
     results: dict = {}
     try:
@@ -155,6 +160,8 @@ async def run(args: argparse.Namespace) -> dict:
         for server in (floor, stack):
             if server is not None:
                 server.stop()
+        procs.DISK.stop()
+        os.rmdir(disk_dir)
     return results
 
 

@@ -3,9 +3,9 @@
 The backend acknowledges and broadcasts a message only once its append is fsynced
 (docs/storage.md), so a flush of the disk that takes 100 ms holds every message stored meanwhile,
 and the floor relay, which stores nothing, never meets it. Scenario 4 times such fsyncs one after
-another, alone (:func:`fsync_times`); scenario 1 keeps a :class:`DiskWatch` going through its
-rounds and reports the slowest fsync of each, so a stalled round shows whether the disk stalled
-with it.
+another, alone (:func:`fsync_times`); while ``python -m bench`` runs, a :class:`DiskWatch` goes on
+beside every scenario, and each measured run reports the slowest fsync it saw
+(:class:`bench.procs.Meter`), so a stalled run shows whether the disk stalled with it.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from pathlib import Path
 import psutil
 import requests
 
+from bench.disk import DiskWatch
+
 ROOT = Path(__file__).resolve().parent.parent
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
@@ -53,6 +55,8 @@ def _child_setup() -> None:
 
 # Set by ``--log-pauses MS``: servers log each garbage collection longer than that (common/pauses.py).
 PAUSE_LOG_MS: float | None = None
+# Set while ``python -m bench`` runs: every :class:`Meter` reports the slowest fsync it saw.
+DISK: DiskWatch | None = None
 
 
 class Server:
@@ -187,11 +191,13 @@ def generator_cpu_seconds() -> float:
 
 
 class Meter:
-    """CPU and memory of the generator and the servers across one scenario."""
+    """CPU and memory of the generator and the servers across one scenario, and the slowest fsync
+    of the disk meanwhile (:data:`DISK`)."""
 
     def __init__(self, servers: dict[str, Server]):
         self.servers = servers
         self.wall = time.perf_counter()
+        self.started_ns = time.perf_counter_ns()
         self.gen = generator_cpu_seconds()
         self.cpu = {name: s.cpu_seconds() for name, s in servers.items()}
         self.machine = _machine_busy_seconds()
@@ -213,6 +219,8 @@ class Meter:
         machine = 100 * (_machine_busy_seconds() - self.machine) / wall
         out["others_cpu_pct"] = round(max(0.0, machine - ours), 1)
         out["load_avg_1m"] = round(os.getloadavg()[0], 2)
+        if DISK is not None:
+            out["disk_slowest_fsync_ms"] = DISK.slowest_ms(self.started_ns, time.perf_counter_ns())
         if PAUSE_LOG_MS is not None:
             out["pauses"] = {
                 name: [line for at, line in server.pauses if at >= self.wall]

@@ -53,7 +53,7 @@ def _row1(r):
     )
     per_round = ", ".join(
         f"{_ours_floor(x, 'latency', 'p99_ms')} (worst second {_ours_floor(x, 'worst_second_p99_ms')};"
-        f" disk's slowest fsync {_ours_floor(x, 'disk_slowest_fsync_ms')})"
+        f" disk's slowest fsync {_ours_floor(x, 'usage', 'disk_slowest_fsync_ms')})"
         for x in rounds
     )
     lost = sum(x["ours"]["lost"] for x in rounds)
@@ -288,8 +288,8 @@ def usage_table(results: dict) -> str:
     """CPU (percent of one core) and memory of the generator and the servers, per scenario."""
     lines = [
         "| scenario | wall s | generator CPU | front CPU | backend CPU | floor CPU | other processes CPU "
-        "| load avg | front RSS MiB | server CPU per message | per delivery |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| load avg | disk's slowest fsync ms | front RSS MiB | server CPU per message | per delivery |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for key, (title, _row) in ROWS.items():
         r = results.get(key) or {}
@@ -318,7 +318,8 @@ def usage_table(results: dict) -> str:
                 rss = u.get("front_rss_mib", "")
                 per = _per(cost or {})
                 lines.append(
-                    f"| {name} | {u['wall_s']} | {cpu} | {u.get('load_avg_1m', '')} | {rss} | {per} |"
+                    f"| {name} | {u['wall_s']} | {cpu} | {u.get('load_avg_1m', '')} "
+                    f"| {u.get('disk_slowest_fsync_ms', '')} | {rss} | {per} |"
                 )
     return "\n".join(lines)
 

@@ -6,12 +6,10 @@ another's messages. Sizes come from :data:`SIZES`; ``FULL=1`` picks the longer, 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from bench.ackpath import ack_path
-from bench.disk import CALM_DISK_MS, DiskWatch
+from bench.disk import CALM_DISK_MS
 from bench.fanout import fanout
 from bench.procs import Server
 from bench.stack import Stack
@@ -89,27 +87,15 @@ async def scenario_1(ctx: Context) -> dict:
     """Room fan-out: 100 clients in one room, 50 messages/s, in rounds alternating with the floor.
 
     One good run proves little: each round runs ours and then the floor for the same time, and the
-    report takes the worst round of each, so a stall that comes now and then shows. A disk watch
-    runs throughout, so each run also says how slow the data directory's disk was meanwhile.
+    report takes the worst round of each, so a stall that comes now and then shows, with how slow
+    the disk's fsync was meanwhile (``bench.disk``).
     """
     rounds = []
-    watch = DiskWatch(str(ctx.stack.data_dir)).start()
-    try:
-        for number in range(1, ctx.sizes["s1"]["rounds"] + 1):
-            ours = await _beside(watch, _ours(ctx, "s1", f"s1r{number}"))
-            floor = await _beside(watch, _floor(ctx, "s1", f"f1r{number}"))
-            rounds.append({"ours": ours, "floor": floor})
-    finally:
-        watch.stop()
+    for number in range(1, ctx.sizes["s1"]["rounds"] + 1):
+        ours = await _ours(ctx, "s1", f"s1r{number}")
+        floor = await _floor(ctx, "s1", f"f1r{number}")
+        rounds.append({"ours": ours, "floor": floor})
     return {"rounds": rounds, **tails(rounds)}
-
-
-async def _beside(watch: DiskWatch, run: Awaitable[dict]) -> dict:
-    """``run``'s result with the slowest fsync the disk watch saw while it ran."""
-    started = time.perf_counter_ns()
-    result = await run
-    result["disk_slowest_fsync_ms"] = watch.slowest_ms(started, time.perf_counter_ns())
-    return result
 
 
 def tails(rounds: list[dict]) -> dict:
@@ -122,7 +108,11 @@ def tails(rounds: list[dict]) -> dict:
     ours, floor = p99s("ours", rounds), p99s("floor", rounds)
     if not ours or not floor:
         return {"worst_p99_ms": None, "floor_worst_p99_ms": None, "worst_ratio": None}
-    calm = p99s("ours", [r for r in rounds if (r["ours"].get("disk_slowest_fsync_ms") or 0) < CALM_DISK_MS])
+
+    def calm_disk(r: dict) -> bool:
+        return (r["ours"].get("usage", {}).get("disk_slowest_fsync_ms") or 0) < CALM_DISK_MS
+
+    calm = p99s("ours", [r for r in rounds if calm_disk(r)])
     return {
         "worst_p99_ms": max(ours),
         "best_p99_ms": min(ours),

@@ -1,11 +1,13 @@
-"""The benchmark's disk timings: the fsyncs scenario 4 times alone, scenario 1's disk watch, and its
-rounds on a calm disk."""
+"""The benchmark's disk timings: the fsyncs scenario 4 times alone, the disk watch that every
+measured run reports from, and scenario 1's rounds on a calm disk."""
 
 from __future__ import annotations
 
 import time
 
+from bench import procs
 from bench.disk import DiskWatch, fsync_times
+from bench.procs import Meter
 from bench.scenarios import tails
 
 
@@ -36,10 +38,29 @@ def test_the_disk_watch_reports_the_slowest_fsync_that_overlapped_a_window(tmp_p
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_measured_run_reports_the_slowest_fsync_of_the_disk_watch(tmp_path, monkeypatch):
+    watch = DiskWatch(str(tmp_path), every_s=0.01).start()
+    try:
+        monkeypatch.setattr(procs, "DISK", watch)
+        meter = Meter({})
+        time.sleep(0.2)
+        usage = meter.result()
+    finally:
+        watch.stop()
+
+    assert usage["disk_slowest_fsync_ms"] > 0
+
+
+def test_without_a_disk_watch_a_measured_run_has_no_disk_figure(monkeypatch):
+    monkeypatch.setattr(procs, "DISK", None)
+
+    assert "disk_slowest_fsync_ms" not in Meter({}).result()
+
+
 def _round(ours_p99: float, floor_p99: float, disk_ms: float | None) -> dict:
     return {
-        "ours": {"latency": {"p99_ms": ours_p99}, "disk_slowest_fsync_ms": disk_ms},
-        "floor": {"latency": {"p99_ms": floor_p99}, "disk_slowest_fsync_ms": disk_ms},
+        "ours": {"latency": {"p99_ms": ours_p99}, "usage": {"disk_slowest_fsync_ms": disk_ms}},
+        "floor": {"latency": {"p99_ms": floor_p99}, "usage": {"disk_slowest_fsync_ms": disk_ms}},
     }
 
 
