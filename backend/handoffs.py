@@ -112,7 +112,8 @@ class Handoffs:
         return all(pos in handed for pos in positions)
 
     def _forget_through(self, front: str, pos: int) -> None:
-        """Drop the positions at or before ``pos``: the front server's hub is past them."""
-        handed = self._handed.get(front)
-        if handed:
-            self._handed[front] = {kept for kept in handed if kept > pos}
+        """Drop the positions at or before ``pos``: the front server's hub is past them. A front
+        server whose hub is past every position it was handed is forgotten."""
+        kept = {handed for handed in self._handed.pop(front, ()) if handed > pos}
+        if kept:
+            self._handed[front] = kept

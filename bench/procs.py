@@ -196,7 +196,6 @@ class Meter:
 
     def __init__(self, servers: dict[str, Server]):
         self.servers = servers
-        self.wall = time.perf_counter()
         self.started_ns = time.perf_counter_ns()
         self.gen = generator_cpu_seconds()
         self.cpu = {name: s.cpu_seconds() for name, s in servers.items()}
@@ -204,7 +203,8 @@ class Meter:
 
     def result(self) -> dict:
         """CPU as percent of one core over the wall time, and each server's RSS now, in MiB."""
-        wall = time.perf_counter() - self.wall
+        ended_ns = time.perf_counter_ns()
+        wall = (ended_ns - self.started_ns) / 1e9
         out = {
             "wall_s": round(wall, 2),
             "generator_cpu_pct": round(100 * (generator_cpu_seconds() - self.gen) / wall, 1),
@@ -220,10 +220,10 @@ class Meter:
         out["others_cpu_pct"] = round(max(0.0, machine - ours), 1)
         out["load_avg_1m"] = round(os.getloadavg()[0], 2)
         if DISK is not None:
-            out["disk_slowest_fsync_ms"] = DISK.slowest_ms(self.started_ns, time.perf_counter_ns())
+            out["disk_slowest_fsync_ms"] = DISK.slowest_ms(self.started_ns, ended_ns)
         if PAUSE_LOG_MS is not None:
             out["pauses"] = {
-                name: [line for at, line in server.pauses if at >= self.wall]
+                name: [line for at, line in server.pauses if at >= self.started_ns / 1e9]
                 for name, server in self.servers.items()
             }
         return out

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from backend.handoffs import HANDED_QUIET
+from backend.handoffs import HANDED_QUIET, Handoffs
 from common.feed import FRONT_HEADER, front_id, new_front_id
 from tests.backend_fixtures import current_pos, new_room, say
 
@@ -109,6 +109,26 @@ def test_a_poll_that_does_not_wait_serves_handed_events_at_once(backend_client, 
     mine = relayed_say(users.alice, room["id"], "handed", front)["message"]["pos"]
     at_once = backend_client.get(f"/internal/events?after={start}", headers={FRONT_HEADER: front})
     assert [item["event"]["pos"] for item in at_once.get_json()["events"]] == [mine]
+
+
+def test_a_front_server_whose_hub_is_past_all_it_was_handed_is_forgotten():
+    """Front servers come and go (each process draws a new id): the record of one ends with its
+    positions, not with the backend."""
+    handoffs = Handoffs(threading.Condition(), lambda: 7)
+    front = new_front_id()
+    handoffs.begin(front)
+    for pos in (6, 7):
+        handoffs.appended(pos)
+    handoffs.handed_over()
+    handoffs.end()
+
+    def page_after(after: int, limit: int):
+        return [], after, False
+
+    handoffs.sleep_through(front, 6, 10, ([7], 7, False), time.monotonic(), page_after)
+    assert front in handoffs._handed  # still owed: position 7
+    handoffs.sleep_through(front, 7, 10, ([], 7, False), time.monotonic(), page_after)
+    assert front not in handoffs._handed
 
 
 @pytest.mark.parametrize("header", ["", "0123456789abcdeg", "0123456789ABCDEF", "0" * 17, "a b"])
