@@ -66,6 +66,7 @@ def front(live_module):
     for server, app in servers:
         server.shutdown()
         app.extensions["chat.stream"].stop()
+        app.extensions["chat.websockets"].keepalive.stop()
 
 
 def _frames(data: bytes) -> list[tuple[int, bytes]]:

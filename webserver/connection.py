@@ -93,8 +93,9 @@ class Connection:
         self.catching_up = False
         self.held: list[tuple[int, str]] = []
         # A list, not a deque: an empty list holds no storage (a deque keeps a block of 64 slots),
-        # and the writer mostly takes the whole queue at once (_take). A frame is a str, or the
-        # bytes of one that went out in part (send_now, in attach).
+        # and the writer mostly takes the whole queue at once (_take). A frame is a str (a text
+        # frame's payload), or bytes: a whole frame (a ping or a pong), or the rest of one that
+        # went out in part (send_now, in attach).
         self._frames: list[str | bytes] = []
         # Guards the queue against the writer's "empty, so I end" and the closing state: a frame
         # queued just as the writer ends starts a new one, never waits for nobody. An OS lock even
@@ -104,7 +105,7 @@ class Connection:
         self._lock = _os_lock()
         self._abort = abort
         self._send: Callable[[list[str | bytes]], Any] | None = None
-        self._send_now: Callable[[str], bytes | None] | None = None
+        self._send_now: Callable[[str | bytes], bytes | None] | None = None
         self._close_socket: Callable[[int, str], Any] | None = None
         self._spawn: Callable[[Callable[[], None]], Any] | None = None
         self._writing = False  # a writer is running (or about to)
@@ -119,7 +120,7 @@ class Connection:
         send: Callable[[list[str | bytes]], Any],
         close: Callable[[int, str], Any],
         spawn: Callable[[Callable[[], None]], Any],
-        send_now: Callable[[str], bytes | None] | None = None,
+        send_now: Callable[[str | bytes], bytes | None] | None = None,
     ) -> None:
         """Write to a socket from now on: ``send(frames)`` writes frames in one go, ``close(code,
         reason)`` closes it once the queue is sent, ``spawn(fn)`` runs the writer ``fn`` apart (a
@@ -134,7 +135,7 @@ class Connection:
         if start:
             spawn(self._write)
 
-    def push(self, frame: str, *, at_once: bool = True) -> bool:
+    def push(self, frame: str | bytes, *, at_once: bool = True) -> bool:
         """Queue a frame without waiting; a full queue closes the connection (returns False).
 
         ``at_once``: write it now if the socket takes it (see :meth:`attach`); false for a frame
@@ -213,7 +214,7 @@ class Connection:
         with self._lock:
             return self._take(most)
 
-    def _queue(self, frame: str, at_once: bool) -> None:
+    def _queue(self, frame: str | bytes, at_once: bool) -> None:
         with self._lock:
             idle = not (self._frames or self._in_send or self.closed)
             if at_once and idle and self._send_now is not None:

@@ -1,34 +1,31 @@
-"""One WebSocket's read loop, run in the ``/ws`` route's own greenlet: whole messages in, pings out.
+"""One WebSocket's incoming side: read when the socket has something, with nothing parked meanwhile.
 
-flask-sock and simple-websocket do the handshake (:mod:`webserver.ws`); simple-websocket would then
-read the socket in a greenlet of its own and hand messages to the route through a buffer and an
-event, so every idle connection held two parked greenlets. :func:`messages` reads the socket
-where the route runs instead, through the wsproto connection simple-websocket made, and yields
-each message as soon as it is whole: an idle connection is one greenlet waiting on its socket.
+An open WebSocket is mostly idle, and ten thousand of them are all alive at once. Under gevent a
+:class:`Reader` therefore holds no greenlet while it waits: it asks the event loop to call it when
+its socket becomes readable (a libev ``io`` watcher), and only then runs a greenlet that reads
+once, answers what came, hands each whole message on and asks again. A greenlet parked per
+connection, with its stack of frames and their locals, was the largest part of what every full
+garbage collection walked (docs/benchmark.md). Outside gevent (a threaded test server) a thread
+per connection does the same reads in a loop.
 
-It also does what simple-websocket's reader did: it answers pings, pings the client every
-``ping_interval`` seconds and drops it when a ping is still unanswered at the next one, closes
-with 1009 a message over ``max_bytes`` (counted in UTF-8 bytes for text), and answers the
-client's close. Frames it writes itself (pongs, pings, the answer to a close) are whole frames
-through the socket's one lock, so they never interleave with the connection's writer
-(:mod:`webserver.connection`), which sends everything else, the close frames this side decides
-included. Works the same on a real thread (a test server): the wait is gevent's, which runs in
-any thread. No Flask import.
+The reader answers the client's pings, notes its pongs, closes with 1009 a message over
+``max_bytes`` (counted in UTF-8 bytes for text) and answers the client's close. Pings of this side
+come from :class:`Keepalive`, one loop for every connection. Frames it writes go through the
+connection's queue (:mod:`webserver.connection`), the close answer through the wire's lock
+(:mod:`webserver.wire`), so none interleaves with another. No Flask import.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Iterator
-from typing import Any
+import threading
+from typing import Any, Protocol
 
-import gevent.socket
-from simple_websocket import ConnectionClosed
+import gevent
+from gevent import monkey
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
-from wsproto.utilities import LocalProtocolError
 
 from webserver.connection import CLOSE_POLICY, Connection
+from webserver.wire import PING, PONG, Wire, control_frame
 
 CLOSE_TOO_BIG = 1009
 
@@ -36,77 +33,181 @@ CLOSE_TOO_BIG = 1009
 # bytes, and a frame of 64 KiB is read in 16 reads.
 RECEIVE_BYTES = 4096
 
+# Slots of the keepalive's wheel: each turn pings one slot's connections, so a ping interval of
+# 25 s pings a twenty-fifth of them every second rather than all at once.
+KEEPALIVE_SLOTS = 25
 
-def messages(ws: Any, conn: Connection, *, ping_interval: float, max_bytes: int) -> Iterator[str | bytes]:
-    """Yield each message the client sends (``str`` for text, ``bytes`` for binary) until the
-    connection ends: the client closes or goes away, a message is too big, a ping goes
-    unanswered, or the connection is closed from this side (its writer shuts the socket's reading
-    down, which wakes the wait here). A close this loop decides is asked of ``conn``, whose writer
-    sends the queue first and the close frame last.
-    """
-    sock, proto = ws.sock, ws.ws
-    fileno = sock.fileno()
-    next_ping = time.monotonic() + ping_interval
-    unanswered = False  # a ping is waiting for its pong
-    parts: list[Any] = []  # the frames of a message still coming in
-    size = 0
-    while ws.connected and not conn.closed:
-        now = time.monotonic()
-        if now >= next_ping or not _readable(fileno, next_ping - now):
-            if unanswered:
-                conn.close(CLOSE_POLICY, "no answer to ping")
-                return
-            if not _write(sock, proto, Ping()):
-                return
-            unanswered = True
-            next_ping = max(now, next_ping) + ping_interval
-            continue
+_PING = control_frame(PING)
+
+
+class Handler(Protocol):
+    """What a reader hands its connection's messages to, and tells of its end."""
+
+    def message(self, reader: Reader, data: str | bytes) -> bool:
+        """Act on one whole message; False to stop reading (the connection is closing)."""
+
+    def ended(self, reader: Reader) -> None:
+        """The connection is over: the reader reads no more."""
+
+
+class Reader:
+    """Reads one WebSocket's frames as they come (see the module's doc); :meth:`start` begins."""
+
+    # Ten thousand idle connections each hold one: slots keep it to its fields.
+    __slots__ = (
+        "wire", "conn", "meter", "unanswered", "_handler", "_max_bytes", "_parts", "_size", "_watcher",
+    )  # fmt: skip
+
+    def __init__(self, wire: Wire, conn: Connection, handler: Handler, *, max_bytes: int, meter: Any = None):
+        self.wire = wire
+        self.conn = conn
+        self.meter = meter  # the connection's frame meter, for the handler (None: no rate limit)
+        self.unanswered = False  # a ping of this side waits for its pong
+        self._handler = handler
+        self._max_bytes = max_bytes
+        self._parts: list[str | bytes] | None = None  # the frames of a message still coming in
+        self._size = 0
+        self._watcher: Any = None
+
+    def start(self) -> None:
+        """Read from now on, until the connection ends (then the handler's ``ended`` runs)."""
+        if monkey.is_module_patched("socket"):
+            self._watcher = gevent.get_hub().loop.io(self.wire.sock.fileno(), 1)
+            self._watcher.start(self._readable)
+        else:
+            threading.Thread(target=self._read_in_thread, daemon=True).start()
+
+    def ping(self) -> None:
+        """The keepalive's turn: ping the client, or close the connection when the last ping is
+        still unanswered. A connection still open a turn after it was closed has a writer waiting
+        on a client that reads nothing: its socket is shut down, which ends both."""
+        if not self.unanswered:
+            self.unanswered = True
+            if not self.conn.closed:
+                self.conn.push(_PING)
+        elif self.conn.closed:
+            self.wire.shutdown()
+        else:
+            self.conn.close(CLOSE_POLICY, "no answer to ping")
+
+    def read_once(self) -> bool:
+        """Read what the socket holds (one ``recv``) and act on every frame it completes; False once
+        the connection is over: the client closed or went away, a message was too big, or this side
+        closed it (its writer shuts the socket's reading down, which makes it readable)."""
+        wire, conn = self.wire, self.conn
+        if conn.closed or not wire.connected:
+            return False
         try:
-            data = sock.recv(RECEIVE_BYTES)
+            data = wire.sock.recv(RECEIVE_BYTES)
         except OSError:  # reset by the peer, or reading shut down by this side's close
-            return
-        if not data:  # the peer went away without a close frame
-            return
+            return False
+        if not data:  # the peer went away, or this side shut the reading down
+            return False
+        proto = wire.proto
         proto.receive_data(data)
         for event in proto.events():
             if isinstance(event, (TextMessage, BytesMessage)):
                 chunk = event.data
-                size += len(chunk) if isinstance(chunk, bytes) or chunk.isascii() else len(chunk.encode())
-                if size > max_bytes:
-                    conn.close(CLOSE_TOO_BIG, f"frame over {max_bytes // 1024} KiB")
-                    return
-                parts.append(chunk)
-                if event.message_finished:
-                    message = parts[0] if len(parts) == 1 else type(chunk)().join(parts)
-                    parts, size = [], 0
-                    yield message
+                ascii_or_bytes = isinstance(chunk, bytes) or chunk.isascii()
+                self._size += len(chunk) if ascii_or_bytes else len(chunk.encode())
+                if self._size > self._max_bytes:
+                    conn.close(CLOSE_TOO_BIG, f"frame over {self._max_bytes // 1024} KiB")
+                    return False
+                if not event.message_finished:
+                    if self._parts is None:
+                        self._parts = []
+                    self._parts.append(chunk)
+                    continue
+                parts, self._parts, self._size = self._parts, None, 0
+                message = type(chunk)().join([*parts, chunk]) if parts else chunk
+                if not self._handler.message(self, message):
+                    return False
             elif isinstance(event, Ping):
-                if not _write(sock, proto, event.response()):
-                    return
+                conn.push(control_frame(PONG, event.payload))
             elif isinstance(event, Pong):
-                unanswered = False
+                self.unanswered = False
             elif isinstance(event, CloseConnection):
                 # The client's close, or wsproto's for a frame that broke the protocol (1002, 1007):
                 # answered at once with its code, as RFC 6455 asks; the writer then finds the
-                # socket closed and sends nothing more.
-                with contextlib.suppress(ConnectionClosed, OSError):
-                    ws.close(event.code, event.reason)
-                return
+                # wire closed and sends nothing more.
+                wire.close(event.code, event.reason)
+                return False
+        return not conn.closed and wire.connected
+
+    def _readable(self) -> None:
+        # Called by the event loop itself, where nothing may wait: the reading and whatever the
+        # messages lead to (a call to the backend) run in a greenlet of their own.
+        self._watcher.stop()
+        gevent.spawn_raw(self._read_in_greenlet)
+
+    def _read_in_greenlet(self) -> None:
+        if self.read_once():
+            self._watcher.start(self._readable)
+            return
+        self._watcher.close()  # drops its callback: no reference back to this reader is left
+        self._watcher = None
+        self._handler.ended(self)
+
+    def _read_in_thread(self) -> None:
+        while self.read_once():
+            pass
+        self._handler.ended(self)
 
 
-def _readable(fileno: int, timeout: float) -> bool:
-    """Whether the socket has something to read (data, its end, or an error) within ``timeout``."""
-    try:
-        gevent.socket.wait_read(fileno, timeout=timeout)
-    except TimeoutError:
-        return False
-    return True
+class Keepalive:
+    """Pings every open WebSocket once per ``interval`` from one loop, and has a connection closed
+    when its last ping is still unanswered at the next (see :meth:`Reader.ping`).
 
+    Proxies and NATs commonly drop TCP flows idle for 60 s or more; a ping keeps the flow alive,
+    and a peer that vanished is found out within two intervals. The readers sit on a wheel of
+    :data:`KEEPALIVE_SLOTS` slots; each turn, ``interval / KEEPALIVE_SLOTS`` seconds apart, pings
+    one slot. A reader joins the slot just pinged, so its first ping comes one interval after it
+    opened.
+    """
 
-def _write(sock: Any, proto: Any, event: Any) -> bool:
-    """Send one control frame at once; False when the connection can no longer take it."""
-    try:
-        sock.send(proto.send(event))
-    except (OSError, LocalProtocolError):
-        return False
-    return True
+    def __init__(self, interval: float):
+        self.interval = interval
+        self._slots: list[set[Reader]] = [set() for _ in range(KEEPALIVE_SLOTS)]
+        self._slot_of: dict[Reader, int] = {}
+        self._turn = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, reader: Reader) -> None:
+        """Ping ``reader`` from one interval on."""
+        with self._lock:
+            slot = (self._turn - 1) % KEEPALIVE_SLOTS
+            self._slots[slot].add(reader)
+            self._slot_of[reader] = slot
+
+    def remove(self, reader: Reader) -> None:
+        """Ping ``reader`` no more."""
+        with self._lock:
+            slot = self._slot_of.pop(reader, None)
+            if slot is not None:
+                self._slots[slot].discard(reader)
+
+    def turn(self) -> int:
+        """Ping the next slot's readers; returns how many."""
+        with self._lock:
+            readers = list(self._slots[self._turn])
+            self._turn = (self._turn + 1) % KEEPALIVE_SLOTS
+        for reader in readers:
+            reader.ping()
+        return len(readers)
+
+    def start(self) -> None:
+        """Start the loop once (a daemon thread; a greenlet under gevent); cheap to call again."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        """End the loop (an app built in a test)."""
+        self._stopping.set()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval / KEEPALIVE_SLOTS):
+            self.turn()

@@ -1,19 +1,18 @@
-"""The ``/ws`` route: the handshake checks, the catch-up after ``after=POS``, and incoming frames.
+"""The ``/ws`` route: the handshake checks, then the chat's own serving of each open WebSocket.
 
 The handshake is judged before the WebSocket is accepted (a ``before_request`` hook), so a
-missing session is a real ``401`` and a foreign origin a real ``403``. Once accepted, the
-connection is registered with the hub (:mod:`webserver.hub`), a writer greenlet drains its queue
-while the connection is in use, and this route reads the socket itself (:mod:`webserver.reader`)
-and hands each message to :mod:`webserver.frames`. Nothing here broadcasts a message: broadcasts
-come only from the backend's event log (:mod:`webserver.stream`).
+missing session is a real ``401`` and a foreign origin a real ``403``. Once flask-sock has
+accepted it, :class:`WebSockets` takes the socket over from the HTTP server (:mod:`webserver.wire`)
+and the request ends: the connection is registered with the hub (:mod:`webserver.hub`), replays
+what it missed after ``after=POS``, and from then on is read when the client sends something
+(:mod:`webserver.reader`), with each message handed to :mod:`webserver.frames`. A writer greenlet
+drains its queue while it is in use (:mod:`webserver.connection`). Nothing here broadcasts a
+message: broadcasts come only from the backend's event log (:mod:`webserver.stream`).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import socket
-import struct
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,6 @@ import gevent
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
 from gevent import monkey
-from simple_websocket import ConnectionClosed
 
 from common import limits
 from common.errors import ApiError
@@ -33,16 +31,14 @@ from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from webserver.frame_rate import FrameMeter, Verdict
 from webserver.frames import error_frame, on_frame, send_error
 from webserver.hub import Hub
-from webserver.reader import messages
+from webserver.reader import Keepalive, Reader
 from webserver.stream import EventStream, catch_up
+from webserver.wire import Wire
 
 log = logging.getLogger(__name__)
 
 # The contract's largest frame, in bytes (of UTF-8, for text); past it the reader closes with 1009.
 MAX_FRAME_BYTES = limits.MAX_FRAME_BYTES
-
-# Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.
-FRAME_CACHE = 1024
 
 # Seconds between pings on an idle connection. Proxies and NATs commonly drop TCP flows idle for
 # 60 s or more; 25 s keeps ours alive, and a peer that misses one ping's pong by the next one is
@@ -73,11 +69,13 @@ def init_app(app: Flask) -> None:
         cluster = Cluster(hub, redis_url)
         app.extensions["chat.cluster"] = cluster
         starts.append(cluster.start)
-    app.extensions["chat.starts"] = starts
-    # flask-sock and simple-websocket do the handshake; the route reads the socket (webserver.reader).
+    # flask-sock and simple-websocket do the handshake; the chat reads the socket (webserver.reader).
     app.config.setdefault("SOCK_SERVER_OPTIONS", {})["thread_class"] = _ReadInRoute
     app.config.setdefault("WS_PING_INTERVAL", PING_INTERVAL)
     app.config.setdefault("WS_COMPRESSION", False)
+    websockets = app.extensions["chat.websockets"] = WebSockets(app)
+    starts.append(websockets.keepalive.start)
+    app.extensions["chat.starts"] = starts
 
     @app.before_request
     def _before() -> None:
@@ -89,7 +87,8 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_request
     def _after(_error: BaseException | None) -> None:
-        # The request of a WebSocket ends when the socket closes (or its handshake failed).
+        # A WebSocket's request ends as soon as the chat takes the socket over (WebSockets.serve,
+        # which ends the admission when the connection ends), or when its handshake failed.
         if "ws_admitted" in g:
             admission.release(g.pop("ws_admitted"))
 
@@ -123,14 +122,10 @@ def _handshake() -> None:
     current_app.extensions["chat.admission"].admit(user["username"])
     g.ws_admitted = user["username"]
     g.ws = (token, user, after, session.expires)
-    environ = request.environ
     if not current_app.config["WS_COMPRESSION"]:
         # Without the client's offer simple-websocket negotiates no permessage-deflate; see
         # docs/realtime.md for the measurement behind leaving it off.
-        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
-    for key in ("gunicorn.socket", "werkzeug.socket"):
-        if key in environ:
-            environ[key] = _WholeWrites(environ[key])
+        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
 def _spawn(writer: Callable[[], None]) -> None:
@@ -142,9 +137,9 @@ def _spawn(writer: Callable[[], None]) -> None:
 
 
 class _ReadInRoute:
-    """What simple-websocket starts as its reader of the socket: nothing, since the route reads
-    the socket itself (:mod:`webserver.reader`). simple-websocket asks of its ``thread_class``
-    only a ``name`` and ``start()``; a reader of its own would take the route's frames."""
+    """What simple-websocket starts as its reader of the socket: nothing, since the chat reads the
+    socket itself (:mod:`webserver.reader`). simple-websocket asks of its ``thread_class`` only a
+    ``name`` and ``start()``; a reader of its own would take the chat's frames."""
 
     name = "simple_websocket.Base._thread"
 
@@ -152,170 +147,81 @@ class _ReadInRoute:
         del target  # simple-websocket's reader loop, which never runs here
 
     def start(self) -> None:
-        """Start nothing: :func:`webserver.reader.messages` reads in the route's greenlet."""
+        """Start nothing: :class:`webserver.reader.Reader` reads the socket."""
 
 
-class _WholeWrites:
-    """The client socket with every write made whole and one at a time.
+class WebSockets:
+    """What every open WebSocket of the app shares, and what becomes of its messages and its end.
 
-    The socket is written from two places (the connection's writer, and the reader in the route
-    for pings, pongs and the answer to a close), through simple-websocket and wsproto with a bare
-    ``send()``, which may write part of a frame when the kernel buffer is nearly full. ``sendall``
-    under one lock keeps every frame whole and apart.
+    The handler (:class:`webserver.reader.Handler`) of every :class:`Reader`: one object for all
+    connections, so a connection holds no closures of its own.
     """
 
-    def __init__(self, sock: socket.socket):
-        self._sock = sock
-        self._lock = threading.Lock()
-        # What send_now writes without waiting: the OS socket below gevent's, or a plain socket
-        # itself (the threaded server of the unit tests). Any other kind (a TLS socket, whose
-        # bytes must go through its encryption) has none, and all its writes go through send.
-        self._raw = getattr(sock, "_sock", sock) if type(sock) is socket.socket else None
+    def __init__(self, app: Flask):
+        self.hub: Hub = app.extensions["chat.hub"]
+        self.backend: BackendClient = app.extensions["chat.backend"]
+        self.admission: Admission = app.extensions["chat.admission"]
+        self.keepalive = Keepalive(app.config["WS_PING_INTERVAL"])
+        self.rate: int = app.config["WS_FRAME_RATE"]
 
-    def send(self, data: bytes) -> int:
-        """Write all of ``data`` before any other write; returns its length, as ``send`` would.
-
-        One ``send`` first: a burst of frames nearly always fits the kernel's buffer, and gevent's
-        ``sendall`` asks the socket for its buffer size (a system call) on every write, which was
-        a sixth of this process's time in the crowd benchmark (docs/benchmark.md). What did not
-        fit goes by ``sendall``.
-        """
-        with self._lock:
-            sent = self._sock.send(data)
-            if sent < len(data):
-                self._sock.sendall(memoryview(data)[sent:])
-        return len(data)
-
-    def send_now(self, data: bytes) -> int:
-        """Write what the kernel takes of ``data`` at once, without waiting, and only while no
-        other write is under way; returns how many bytes went (0 when none could)."""
-        if self._raw is None or not self._lock.acquire(blocking=False):
-            return 0
+    def serve(self, ws: Any, token: str, user: dict[str, Any], after: int | None, expires: float) -> None:
+        """Take the socket of a WebSocket just accepted (its request then ends), register it with the
+        hub, replay what it missed after ``after``, and read it from then on. Its user's admission
+        (counted at the handshake) now ends with the connection, in :meth:`ended`."""
+        wire = Wire.take_over(ws)
+        g.pop("ws_admitted")  # from here on the connection's end, not the request's, ends it
+        conn = Connection(user["username"], token, abort=wire.shutdown)
+        # The writer exists only while the connection is in use (webserver.connection): a raw
+        # greenlet, the cheapest gevent has, started at the next turn of the loop, so a burst goes
+        # in one write.
+        conn.attach(wire.send, wire.close, _spawn, wire.send_now)
+        meter = FrameMeter(self.rate) if self.rate else None
+        reader = Reader(wire, conn, self, max_bytes=MAX_FRAME_BYTES, meter=meter)
         try:
-            return self._raw.send(data, socket.MSG_DONTWAIT)
-        except OSError:  # the buffer is full, or the peer is gone: the writer finds out which
-            return 0
-        finally:
-            self._lock.release()
+            self.hub.register(conn, user, after, expires=expires)
+            if after is not None:
+                catch_up(conn, self.hub, self.backend, after)
+        except BaseException:
+            self.ended(reader)
+            raise
+        self.keepalive.add(reader)
+        reader.start()
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-def _serve(ws: Any) -> None:
-    """One WebSocket, from hello to close."""
-    token, user, after, expires = g.ws
-    hub: Hub = current_app.extensions["chat.hub"]
-    backend: BackendClient = current_app.extensions["chat.backend"]
-    if not hub.ready.wait(READY_WAIT):
-        ws.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
-        return
-    # The handshake is done: simple-websocket's protocol object is left with the open connection
-    # alone (wsproto's, with the same send, receive_data and events), and the handshake's HTTP
-    # parser and buffers, about 3 KiB, go.
-    ws.ws = ws.ws.connection
-    conn = Connection(user["username"], token, abort=lambda: _shutdown(ws.sock))
-    # The writer exists only while the connection is in use (webserver.connection): a raw greenlet,
-    # the cheapest gevent has, started at the next turn of the loop, so a burst goes in one write.
-    conn.attach(_batch_sender(ws), _closer(ws), _spawn, _sender_now(ws))
-    hub.register(conn, user, after, expires=expires)
-    rate = current_app.config["WS_FRAME_RATE"]
-    meter = FrameMeter(rate) if rate else None
-    ping_interval = current_app.config["WS_PING_INTERVAL"]
-    try:
-        if after is not None:
-            catch_up(conn, hub, backend, after)
-        # Waits on the socket until a whole message comes or the connection ends (the writer's
-        # close wakes it): an idle connection is this one greenlet, and no polling, which 10,000
-        # sockets could not afford.
-        for data in messages(ws, conn, ping_interval=ping_interval, max_bytes=MAX_FRAME_BYTES):
-            verdict = meter.count() if meter else Verdict.SERVE
-            if verdict is Verdict.CLOSE:
-                conn.close(CLOSE_POLICY, "too many frames")
-                break
-            if verdict is Verdict.WARN:
-                message = f"More than {rate} frames a second: these are dropped, and the socket closes soon."
-                conn.push(error_frame("rate_limited", message, retry_after=1))
-            if verdict is not Verdict.SERVE:
-                continue
+    def message(self, reader: Reader, data: str | bytes) -> bool:
+        """One message from the client: counted against the frame rate, then acted on."""
+        conn = reader.conn
+        verdict = reader.meter.count() if reader.meter else Verdict.SERVE
+        if verdict is Verdict.CLOSE:
+            conn.close(CLOSE_POLICY, "too many frames")
+            return False
+        if verdict is Verdict.WARN:
+            message = f"More than {self.rate} frames a second: these are dropped, and the socket closes soon."
+            conn.push(error_frame("rate_limited", message, retry_after=1))
+        if verdict is Verdict.SERVE:
             try:
-                on_frame(data, conn, hub, backend)
+                on_frame(data, conn, self.hub, self.backend)
             except Exception:  # a bug must cost one frame, not the connection or the worker
                 log.exception("handling a WebSocket frame failed")
                 send_error(conn, "internal_error")
-    finally:
-        hub.unregister(conn)
+        return True
+
+    def ended(self, reader: Reader) -> None:
+        """The connection is over: forget it, let its writer send what is queued and the close
+        (for 2 s at most), then close the socket and end the user's admission."""
+        conn = reader.conn
+        self.keepalive.remove(reader)
+        self.hub.unregister(conn)
         conn.close()
         conn.wait_written(timeout=2)
+        reader.wire.release()
+        self.admission.release(conn.user)
 
 
-def _batch_sender(ws: Any) -> Callable[[list[str]], None]:
-    """Write several text frames in one socket write.
-
-    Only the connection's one writer calls this. Frames are built by :func:`text_frame`, once per
-    distinct frame: a broadcast hands the same ``str`` to every recipient, so a room of a thousand
-    costs one framing, not a thousand.
-    """
-
-    def send(frames: list[str | bytes]) -> None:
-        if not ws.connected:
-            raise ConnectionClosed(ws.close_reason, ws.close_message)
-        ws.sock.send(b"".join([frame if type(frame) is bytes else text_frame(frame) for frame in frames]))
-
-    return send
-
-
-def _sender_now(ws: Any) -> Callable[[str], bytes | None]:
-    """Write one text frame at once if the socket takes it without waiting (see
-    :meth:`webserver.connection.Connection.attach`): None when all of it went, else the framed
-    bytes still to write. In a room of a thousand, a broadcast is then a thousand ``send`` calls
-    in the loop that applies it, with no writer greenlet woken for each connection."""
-
-    def send_now(frame: str) -> bytes | None:
-        data = text_frame(frame)
-        sent = ws.sock.send_now(data) if ws.connected else 0
-        return None if sent == len(data) else data[sent:] if sent else data
-
-    return send_now
-
-
-@functools.lru_cache(maxsize=FRAME_CACHE)
-def text_frame(text: str) -> bytes:
-    """One complete, unmasked, uncompressed WebSocket text frame (RFC 6455, 5.2) holding ``text``.
-
-    Built here rather than by the protocol object because it is the same bytes for every recipient
-    (a server never masks) and the protocol object keeps no state across whole messages; its own
-    frames (pings, pongs, the close) are whole frames too, so the two never interleave inside one.
-    """
-    payload = text.encode("utf-8")
-    size = len(payload)
-    if size < 126:
-        header = struct.pack("!BB", 0x81, size)
-    elif size < 1 << 16:
-        header = struct.pack("!BBH", 0x81, 126, size)
-    else:
-        header = struct.pack("!BBQ", 0x81, 127, size)
-    return header + payload
-
-
-def _closer(ws: Any) -> Callable[[int, str], None]:
-    """Send the close frame, then shut the socket's reading down, which wakes the route waiting
-    on it (:func:`webserver.reader.messages`) so that it ends: the client's answer to the close
-    need not be waited for."""
-
-    def close(code: int, reason: str) -> None:
-        try:
-            ws.close(code, reason)
-        finally:
-            _shutdown(ws.sock, socket.SHUT_RD)
-
-    return close
-
-
-def _shutdown(sock: Any, how: int = socket.SHUT_RDWR) -> None:
-    """Shut the socket down (both ways by default: a stuck client's, so a writer blocked on it
-    wakes up)."""
-    try:
-        sock.shutdown(how)
-    except OSError:
-        pass
+def _serve(ws: Any) -> None:
+    """The route of one WebSocket, its handshake answered by flask-sock: hand it to the chat's
+    :class:`WebSockets`, which keeps it open after the request ends."""
+    token, user, after, expires = g.ws
+    if not current_app.extensions["chat.hub"].ready.wait(READY_WAIT):
+        ws.close(CLOSE_TRY_AGAIN, "backend unavailable, try again")
+        return
+    current_app.extensions["chat.websockets"].serve(ws, token, user, after, expires)

@@ -1,0 +1,157 @@
+"""A WebSocket's socket once its handshake is done, owned by the chat rather than the HTTP server.
+
+flask-sock and simple-websocket answer the handshake inside a request of the HTTP server
+(gunicorn's, or werkzeug's in some tests). :meth:`Wire.take_over` then takes the socket's
+descriptor out of the server's hands and the request ends: none of the request's objects (the
+server's parser, Flask's request and app contexts, the route's greenlet and its frames) stays
+alive for the socket's life, and the garbage collector has that much less to walk for every open
+WebSocket (docs/benchmark.md, "What each open WebSocket costs the collector").
+
+Every write goes through the one lock of :class:`Wire` and leaves whole: the connection's writer
+(:mod:`webserver.connection`) and a close decided here never cut into each other's frames. No
+Flask import.
+"""
+
+from __future__ import annotations
+
+import functools
+import socket
+import struct
+import threading
+from typing import Any
+
+from wsproto.events import CloseConnection
+from wsproto.utilities import LocalProtocolError
+
+# Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.
+FRAME_CACHE = 1024
+
+# Opcodes of RFC 6455, 5.2.
+TEXT, PING, PONG = 0x1, 0x9, 0xA
+
+
+class Wire:
+    """The socket of one open WebSocket and its wsproto connection (for control frames and the
+    close); frames are built here (:func:`text_frame`) and written whole, one write at a time."""
+
+    __slots__ = ("sock", "proto", "connected", "_lock", "_raw")
+
+    def __init__(self, sock: socket.socket, proto: Any):
+        self.sock = sock
+        self.proto = proto
+        self.connected = True
+        self._lock = threading.Lock()
+        # What write_now writes without waiting: the OS socket below gevent's, or a plain socket.
+        self._raw = getattr(sock, "_sock", sock)
+
+    @classmethod
+    def take_over(cls, ws: Any) -> Wire:
+        """The socket of simple-websocket's ``ws``, its handshake answered, as a :class:`Wire`.
+
+        The HTTP server's socket object lets go of the descriptor (it closes nothing once the
+        request ends), and ``ws`` is marked closed, so the close flask-sock sends after the route
+        returns sends nothing. Only a plain TCP socket can be taken over: a TLS socket's state
+        stays with the object that holds it (TLS ends at the proxy in front, docs/deployment.md).
+        """
+        server_socket = ws.sock
+        if type(server_socket) is not socket.socket:
+            raise TypeError(f"cannot take over a {type(server_socket).__name__}; only a plain socket")
+        ws.connected = False
+        return cls(socket.socket(fileno=server_socket.detach()), ws.ws.connection)
+
+    def write(self, data: bytes) -> None:
+        """Write all of ``data`` before any other write.
+
+        One ``send`` first: a burst of frames nearly always fits the kernel's buffer, and gevent's
+        ``sendall`` asks the socket for its buffer size (a system call) on every write, which was
+        a sixth of this process's time in the crowd benchmark (docs/benchmark.md). What did not
+        fit goes by ``sendall``.
+        """
+        with self._lock:
+            sent = self.sock.send(data)
+            if sent < len(data):
+                self.sock.sendall(memoryview(data)[sent:])
+
+    def write_now(self, data: bytes) -> int:
+        """Write what the kernel takes of ``data`` at once, without waiting, and only while no
+        other write is under way; returns how many bytes went (0 when none could)."""
+        if not self._lock.acquire(blocking=False):
+            return 0
+        try:
+            return self._raw.send(data, socket.MSG_DONTWAIT)
+        except OSError:  # the buffer is full, or the peer is gone: the writer finds out which
+            return 0
+        finally:
+            self._lock.release()
+
+    def send(self, frames: list[str | bytes]) -> None:
+        """Write several frames in one socket write (the connection's writer alone calls this).
+
+        A ``str`` is a text frame's payload, framed once per distinct text (:func:`text_frame`): a
+        broadcast hands the same ``str`` to every recipient, so a room of a thousand costs one
+        framing, not a thousand. ``bytes`` are a whole frame already (a control frame, or the
+        rest of one that went out in part).
+        """
+        if not self.connected:
+            raise ConnectionError("the WebSocket is closed")
+        self.write(b"".join([frame if type(frame) is bytes else text_frame(frame) for frame in frames]))
+
+    def send_now(self, frame: str | bytes) -> bytes | None:
+        """Write one frame at once if the socket takes it without waiting (see
+        :meth:`webserver.connection.Connection.attach`): None when all of it went, else the framed
+        bytes still to write. In a room of a thousand, a broadcast is then a thousand ``send``
+        calls in the loop that applies it, with no writer greenlet woken for each connection."""
+        data = frame if type(frame) is bytes else text_frame(frame)
+        sent = self.write_now(data) if self.connected else 0
+        return None if sent == len(data) else data[sent:] if sent else data
+
+    def close(self, code: int, reason: str) -> None:
+        """Send the close frame, then shut the socket's reading down, which wakes the reader
+        (:mod:`webserver.reader`) so that the connection ends: the peer's answer to the close need
+        not be waited for. Once closed, nothing more is sent."""
+        try:
+            if self.connected:
+                self.connected = False
+                self.write(self.proto.send(CloseConnection(code, reason)))
+        except (OSError, LocalProtocolError):  # the peer is gone, or its close ended the protocol
+            pass
+        finally:
+            self.shutdown(socket.SHUT_RD)
+
+    def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
+        """Shut the socket down (both ways by default: a stuck client's, so a writer blocked on it
+        wakes up)."""
+        try:
+            self.sock.shutdown(how)
+        except OSError:
+            pass
+
+    def release(self) -> None:
+        """Close the socket for good (the connection is over)."""
+        self.connected = False
+        self.sock.close()
+
+
+def control_frame(opcode: int, payload: bytes = b"") -> bytes:
+    """A whole ping or pong frame from this side (unmasked, as a server's are); a control frame's
+    payload is at most 125 bytes (RFC 6455, 5.5), which the parser of incoming frames enforces."""
+    return struct.pack("!BB", 0x80 | opcode, len(payload)) + payload
+
+
+@functools.lru_cache(maxsize=FRAME_CACHE)
+def text_frame(text: str) -> bytes:
+    """One complete, unmasked, uncompressed WebSocket text frame (RFC 6455, 5.2) holding ``text``.
+
+    Built here rather than by the protocol object because it is the same bytes for every recipient
+    (a server never masks) and the protocol object keeps no state across whole messages; the other
+    frames (pings, pongs, the close) are whole frames too, so the two never interleave inside one.
+    """
+    payload = text.encode("utf-8")
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x80 | TEXT, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x80 | TEXT, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x80 | TEXT, 127, size)
+    return header + payload
