@@ -223,6 +223,12 @@ def serve(
         # The app is built (in the master when preloaded, else just now): what it holds lives as
         # long as the process, so later collections need not walk it (common/pauses.py).
         pauses.settle()
+        if worker_class == "gevent":
+            import gevent
+
+            # The front server: its WebSockets live long; the gevent loop's next turn is a moment
+            # when no greenlet is half-way through anything (see the function).
+            pauses.collect_fully_when_idle(gevent.get_hub().loop.run_callback)
         pauses.log_pauses_from_environment()
         if started is not None:
             started(worker.wsgi)
