@@ -64,9 +64,11 @@ WORKER_TIMEOUT = 60
 # The kernel's listen queue: generous, so a burst of connections at start-up is not refused.
 BACKLOG = 2048
 
-# Connections one gevent worker accepts at once (gunicorn's default is 1,000). Each WebSocket holds
-# one for its whole life, and the front server is meant to hold 10,000 of them; the open-file
-# limit is raised to match (see _raise_open_files).
+# HTTP connections one gevent worker serves at once (gunicorn's default is 1,000). A WebSocket
+# counts only during its handshake (the chat then takes the socket over, webserver/wire.py), but a
+# client that polls holds one through each long-poll and keeps it alive between them, and the
+# front server is meant for 10,000 clients; the open-file limit is raised to match (see
+# _raise_open_files).
 WORKER_CONNECTIONS = 20_000
 
 # Seconds an idle keep-alive connection stays open. The front server keeps a pool of connections

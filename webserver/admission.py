@@ -6,8 +6,8 @@ accepted any more, ``/healthz`` and everyone's sign-in included. :class:`Admissi
 the handshake, before the socket is accepted: a user already holding ``per_user`` WebSockets on
 this front server is answered ``429``, and when the process is within :func:`reserve` files of
 its limit every new handshake is answered ``503``, leaving the rest for HTTP. A handshake counts
-from the moment it is admitted until its request ends, so sockets still opening count too. No
-Flask import.
+from the moment it is admitted until its connection ends (or its request, when it fails), so
+sockets still opening count too. No Flask import.
 """
 
 from __future__ import annotations

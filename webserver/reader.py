@@ -17,6 +17,7 @@ connection's queue (:mod:`webserver.connection`), the close answer through the w
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Protocol
 
@@ -24,10 +25,12 @@ import gevent
 from gevent import monkey
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
-from webserver.connection import CLOSE_POLICY, Connection
+from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from webserver.wire import PING, PONG, Wire, control_frame
 
 CLOSE_TOO_BIG = 1009
+
+log = logging.getLogger(__name__)
 
 # Bytes asked of the socket at a time (simple-websocket's default): a chat frame is a few hundred
 # bytes, and a frame of 64 KiB is read in 16 reads.
@@ -141,7 +144,7 @@ class Reader:
         gevent.spawn_raw(self._read_in_greenlet)
 
     def _read_in_greenlet(self) -> None:
-        if self.read_once():
+        if self._read_safely():
             self._watcher.start(self._readable)
             return
         self._watcher.close()  # drops its callback: no reference back to this reader is left
@@ -149,9 +152,21 @@ class Reader:
         self._handler.ended(self)
 
     def _read_in_thread(self) -> None:
-        while self.read_once():
+        while self._read_safely():
             pass
         self._handler.ended(self)
+
+    def _read_safely(self) -> bool:
+        """:meth:`read_once`, with a bug in it ending this connection (and its bookkeeping), not
+        leaving it open and forgotten."""
+        try:
+            return self.read_once()
+        except Exception:
+            log.exception("reading a WebSocket failed")
+            # 1013, as for any trouble on this side: the client reconnects with after= and
+            # misses nothing.
+            self.conn.close(CLOSE_TRY_AGAIN, "internal error, try again")
+            return False
 
 
 class Keepalive:
