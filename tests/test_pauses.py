@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -148,22 +149,29 @@ def test_connections_and_messages_frozen_while_open_leave_nothing_behind(
     start_backend, start_front, http_user, tmp_path
 ):
     """What the front server freezes (collect_fully_when_idle) is freed by reference counting alone:
-    WebSockets open and in use when a full collection froze them are closed, and a collection of
-    everything, frozen or not, finds no reference cycle left of them."""
+    WebSockets open and in use, and a long-poll waiting, when a full collection froze them, then
+    closed and answered, leave no reference cycle that a collection of everything, frozen or not,
+    would find."""
     (tmp_path / "sitecustomize.py").write_text(PROBE)
     probe = tmp_path / "probe"
     front = start_front(start_backend(), env={"PYTHONPATH": str(tmp_path), "CHAT_TEST_GC_PROBE": str(probe)})
     users = [http_user(f"gc{n}", url=front.url) for n in range(4)]
     room = make_room(users[0], users[1:])
-    with ExitStack() as stack:
+    poller = http_user("gcpoll", url=front.url)
+    after = poller.get(f"{front.url}/api/events", timeout=10).json()["pos"]
+    with ExitStack() as stack, ThreadPoolExecutor(1) as pool:
         clients = [Client(stack, user, url=front.url) for user in users for _ in range(5)]
         for n, client in enumerate(clients):
             client.send({"type": "send", "room": room, "text": f"before {n}", "client_id": f"b{n}"})
             client.until(lambda frame: frame["type"] == "ack")
+        query = {"after": after, "wait": 20}
+        poll = pool.submit(poller.get, f"{front.url}/api/events", params=query, timeout=30)
         _signal(probe, ".freeze")
         for n, client in enumerate(clients):
             client.send({"type": "send", "room": room, "text": f"after {n}", "client_id": f"a{n}"})
             client.until(lambda frame: frame["type"] == "ack")
+        make_room(users[0], [poller])  # an event for the poller, which ends its wait
+        assert poll.result().status_code == 200
     leaks = _signal(probe, ".leaks").read_text().splitlines()
     assert leaks == [], leaks
 
