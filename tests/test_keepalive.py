@@ -22,9 +22,7 @@ from werkzeug.serving import make_server
 import webserver
 from tests.timing import wait_for
 from tests.ws_client import Client
-from webserver.connection import Connection
-from webserver.reader import KEEPALIVE_SLOTS, Keepalive, Reader
-from webserver.wire import PING, Wire, control_frame
+from webserver.reader import KEEPALIVE_SLOTS, Keepalive
 
 pytestmark = pytest.mark.live
 
@@ -170,30 +168,3 @@ def test_the_wheel_pings_each_connection_once_a_turn_of_its_slots_from_one_inter
     for _ in range(KEEPALIVE_SLOTS):
         wheel.turn()
     assert (first.pings, second.pings) == (1, 2)
-
-
-def _reader_on_a_socketpair():
-    ours, peer = socket.socketpair()
-    peer.settimeout(5)
-    wire = Wire(ours, proto=None)
-    conn = Connection("alice", "token", abort=wire.shutdown)
-    conn.attach(wire.send, lambda code, reason: wire.shutdown(socket.SHUT_RD), lambda fn: fn(), wire.send_now)
-    return Reader(wire, conn, handler=None, max_bytes=1024), peer
-
-
-def test_a_ping_unanswered_by_the_next_turn_closes_and_a_stuck_close_is_cut_a_turn_later():
-    reader, peer = _reader_on_a_socketpair()
-    reader.ping()
-    assert peer.recv(2) == control_frame(PING)
-    reader.unanswered = False  # the pong came
-    reader.ping()
-    assert peer.recv(2) == control_frame(PING) and not reader.conn.closed
-    reader.ping()  # no pong this time
-    assert reader.conn.closed and reader.conn.close_code == 1008
-    # Still open a turn later (its writer would be waiting on a peer that reads nothing): both
-    # directions are shut down, which ends the writer and the reader alike.
-    reader.ping()
-    with pytest.raises(OSError):
-        reader.wire.sock.send(b"x")
-    peer.close()
-    reader.wire.release()

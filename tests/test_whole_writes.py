@@ -1,5 +1,6 @@
 """Writes to a WebSocket's socket stay whole (webserver/wire.py, ``Wire``): what one send did not
-take goes after it, before any other write; a write at once never waits nor cuts into another."""
+take goes after it, before any other write; a write at once never waits nor cuts into another;
+nothing is written after the close frame."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import socket
 import threading
 
 import pytest
+from wsproto import ConnectionType
+from wsproto.connection import Connection as Protocol
 
-from webserver.wire import Wire
+from webserver.wire import Wire, text_frame
 
 
 def test_what_one_send_did_not_take_follows_before_the_next_write():
@@ -19,8 +22,8 @@ def test_what_one_send_did_not_take_follows_before_the_next_write():
     first, second = b"a" * 2_000_000, b"b" * 1_000  # the first far over any socket buffer
 
     def write() -> None:
-        wire.write(first)
-        wire.write(second)
+        wire.send([first])
+        wire.send([second])
         ours.close()
 
     writer = threading.Thread(target=write)
@@ -38,11 +41,11 @@ def test_a_write_at_once_takes_what_fits_and_never_waits():
     ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     ours.settimeout(5)
     wire = Wire(ours, proto=None)
-    assert wire.write_now(b"hello") == 5
+    assert wire.send_now(b"hello") is None  # all of it went
     big = b"x" * 2_000_000
-    taken = wire.write_now(big)
-    assert 0 < taken < len(big)  # what the buffer held, at once
-    assert wire.write_now(b"more") == 0  # the buffer is full: nothing, and no wait
+    rest = wire.send_now(big)
+    assert 0 < len(rest) < len(big) and big.endswith(rest)  # what the buffer held went, at once
+    assert wire.send_now(b"more") == b"more"  # the buffer is full: nothing, and no wait
     assert peer.recv(5) == b"hello"
     ours.close()
     peer.close()
@@ -52,9 +55,28 @@ def test_a_write_at_once_never_cuts_into_another_write():
     ours, peer = socket.socketpair()
     wire = Wire(ours, proto=None)
     with wire._lock:  # another write under way (a sendall waiting for room)
-        assert wire.write_now(b"frame") == 0
-    assert wire.write_now(b"frame") == 5
-    assert peer.recv(5) == b"frame"
+        assert wire.send_now("frame") == text_frame("frame")
+    assert wire.send_now("frame") is None
+    assert peer.recv(16) == text_frame("frame")
+    ours.close()
+    peer.close()
+
+
+def test_nothing_is_written_after_the_close_frame():
+    ours, peer = socket.socketpair()
+    peer.settimeout(5)
+    proto = Protocol(ConnectionType.SERVER)
+    wire = Wire(ours, proto)
+    wire.close(1000, "bye")
+    with pytest.raises(ConnectionError):
+        wire.send(["late"])
+    assert wire.send_now("late") == text_frame("late")  # not written: left for a writer that fails
+    received = b""
+    while piece := peer.recv(4096):  # the close shut reading down only; the peer reads to the end
+        received += piece
+        if len(received) >= 7:
+            break
+    assert received == b"\x88\x05\x03\xe8bye"  # the close frame alone: 1000, "bye"
     ours.close()
     peer.close()
 

@@ -41,7 +41,7 @@ class Wire:
         self.proto = proto
         self.connected = True
         self._lock = threading.Lock()
-        # What write_now writes without waiting: the OS socket below gevent's, or a plain socket.
+        # What send_now writes without waiting: the OS socket below gevent's, or a plain socket.
         self._raw = getattr(sock, "_sock", sock)
 
     @classmethod
@@ -59,50 +59,40 @@ class Wire:
         ws.connected = False
         return cls(socket.socket(fileno=server_socket.detach()), ws.ws.connection)
 
-    def write(self, data: bytes) -> None:
-        """Write all of ``data`` before any other write.
-
-        One ``send`` first: a burst of frames nearly always fits the kernel's buffer, and gevent's
-        ``sendall`` asks the socket for its buffer size (a system call) on every write, which was
-        a sixth of this process's time in the crowd benchmark (docs/benchmark.md). What did not
-        fit goes by ``sendall``.
-        """
-        with self._lock:
-            sent = self.sock.send(data)
-            if sent < len(data):
-                self.sock.sendall(memoryview(data)[sent:])
-
-    def write_now(self, data: bytes) -> int:
-        """Write what the kernel takes of ``data`` at once, without waiting, and only while no
-        other write is under way; returns how many bytes went (0 when none could)."""
-        if not self._lock.acquire(blocking=False):
-            return 0
-        try:
-            return self._raw.send(data, socket.MSG_DONTWAIT)
-        except OSError:  # the buffer is full, or the peer is gone: the writer finds out which
-            return 0
-        finally:
-            self._lock.release()
-
     def send(self, frames: list[str | bytes]) -> None:
         """Write several frames in one socket write (the connection's writer alone calls this).
 
         A ``str`` is a text frame's payload, framed once per distinct text (:func:`text_frame`): a
         broadcast hands the same ``str`` to every recipient, so a room of a thousand costs one
         framing, not a thousand. ``bytes`` are a whole frame already (a control frame, or the
-        rest of one that went out in part).
+        rest of one that went out in part). Raises ``ConnectionError`` once the wire is closed:
+        nothing follows the close frame.
         """
-        if not self.connected:
-            raise ConnectionError("the WebSocket is closed")
-        self.write(b"".join([frame if type(frame) is bytes else text_frame(frame) for frame in frames]))
+        data = b"".join([frame if type(frame) is bytes else text_frame(frame) for frame in frames])
+        with self._lock:
+            if not self.connected:
+                raise ConnectionError("the WebSocket is closed")
+            self._write_whole(data)
 
     def send_now(self, frame: str | bytes) -> bytes | None:
         """Write one frame at once if the socket takes it without waiting (see
         :meth:`webserver.connection.Connection.attach`): None when all of it went, else the framed
         bytes still to write. In a room of a thousand, a broadcast is then a thousand ``send``
-        calls in the loop that applies it, with no writer greenlet woken for each connection."""
+        calls in the loop that applies it, with no writer greenlet woken for each connection.
+
+        Only while no other write is under way (a frame is never cut into), and never after the
+        close frame.
+        """
         data = frame if type(frame) is bytes else text_frame(frame)
-        sent = self.write_now(data) if self.connected else 0
+        sent = 0
+        if self._lock.acquire(blocking=False):
+            try:
+                if self.connected:
+                    sent = self._raw.send(data, socket.MSG_DONTWAIT)
+            except OSError:  # the buffer is full, or the peer is gone: the writer finds out which
+                pass
+            finally:
+                self._lock.release()
         return None if sent == len(data) else data[sent:] if sent else data
 
     def close(self, code: int, reason: str) -> None:
@@ -110,13 +100,26 @@ class Wire:
         (:mod:`webserver.reader`) so that the connection ends: the peer's answer to the close need
         not be waited for. Once closed, nothing more is sent."""
         try:
-            if self.connected:
-                self.connected = False
-                self.write(self.proto.send(CloseConnection(code, reason)))
+            with self._lock:
+                if self.connected:
+                    self.connected = False
+                    self._write_whole(self.proto.send(CloseConnection(code, reason)))
         except (OSError, LocalProtocolError):  # the peer is gone, or its close ended the protocol
             pass
         finally:
             self.shutdown(socket.SHUT_RD)
+
+    def _write_whole(self, data: bytes) -> None:
+        """(Lock held.) Write all of ``data``.
+
+        One ``send`` first: a burst of frames nearly always fits the kernel's buffer, and gevent's
+        ``sendall`` asks the socket for its buffer size (a system call) on every write, which was
+        a sixth of this process's time in the crowd benchmark (docs/benchmark.md). What did not
+        fit goes by ``sendall``.
+        """
+        sent = self.sock.send(data)
+        if sent < len(data):
+            self.sock.sendall(memoryview(data)[sent:])
 
     def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
         """Shut the socket down (both ways by default: a stuck client's, so a writer blocked on it

@@ -70,7 +70,7 @@ def init_app(app: Flask) -> None:
         app.extensions["chat.cluster"] = cluster
         starts.append(cluster.start)
     # flask-sock and simple-websocket do the handshake; the chat reads the socket (webserver.reader).
-    app.config.setdefault("SOCK_SERVER_OPTIONS", {})["thread_class"] = _ReadInRoute
+    app.config.setdefault("SOCK_SERVER_OPTIONS", {})["thread_class"] = _NoReaderThread
     app.config.setdefault("WS_PING_INTERVAL", PING_INTERVAL)
     app.config.setdefault("WS_COMPRESSION", False)
     websockets = app.extensions["chat.websockets"] = WebSockets(app)
@@ -136,7 +136,7 @@ def _spawn(writer: Callable[[], None]) -> None:
         threading.Thread(target=writer, daemon=True).start()
 
 
-class _ReadInRoute:
+class _NoReaderThread:
     """What simple-websocket starts as its reader of the socket: nothing, since the chat reads the
     socket itself (:mod:`webserver.reader`). simple-websocket asks of its ``thread_class`` only a
     ``name`` and ``start()``; a reader of its own would take the chat's frames."""
