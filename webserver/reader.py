@@ -74,7 +74,7 @@ class Reader:
 
     def start(self) -> None:
         """Read from now on, until the connection ends (then the handler's ``ended`` runs)."""
-        if monkey.is_module_patched("socket"):
+        if monkey.is_module_patched("threading"):
             self._watcher = gevent.get_hub().loop.io(self.wire.sock.fileno(), 1)
             self._watcher.start(self._readable)
         else:
