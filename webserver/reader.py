@@ -26,6 +26,7 @@ from gevent import monkey
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
 from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
+from webserver.loops import Loops
 from webserver.wire import PING, PONG, Wire, control_frame
 
 CLOSE_TOO_BIG = 1009
@@ -187,7 +188,7 @@ class Keepalive:
         self._turn = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loops = Loops((self._run, "chat-keepalive"))
 
     def add(self, reader: Reader) -> None:
         """Ping ``reader`` from one interval on."""
@@ -214,10 +215,7 @@ class Keepalive:
 
     def start(self) -> None:
         """Start the loop once (a daemon thread; a greenlet under gevent); cheap to call again."""
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
-                self._thread.start()
+        self._loops.start()
 
     def stop(self) -> None:
         """End the loop (an app built in a test)."""
