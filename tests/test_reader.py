@@ -1,40 +1,75 @@
-"""One WebSocket's reader (webserver/reader.py) on a socket pair: its pings, and a failure in
-reading, which ends the connection rather than leaving it open and forgotten."""
+"""One WebSocket's reader (webserver/reader.py) on a socket pair or a TCP connection: its pings,
+the closing handshake when this side closes, and a failure in reading, which ends the connection
+rather than leaving it open and forgotten."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 
 import pytest
 from wsproto import ConnectionType
 from wsproto.connection import Connection as Protocol
+from wsproto.events import CloseConnection, TextMessage
 
-from webserver.connection import CLOSE_TRY_AGAIN, Connection
+from webserver import wire as wire_module
+from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from webserver.reader import Reader
 from webserver.wire import PING, Wire, control_frame
 
 
 class _Ends:
-    """A reader's handler that takes no message and notes the end."""
+    """A reader's handler that notes the end; ``on_message`` acts on each message (by default,
+    none is expected)."""
 
-    def __init__(self):
+    def __init__(self, on_message=None):
         self.over = threading.Event()
+        self.on_message = on_message
 
-    def message(self, reader: Reader, data: str | bytes) -> bool:
-        raise AssertionError(f"no message expected, got {data!r}")
+    def message(self, reader: Reader, data: str | bytes) -> None:
+        if self.on_message is None:
+            raise AssertionError(f"no message expected, got {data!r}")
+        self.on_message(reader, data)
 
     def ended(self, reader: Reader) -> None:
         self.over.set()
 
 
+def _in_a_thread(writer) -> None:
+    threading.Thread(target=writer, daemon=True).start()
+
+
+def _reader_on(ours: socket.socket, proto=None, handler=None) -> Reader:
+    wire = Wire(ours, proto)
+    conn = Connection("alice", "token", abort=wire.shutdown)
+    reader = Reader(wire, conn, handler, max_bytes=1024)
+    conn.attach(wire.send, wire.close, _in_a_thread, wire.send_now)
+    return reader
+
+
 def _reader_on_a_socketpair(proto=None, handler=None):
     ours, peer = socket.socketpair()
     peer.settimeout(5)
-    wire = Wire(ours, proto)
-    conn = Connection("alice", "token", abort=wire.shutdown)
-    conn.attach(wire.send, lambda code, reason: wire.shutdown(socket.SHUT_RD), lambda fn: fn(), wire.send_now)
-    return Reader(wire, conn, handler, max_bytes=1024), peer
+    return _reader_on(ours, proto, handler), peer
+
+
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """Both ends of a TCP connection on the loopback: unlike a socket pair's, a TCP socket closed
+    with bytes unread resets its peer."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        peer = socket.create_connection(listener.getsockname(), timeout=5)
+        ours, _ = listener.accept()
+    return ours, peer
+
+
+def _close_frame_in(received: bytes) -> tuple[int, bytes] | None:
+    """The code and reason of the close frame at the end of what a client received, if it is there."""
+    at = received.rfind(b"\x88")
+    if at < 0 or len(received) < at + 2 or len(received) < at + 2 + received[at + 1]:
+        return None
+    payload = received[at + 2 : at + 2 + received[at + 1]]
+    return int.from_bytes(payload[:2], "big"), payload[2:]
 
 
 def test_a_ping_unanswered_by_the_next_turn_closes_and_a_stuck_close_is_cut_a_turn_later():
@@ -53,6 +88,45 @@ def test_a_ping_unanswered_by_the_next_turn_closes_and_a_stuck_close_is_cut_a_tu
         reader.wire.sock.send(b"x")
     peer.close()
     reader.wire.release()
+
+
+def test_a_client_still_sending_when_this_side_closes_reads_the_close_and_is_not_reset():
+    """The server closes (as for a flood of frames) while the client keeps sending: the reader
+    reads on, dropping what comes, until the client answers; only then is the socket closed. A
+    socket closed with the client's frames unread would reset the connection, and the client
+    would lose the close frame (1006 instead of the code)."""
+    ours, peer = _tcp_pair()
+    client = Protocol(ConnectionType.CLIENT)
+    ends = _Ends(on_message=lambda reader, data: reader.conn.close(CLOSE_POLICY, "too many frames"))
+    reader = _reader_on(ours, Protocol(ConnectionType.SERVER), ends)
+    reader.start()
+    received = b""
+    for _ in range(200):  # the first frame has the server close; the rest go on regardless
+        peer.sendall(client.send(TextMessage("typing")))
+        time.sleep(0.001)
+    while _close_frame_in(received) is None:
+        received += peer.recv(4096)
+    assert _close_frame_in(received) == (CLOSE_POLICY, b"too many frames")
+    assert not ends.over.is_set(), "the connection ended before the client answered the close"
+    peer.sendall(client.send(CloseConnection(CLOSE_POLICY)))
+    assert ends.over.wait(5), "the client's answer did not end the connection"
+    reader.wire.release()
+    assert peer.recv(4096) == b""  # a FIN: closed, not reset
+    peer.close()
+
+
+def test_a_client_that_never_answers_the_close_is_cut_after_the_close_timeout(monkeypatch):
+    monkeypatch.setattr(wire_module, "CLOSE_TIMEOUT", 0.2)
+    ends = _Ends()
+    reader, peer = _reader_on_a_socketpair(Protocol(ConnectionType.SERVER), ends)
+    reader.start()
+    started = time.monotonic()
+    reader.conn.close(1000, "signed out")
+    assert peer.recv(64) == b"\x88\x0c\x03\xe8signed out"
+    assert ends.over.wait(5), "the silent client held the connection"
+    assert time.monotonic() - started >= 0.2
+    reader.wire.release()
+    peer.close()
 
 
 def test_a_failure_in_reading_closes_with_1013_and_ends_the_connection():

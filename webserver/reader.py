@@ -12,7 +12,13 @@ The reader answers the client's pings, notes its pongs, closes with 1009 a messa
 ``max_bytes`` (counted in UTF-8 bytes for text) and answers the client's close. Pings of this side
 come from :class:`Keepalive`, one loop for every connection. Frames it writes go through the
 connection's queue (:mod:`webserver.connection`), the close answer through the wire's lock
-(:mod:`webserver.wire`), so none interleaves with another. No Flask import.
+(:mod:`webserver.wire`), so none interleaves with another.
+
+When this side closes, the reader reads on until the client answers the close (RFC 6455, 7.1.1),
+dropping what the client sent meanwhile, and for ``wire.CLOSE_TIMEOUT`` seconds at most. A socket
+closed with bytes it has not read is reset (an RST, not a FIN), and a client still sending, as a
+flooding one is, can take that reset before it has read the close frame: it then sees 1006, not
+the code it was given. No Flask import.
 """
 
 from __future__ import annotations
@@ -47,8 +53,8 @@ _PING = control_frame(PING)
 class Handler(Protocol):
     """What a reader hands its connection's messages to, and tells of its end."""
 
-    def message(self, reader: Reader, data: str | bytes) -> bool:
-        """Act on one whole message; False to stop reading (the connection is closing)."""
+    def message(self, reader: Reader, data: str | bytes) -> None:
+        """Act on one whole message (none comes once the connection is closing)."""
 
     def ended(self, reader: Reader) -> None:
         """The connection is over: the reader reads no more."""
@@ -96,36 +102,35 @@ class Reader:
 
     def read_once(self) -> bool:
         """Read what the socket holds (one ``recv``) and act on every frame it completes; False once
-        the connection is over: the client closed or went away, a message was too big, or this side
-        closed it (its writer shuts the socket's reading down, which makes it readable)."""
+        the connection is over: the client closed, answered this side's close or went away, or
+        the socket was shut down. Once this side has closed, messages are dropped unread."""
         wire, conn = self.wire, self.conn
-        if conn.closed or not wire.connected:
-            return False
         try:
             data = wire.sock.recv(RECEIVE_BYTES)
-        except OSError:  # reset by the peer, or reading shut down by this side's close
+        except OSError:  # reset by the peer, or shut down by this side
             return False
-        if not data:  # the peer went away, or this side shut the reading down
+        if not data:  # the peer went away, or this side shut the socket down
             return False
         proto = wire.proto
         proto.receive_data(data)
         for event in proto.events():
             if isinstance(event, (TextMessage, BytesMessage)):
+                if conn.closed:
+                    continue
                 chunk = event.data
                 ascii_or_bytes = isinstance(chunk, bytes) or chunk.isascii()
                 self._size += len(chunk) if ascii_or_bytes else len(chunk.encode())
                 if self._size > self._max_bytes:
+                    self._parts, self._size = None, 0
                     conn.close(CLOSE_TOO_BIG, f"frame over {self._max_bytes // 1024} KiB")
-                    return False
+                    continue
                 if not event.message_finished:
                     if self._parts is None:
                         self._parts = []
                     self._parts.append(chunk)
                     continue
                 parts, self._parts, self._size = self._parts, None, 0
-                message = type(chunk)().join([*parts, chunk]) if parts else chunk
-                if not self._handler.message(self, message):
-                    return False
+                self._handler.message(self, type(chunk)().join([*parts, chunk]) if parts else chunk)
             elif isinstance(event, Ping):
                 conn.push(control_frame(PONG, event.payload))
             elif isinstance(event, Pong):
@@ -133,10 +138,11 @@ class Reader:
             elif isinstance(event, CloseConnection):
                 # The client's close, or wsproto's for a frame that broke the protocol (1002, 1007):
                 # answered at once with its code, as RFC 6455 asks; the writer then finds the
-                # wire closed and sends nothing more.
+                # wire closed and sends nothing more. Or the client's answer to this side's
+                # close, which the wire, closed already, does not answer.
                 wire.close(event.code, event.reason)
                 return False
-        return not conn.closed and wire.connected
+        return True
 
     def _readable(self) -> None:
         # Called by the event loop itself, where nothing may wait: the reading and whatever the

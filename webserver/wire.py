@@ -8,7 +8,9 @@ alive for the socket's life, and the garbage collector has that much less to wal
 WebSocket (docs/benchmark.md, "What each open WebSocket costs the collector").
 
 Every write goes through the one lock of :class:`Wire` and leaves whole: the connection's writer
-(:mod:`webserver.connection`) and a close decided here never cut into each other's frames. No
+(:mod:`webserver.connection`) and a close decided here never cut into each other's frames. After
+this side's close frame the socket stays open for the client's answer, which its reader waits for
+(:mod:`webserver.reader`), and is shut down if none comes within :data:`CLOSE_TIMEOUT` seconds. No
 Flask import.
 """
 
@@ -18,13 +20,20 @@ import functools
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from typing import Any
 
+import gevent
+from gevent import monkey
 from wsproto.events import CloseConnection
 from wsproto.utilities import LocalProtocolError
 
 # Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.
 FRAME_CACHE = 1024
+
+# Seconds the client has to answer this side's close before the socket is shut down. A browser
+# answers within a round trip; a client that never does holds its connection this long at most.
+CLOSE_TIMEOUT = 2.0
 
 # Opcodes of RFC 6455, 5.2.
 TEXT, PING, PONG = 0x1, 0x9, 0xA
@@ -34,7 +43,7 @@ class Wire:
     """The socket of one open WebSocket and its wsproto connection (for control frames and the
     close); frames are built here (:func:`text_frame`) and written whole, one write at a time."""
 
-    __slots__ = ("sock", "proto", "connected", "_lock", "_raw")
+    __slots__ = ("sock", "proto", "connected", "_lock", "_raw", "_cancel_cut")
 
     def __init__(self, sock: socket.socket, proto: Any):
         self.sock = sock
@@ -43,6 +52,7 @@ class Wire:
         self._lock = threading.Lock()
         # What send_now writes without waiting: the OS socket below gevent's, or a plain socket.
         self._raw = getattr(sock, "_sock", sock)
+        self._cancel_cut: Callable[[], None] | None = None  # while the close waits for its answer
 
     @classmethod
     def take_over(cls, ws: Any) -> Wire:
@@ -96,18 +106,18 @@ class Wire:
         return None if sent == len(data) else data[sent:] if sent else data
 
     def close(self, code: int, reason: str) -> None:
-        """Send the close frame, then shut the socket's reading down, which wakes the reader
-        (:mod:`webserver.reader`) so that the connection ends: the peer's answer to the close need
-        not be waited for. Once closed, nothing more is sent."""
-        try:
-            with self._lock:
-                if self.connected:
-                    self.connected = False
-                    self._write_whole(self.proto.send(CloseConnection(code, reason)))
-        except (OSError, LocalProtocolError):  # the peer is gone, or its close ended the protocol
-            pass
-        finally:
-            self.shutdown(socket.SHUT_RD)
+        """Send the close frame, unless it was sent already; nothing is sent after it. The socket
+        stays open for the client's answer, and is shut down (which ends the reader) if none has
+        come when :data:`CLOSE_TIMEOUT` has passed and the wire is not yet released."""
+        with self._lock:
+            if not self.connected:
+                return
+            self.connected = False
+            try:
+                self._write_whole(self.proto.send(CloseConnection(code, reason)))
+            except (OSError, LocalProtocolError):  # the peer is gone, or its close ended the protocol
+                return
+            self._cancel_cut = _call_later(CLOSE_TIMEOUT, self.shutdown)
 
     def _write_whole(self, data: bytes) -> None:
         """(Lock held.) Write all of ``data``.
@@ -121,18 +131,35 @@ class Wire:
         if sent < len(data):
             self.sock.sendall(memoryview(data)[sent:])
 
-    def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
-        """Shut the socket down (both ways by default: a stuck client's, so a writer blocked on it
-        wakes up)."""
+    def shutdown(self) -> None:
+        """Shut the socket down both ways: a writer blocked on a client that reads nothing wakes
+        up, and so does the reader."""
         try:
-            self.sock.shutdown(how)
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
     def release(self) -> None:
         """Close the socket for good (the connection is over)."""
-        self.connected = False
+        with self._lock:
+            self.connected = False
+            cancel_cut, self._cancel_cut = self._cancel_cut, None
+        if cancel_cut is not None:
+            cancel_cut()
         self.sock.close()
+
+
+def _call_later(seconds: float, call: Callable[[], Any]) -> Callable[[], None]:
+    """Run ``call`` in ``seconds`` (from the event loop under gevent, else from a timer thread);
+    returns what cancels it."""
+    if monkey.is_module_patched("threading"):
+        timer = gevent.get_hub().loop.timer(seconds)
+        timer.start(call)
+        return timer.close
+    thread = threading.Timer(seconds, call)
+    thread.daemon = True
+    thread.start()
+    return thread.cancel
 
 
 def control_frame(opcode: int, payload: bytes = b"") -> bytes:

@@ -187,13 +187,13 @@ class WebSockets:
         self.keepalive.add(reader)
         reader.start()
 
-    def message(self, reader: Reader, data: str | bytes) -> bool:
+    def message(self, reader: Reader, data: str | bytes) -> None:
         """One message from the client: counted against the frame rate, then acted on."""
         conn = reader.conn
         verdict = reader.meter.count() if reader.meter else Verdict.SERVE
         if verdict is Verdict.CLOSE:
             conn.close(CLOSE_POLICY, "too many frames")
-            return False
+            return
         if verdict is Verdict.WARN:
             message = f"More than {self.rate} frames a second: these are dropped, and the socket closes soon."
             conn.push(error_frame("rate_limited", message, retry_after=1))
@@ -203,7 +203,6 @@ class WebSockets:
             except Exception:  # a bug must cost one frame, not the connection or the worker
                 log.exception("handling a WebSocket frame failed")
                 send_error(conn, "internal_error")
-        return True
 
     def ended(self, reader: Reader) -> None:
         """The connection is over: forget it, let its writer send what is queued and the close
