@@ -100,6 +100,12 @@ class Person:
         assert status == 200, body
         return body["messages"]
 
+    def read_seq(self, room_id: str) -> int:
+        """This person's read position in the room, as the server holds it."""
+        status, body = self.api("GET", "/api/rooms")
+        assert status == 200, body
+        return next(room["read_seq"] for room in body["rooms"] if room["id"] == room_id)
+
 
 def open_person(
     browser: Browser,

@@ -16,6 +16,8 @@ from browser_helpers import create_room, screenshot, unique
 from live_procs import Launcher, Live
 from playwright.sync_api import expect
 
+from tests.timing import wait_for
+
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 DELETED = "This message was deleted"
@@ -146,6 +148,9 @@ def test_reply_shows_a_quote_that_goes_to_its_parent_loading_older_history(live_
     parent = post(alice, room_id, "the very first plan")
     for n in range(60):
         post(alice, room_id, f"filler {n}")
+    # Bob has read them all (else the app would open at the unread divider, near the parent).
+    expect(message(bob, "filler 59")).to_be_visible(timeout=10_000)
+    assert wait_for(lambda: bob.read_seq(room_id) == parent["seq"] + 60, 10)
     # Bob opens the room again: only the latest page is loaded, without the parent.
     bob.page.reload()
     expect(bob.page.locator("#me-name")).to_have_text(bob.username, timeout=10_000)
