@@ -12,6 +12,7 @@ from browser_helpers import PHONE, screenshot, unique
 from playwright.sync_api import expect
 
 from tests.live_http import make_room, post
+from tests.timing import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.live]
 
@@ -175,3 +176,19 @@ def test_unread_counts_follow_the_server_across_browsers(live_module, people):
     at_home.open_room(bob.username)
     expect(badge).to_have_count(0)
     expect(at_work.room_button(bob.username).locator(".badge")).to_have_count(0, timeout=5_000)
+
+
+def test_what_was_read_just_before_the_tab_closes_counts_as_read(live_module, people, http_user):
+    """Read positions go to the server at most 2 s after they move; one that moved just before
+    the tab was closed goes as the page goes, and is not lost with it."""
+    poster = http_user("poster")
+    room_name = unique("lastword")
+    room_id = make_room(poster, visibility="public", name=room_name)
+    reader = people(live_module.url, unique("reader"))
+    reader.page.click("#browse-rooms")
+    reader.page.get_by_role("button", name=f"Join {room_name}").click()
+    expect(reader.page.locator("#room-name")).to_have_text(room_name)
+    seq = post(poster, room_id, "read this before you go")["seq"]
+    expect(reader.message_texts().last).to_have_text("read this before you go", timeout=5_000)
+    reader.page.goto("about:blank")  # the tab goes, well within the 2 s
+    assert wait_for(lambda: reader.read_seq(room_id) == seq, 5), reader.read_seq(room_id)

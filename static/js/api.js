@@ -23,7 +23,7 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, { body, query, signal, withStatus = false } = {}) {
+async function request(method, path, { body, query, signal, withStatus = false, keepalive = false } = {}) {
   let url = path;
   if (query) {
     const params = new URLSearchParams();
@@ -33,7 +33,7 @@ async function request(method, path, { body, query, signal, withStatus = false }
     const text = params.toString();
     if (text) url += `?${text}`;
   }
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal };
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal, keepalive };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -200,7 +200,8 @@ export const api = {
   leave: (id, username) =>
     request('DELETE', `/api/rooms/${encodeURIComponent(id)}/members/${encodeURIComponent(username)}`),
   openDm: (username) => request('POST', '/api/dms', { body: { username } }),
-  markRead: (id, seq) => request('PUT', `/api/rooms/${encodeURIComponent(id)}/read`, { body: { seq } }),
+  // keepalive: a position sent as the page is closed or reloaded still reaches the server.
+  markRead: (id, seq) => request('PUT', `/api/rooms/${encodeURIComponent(id)}/read`, { body: { seq }, keepalive: true }),
   messages: (id, { after, before, limit } = {}) =>
     request('GET', `/api/rooms/${encodeURIComponent(id)}/messages`, { query: { after, before, limit } }),
   postMessage: (id, text, clientId, replyTo = null) =>

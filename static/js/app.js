@@ -75,15 +75,16 @@ const searchView = new SearchView(document, {
 
 controller = new Controller(view, messagesView, dialogs, { forcePolling, searchView });
 view.setNotificationButton('Notification' in window ? Notification.permission : 'unsupported');
+/** The page is hidden, closed or reloaded: what was read goes to the server, the rest to storage. */
+function leaving() {
+  controller.sendReadPositions();
+  controller.saveSnapshot();
+}
 document.addEventListener('visibilitychange', () => {
-  if (document.hidden) {
-    controller.sendReadPositions();
-    controller.saveSnapshot();
-  } else {
-    controller.markReadIfSeen();
-  }
+  if (document.hidden) leaving();
+  else controller.markReadIfSeen();
 });
-window.addEventListener('pagehide', () => controller.saveSnapshot());
+window.addEventListener('pagehide', leaving);
 // The app shell from a service worker: a reload while the server is down still shows the app.
 if ('serviceWorker' in navigator) navigator.serviceWorker.register('/sw.js').catch(() => {});
 controller.boot();
