@@ -129,6 +129,22 @@ def test_a_client_that_never_answers_the_close_is_cut_after_the_close_timeout(mo
     peer.close()
 
 
+def test_the_answer_to_a_clients_close_waits_for_nothing(monkeypatch):
+    """Only this side's own close waits for an answer; answering the client's close arms no cut
+    (the connection ends at once anyway, and its socket is closed there)."""
+    monkeypatch.setattr(wire_module, "CLOSE_TIMEOUT", 0.05)
+    ours, peer = socket.socketpair()
+    proto = Protocol(ConnectionType.SERVER)
+    proto.receive_data(Protocol(ConnectionType.CLIENT).send(CloseConnection(1000, "bye")))
+    assert [type(event) for event in proto.events()] == [CloseConnection]
+    wire = Wire(ours, proto)
+    wire.close(1000, "bye")
+    time.sleep(0.2)
+    ours.sendall(b"still open")  # a cut would have shut the socket down
+    wire.release()
+    peer.close()
+
+
 def test_a_failure_in_reading_closes_with_1013_and_ends_the_connection():
     proto = Protocol(ConnectionType.SERVER)
     proto.receive_data(None)  # the protocol object thinks the connection over: more data raises

@@ -28,9 +28,9 @@ import threading
 from typing import Any, Protocol
 
 import gevent
-from gevent import monkey
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 
+from webserver.concurrency import spawn, under_gevent
 from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from webserver.loops import Loops
 from webserver.wire import PING, PONG, Wire, control_frame
@@ -81,11 +81,11 @@ class Reader:
 
     def start(self) -> None:
         """Read from now on, until the connection ends (then the handler's ``ended`` runs)."""
-        if monkey.is_module_patched("threading"):
+        if under_gevent():
             self._watcher = gevent.get_hub().loop.io(self.wire.sock.fileno(), 1)
             self._watcher.start(self._readable)
         else:
-            threading.Thread(target=self._read_in_thread, daemon=True).start()
+            spawn(self._read_in_thread)
 
     def ping(self) -> None:
         """The keepalive's turn: ping the client, or close the connection when the last ping is
@@ -148,7 +148,7 @@ class Reader:
         # Called by the event loop itself, where nothing may wait: the reading and whatever the
         # messages lead to (a call to the backend) run in a greenlet of their own.
         self._watcher.stop()
-        gevent.spawn_raw(self._read_in_greenlet)
+        spawn(self._read_in_greenlet)
 
     def _read_in_greenlet(self) -> None:
         if self._read_safely():

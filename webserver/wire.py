@@ -23,10 +23,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import gevent
-from gevent import monkey
+from wsproto.connection import ConnectionState
 from wsproto.events import CloseConnection
 from wsproto.utilities import LocalProtocolError
+
+from webserver.concurrency import call_later
 
 # Distinct frames whose wire bytes are kept: enough for the broadcasts in flight to every queue.
 FRAME_CACHE = 1024
@@ -106,9 +107,10 @@ class Wire:
         return None if sent == len(data) else data[sent:] if sent else data
 
     def close(self, code: int, reason: str) -> None:
-        """Send the close frame, unless it was sent already; nothing is sent after it. The socket
-        stays open for the client's answer, and is shut down (which ends the reader) if none has
-        come when :data:`CLOSE_TIMEOUT` has passed and the wire is not yet released."""
+        """Send the close frame, unless it was sent already; nothing is sent after it. A close of
+        this side's keeps the socket open for the client's answer, and shuts it down (which ends
+        the reader) if none has come when :data:`CLOSE_TIMEOUT` has passed and the wire is not yet
+        released; an answer to the client's close waits for nothing."""
         with self._lock:
             if not self.connected:
                 return
@@ -117,7 +119,8 @@ class Wire:
                 self._write_whole(self.proto.send(CloseConnection(code, reason)))
             except (OSError, LocalProtocolError):  # the peer is gone, or its close ended the protocol
                 return
-            self._cancel_cut = _call_later(CLOSE_TIMEOUT, self.shutdown)
+            if self.proto.state is ConnectionState.LOCAL_CLOSING:  # not the answer to the client's
+                self._cancel_cut = call_later(CLOSE_TIMEOUT, self.shutdown)
 
     def _write_whole(self, data: bytes) -> None:
         """(Lock held.) Write all of ``data``.
@@ -147,19 +150,6 @@ class Wire:
         if cancel_cut is not None:
             cancel_cut()
         self.sock.close()
-
-
-def _call_later(seconds: float, call: Callable[[], Any]) -> Callable[[], None]:
-    """Run ``call`` in ``seconds`` (from the event loop under gevent, else from a timer thread);
-    returns what cancels it."""
-    if monkey.is_module_patched("threading"):
-        timer = gevent.get_hub().loop.timer(seconds)
-        timer.start(call)
-        return timer.close
-    thread = threading.Timer(seconds, call)
-    thread.daemon = True
-    thread.start()
-    return thread.cancel
 
 
 def control_frame(opcode: int, payload: bytes = b"") -> bytes:

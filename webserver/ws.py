@@ -13,20 +13,18 @@ message: broadcasts come only from the backend's event log (:mod:`webserver.stre
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
-import gevent
 from flask import Flask, current_app, g, request
 from flask_sock import Sock
-from gevent import monkey
 
 from common import limits
 from common.errors import ApiError
 from webserver import security, sessions
 from webserver.admission import Admission
 from webserver.backend_client import BackendClient
+from webserver.concurrency import spawn
 from webserver.connection import CLOSE_POLICY, CLOSE_TRY_AGAIN, Connection
 from webserver.frame_rate import FrameMeter, Verdict
 from webserver.frames import error_frame, on_frame, send_error
@@ -128,14 +126,6 @@ def _handshake() -> None:
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
 
-def _spawn(writer: Callable[[], None]) -> None:
-    """Run a connection's writer apart: a raw greenlet under gevent (the front server), else a thread."""
-    if monkey.is_module_patched("threading"):
-        gevent.spawn_raw(writer)
-    else:
-        threading.Thread(target=writer, daemon=True).start()
-
-
 class _NoReaderThread:
     """What simple-websocket starts as its reader of the socket: nothing, since the chat reads the
     socket itself (:mod:`webserver.reader`). simple-websocket asks of its ``thread_class`` only a
@@ -174,7 +164,7 @@ class WebSockets:
         # The writer exists only while the connection is in use (webserver.connection): a raw
         # greenlet, the cheapest gevent has, started at the next turn of the loop, so a burst goes
         # in one write.
-        conn.attach(wire.send, wire.close, _spawn, wire.send_now)
+        conn.attach(wire.send, wire.close, spawn, wire.send_now)
         meter = FrameMeter(self.rate) if self.rate else None
         reader = Reader(wire, conn, self, max_bytes=MAX_FRAME_BYTES, meter=meter)
         try:
