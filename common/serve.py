@@ -81,6 +81,14 @@ REQUEST_LINE_LIMIT = 8190
 
 _PR_SET_PDEATHSIG = 1
 
+# gunicorn's worker classes, as this project runs them. gthread as HeadFirstWorker: a thread per
+# request only once its head is complete, which serves a kept-alive connection's next request
+# itself. gevent as QuietStopWorker: no traceback for a connection a stop cuts.
+_WORKER_CLASSES = {
+    "gthread": "common.threadworker.HeadFirstWorker",
+    "gevent": "common.geventworker.QuietStopWorker",
+}
+
 
 class ServeError(Exception):
     """The server cannot start; ``str()`` is a one-line reason for the operator."""
@@ -261,9 +269,7 @@ def serve(
     options = {
         "bind": [f"fd://{fd}"],
         "workers": workers,
-        # gthread as HeadFirstWorker: a thread per request only once its head is complete, which
-        # serves a kept-alive connection's next request itself.
-        "worker_class": "common.threadworker.HeadFirstWorker" if worker_class == "gthread" else worker_class,
+        "worker_class": _WORKER_CLASSES[worker_class],
         "threads": threads,
         "worker_connections": WORKER_CONNECTIONS,
         "keepalive": KEEPALIVE,

@@ -142,8 +142,12 @@ def test_port_in_use_is_one_line(run_launcher, tmp_path, script):
 @pytest.mark.parametrize("which", ["backend", "front"])
 @pytest.mark.parametrize("how", ["SIGTERM to the master", "Ctrl-C to the process group"])
 def test_signal_stops_cleanly(live, which, how):
+    """Exit status 0, no traceback, the port and the worker gone; with a client's kept-alive
+    connection idle at the time, which the stop cuts after its grace."""
     proc = live.backend if which == "backend" else live.front
     worker = psutil.Process(proc.popen.pid).children()
+    kept_alive = requests.Session()
+    assert kept_alive.get(f"{proc.url}/healthz", timeout=5).status_code == 200
     if how.startswith("SIGTERM"):
         status = proc.stop(signal.SIGTERM)
     else:
@@ -154,6 +158,7 @@ def test_signal_stops_cleanly(live, which, how):
     assert "Traceback" not in proc.output()
     assert refuses_connections(proc.port)
     assert worker and not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in worker)
+    kept_alive.close()
 
 
 def test_kill9_of_the_backend_master_frees_port_and_lock(start_backend, data_dir):
