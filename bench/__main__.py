@@ -19,6 +19,7 @@ import traceback
 from datetime import UTC, datetime
 
 from bench import procs, wsload
+from bench.browser import scenario_12
 from bench.capacity import scenario_3
 from bench.cluster import scenario_11
 from bench.disk import DiskWatch
@@ -35,9 +36,9 @@ from bench.uploads import scenario_10
 
 # Run order: the floor right after the runs it is compared with (scenario 1 alternates with it);
 # several front servers (11) after the single one's runs; the 10,000 connections after the latency
-# runs; the history and search scenarios last, on stacks of their own, once the shared one is
-# stopped.
-ORDER = ["1", "2", "7", "4", "6", "8", "10", "11", "3", "soak", "5", "9"]
+# runs; the browser, history and search scenarios last, on stacks of their own, once the shared
+# one is stopped.
+ORDER = ["1", "2", "7", "4", "6", "8", "10", "11", "3", "soak", "12", "5", "9"]
 RUNNERS = {
     "1": scenario_1,
     "2": scenario_2,
@@ -48,7 +49,10 @@ RUNNERS = {
     "3": scenario_3,
     "10": scenario_10,
     "11": scenario_11,
+    "soak": soak,
 }
+# Scenarios that start a stack of their own.
+OWN_STACK = {"12": scenario_12, "5": scenario_5, "9": scenario_9}
 # Seconds a scenario may run beyond its sending time before it is stopped and reported as such.
 CAP_S = {False: 300, True: 900}
 NEEDS_STACK = {"1", "2", "3", "4", "6", "8", "10", "11", "soak"}
@@ -131,13 +135,13 @@ async def run(args: argparse.Namespace) -> dict:
             floor = Server("floor", ["-m", "bench.floor", "--port", "0"])
         ctx = Context(stack=stack, users=users, sizes=sizes, floor=floor, results=results)
         for key in args.scenarios:
-            if key in ("5", "9") and stack is not None:
-                stack.stop()  # scenarios 5 and 9 run their own stacks; free the cores and memory first
+            if key in OWN_STACK and stack is not None:
+                stack.stop()  # these run their own stacks; free the cores and memory first
                 stack = None
             log(f"scenario {key}")
             started = time.perf_counter()
             try:
-                runner = {"5": scenario_5, "9": scenario_9, "soak": soak}.get(key) or RUNNERS[key]
+                runner = OWN_STACK.get(key) or RUNNERS[key]
 
                 def watched(stack=stack):
                     # Read at each check: a scenario may restart a server (capacity restarts the front).

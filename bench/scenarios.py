@@ -28,6 +28,7 @@ SIZES = {
         "s8": {"clients": 100, "rate": 50, "duration": 10, "edits": 0.1, "reactions": 0.2},
         "s9": {"messages": [1000, 50_000, 1_000_000], "queries": 200, "lag": 500, "cap_s": 1800},
         "s11": {"clients": 1000, "rate": 20, "duration": 10, "split_clients": 100, "split_rate": 50},
+        "s12": {"messages": 5000, "switches": 20},
     },
     "full": {
         "users": 100,
@@ -40,6 +41,7 @@ SIZES = {
         "s8": {"clients": 100, "rate": 50, "duration": 30, "edits": 0.1, "reactions": 0.2},
         "s9": {"messages": [1000, 50_000, 1_000_000], "queries": 1000, "lag": 1500, "cap_s": 2400},
         "s11": {"clients": 1000, "rate": 20, "duration": 30, "split_clients": 100, "split_rate": 50},
+        "s12": {"messages": 5000, "switches": 100},
         "soak": {"clients": 200, "rate": 20, "duration": 600, "warmup": 60, "sample_every": 10},
     },
 }

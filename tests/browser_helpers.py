@@ -33,6 +33,27 @@ PASSWORD = "correct horse battery"
 CONNECTED = re.compile(r"^(Live|Polling)$")
 
 
+# Scroll to one end of the list until the message with `seq` is rendered there (each step waits
+# for the window to move: a page loaded from the server or rendered from memory).
+SCROLL_TO = """async ([end, seq]) => {
+  const scroller = document.querySelector('#messages');
+  const edge = () => {
+    const nodes = document.querySelectorAll('#message-list li[data-seq]');
+    return Number(nodes[end === 'top' ? 0 : nodes.length - 1].dataset.seq);
+  };
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 10));
+  const t0 = performance.now();
+  let steps = 0;
+  while (edge() !== seq && steps < 1000 && performance.now() - t0 < 100000) {
+    const before = edge();
+    scroller.scrollTop = end === 'top' ? 0 : scroller.scrollHeight;
+    for (let i = 0; i < 1000 && edge() === before; i += 1) await pause();
+    steps += 1;
+  }
+  return { steps, edge: edge(), nodes: document.querySelectorAll('#message-list li[data-seq]').length };
+}"""
+
+
 class Person:
     """One person at one browser window: a context of their own (cookies, storage) and a page."""
 

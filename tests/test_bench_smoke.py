@@ -1,5 +1,5 @@
-"""Small runs of benchmark scenarios 1, 8 and 11 and of ``bench.indexcost`` against the real processes,
-so the benchmark cannot rot.
+"""Small runs of benchmark scenarios 1, 8, 11 and 12 and of ``bench.indexcost`` against the real
+processes, so the benchmark cannot rot.
 
 Ten clients in one room, 50 messages a second for 2 seconds, through the load generator that
 ``make bench`` uses: every message must be acknowledged, stored once and delivered exactly once to
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.browser import scenario_12
 from bench.cluster import REDIS_SERVER, scenario_11
 from bench.fanout import fanout
 from bench.http import HttpClient
@@ -144,3 +145,14 @@ def test_index_cost_smoke_reads_the_worker_and_its_index_thread_and_finds_every_
     assert all(0 < thread < total for thread, total in zip(threads, totals, strict=True))
     assert result["search_after_send"]["count"] == 5
     assert result["not_found"] == 0
+
+
+@pytest.mark.browser
+def test_room_switch_smoke_scrolls_the_whole_room_and_times_every_switch():
+    """Scenario 12 small: a room of 400 messages scrolled through in Chromium, two rounds of switches."""
+    size = {"messages": 400, "switches": 2}
+    result = asyncio.run(scenario_12(Context(stack=None, users=[], sizes={"s12": size})))
+    assert result["messages"] == 400 and result["scroll_steps_up"] >= 1
+    assert 0 < result["message_nodes_at_most"] <= 300  # static/js/rules.js: the list's cap
+    assert (result["away"]["count"], result["back"]["count"], result["floor"]["count"]) == (2, 2, 4)
+    assert "12. Room switch in Chromium" in table({"12": result})

@@ -1,21 +1,21 @@
 """The single-page app in headless Chromium: how it renders and what it takes from the server.
 
 A long history costs the page what one message costs (one node per new message, the DOM capped,
-a room switch within 100 ms), any kind of event passes both transports (an ``update`` replaces one
-message node, an unknown kind is skipped), the sidebar keeps keyboard focus and a new message keeps
-the reader's text selection, and the username rule comes from ``GET /api/limits``: a name in any
-script signs in on the page and is highlighted whole when mentioned.
+a room switch drawn from memory in the click), any kind of event passes both transports (an
+``update`` replaces one message node, an unknown kind is skipped), the sidebar keeps keyboard focus
+and a new message keeps the reader's text selection, and the username rule comes from
+``GET /api/limits``: a name in any script signs in on the page and is highlighted whole when
+mentioned.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from browser_helpers import ARTIFACTS, WebSocketGate, unique
+from browser_helpers import SCROLL_TO, WebSocketGate, unique
 from live_procs import Launcher, Live
 from playwright.sync_api import expect
 
@@ -23,7 +23,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.live]
 
 LONG_HISTORY = 5_000
 DOM_MESSAGES_MAX = 300  # static/js/rules.js: the most message nodes the list keeps
-ROOM_SWITCH_MS = 100
 
 
 @pytest.fixture(scope="module")
@@ -67,37 +66,14 @@ def join(person, name: str) -> None:
     expect(page.locator("#room-name")).to_have_text(name)
 
 
-# Scroll to one end of the list until the message with `seq` is rendered there (each step waits
-# for the window to move: a page loaded from the server or rendered from memory).
-SCROLL_TO = """async ([end, seq]) => {
-  const scroller = document.querySelector('#messages');
-  const edge = () => {
-    const nodes = document.querySelectorAll('#message-list li[data-seq]');
-    return Number(nodes[end === 'top' ? 0 : nodes.length - 1].dataset.seq);
-  };
-  const pause = () => new Promise((resolve) => setTimeout(resolve, 10));
-  const t0 = performance.now();
-  let steps = 0;
-  while (edge() !== seq && steps < 1000 && performance.now() - t0 < 100000) {
-    const before = edge();
-    scroller.scrollTop = end === 'top' ? 0 : scroller.scrollHeight;
-    for (let i = 0; i < 1000 && edge() === before; i += 1) await pause();
-    steps += 1;
-  }
-  return { steps, edge: edge(), nodes: document.querySelectorAll('#message-list li[data-seq]').length };
-}"""
-
-# Time from the click on a sidebar room to the next frame after its messages are rendered.
-TIME_SWITCH = """async (title) => {
+# Click a sidebar room and report what the list holds right after the click, before anything
+# could come from the network: a room already loaded is drawn from memory at once.
+SWITCH = """(title) => {
   const button = [...document.querySelectorAll('#room-list button')]
     .find((node) => node.querySelector('.name').textContent === title);
-  const start = performance.now();
   button.click();
-  void document.querySelector('#message-list').offsetHeight;
-  const rendered = performance.now() - start;
-  await new Promise((resolve) => requestAnimationFrame(() => resolve()));
-  return { rendered, frame: performance.now() - start,
-           nodes: document.querySelectorAll('#message-list li[data-seq]').length };
+  const nodes = document.querySelectorAll('#message-list li[data-seq]');
+  return { nodes: nodes.length, last: nodes.length ? Number(nodes[nodes.length - 1].dataset.seq) : null };
 }"""
 
 OBSERVE = """() => {
@@ -113,7 +89,9 @@ OBSERVE = """() => {
 }"""
 
 
-def test_a_long_history_costs_one_node_per_message_and_switches_rooms_fast(unlimited, people, http_user):
+def test_a_long_history_costs_one_node_per_message_and_switches_rooms_from_memory(
+    unlimited, people, http_user
+):
     poster = http_user("poster", url=unlimited.url)
     long_room, other_room = unique("long"), unique("other")
     long_id = make_room(unlimited.url, poster, long_room)
@@ -159,25 +137,14 @@ def test_a_long_history_costs_one_node_per_message_and_switches_rooms_fast(unlim
     assert mutations["added"] == 1, mutations
     assert len(older_pages) == pages_fetched  # nothing was fetched again for it
 
-    # Room switches, away from the long room and back to it.
-    away = page.evaluate(TIME_SWITCH, other_room)
-    back = page.evaluate(TIME_SWITCH, long_room)
+    # Room switches, away from the long room and back to it, draw each room from memory in the
+    # click itself; how long that takes is the benchmark's scenario 12.
+    away = page.evaluate(SWITCH, other_room)
+    assert away == {"nodes": 30, "last": 30}, away
+    back = page.evaluate(SWITCH, long_room)
+    assert back["last"] == LONG_HISTORY + 1 and 0 < back["nodes"] <= DOM_MESSAGES_MAX, back
     expect(reader.message_texts().last).to_have_text("one more")
-    metrics = {
-        "messages_loaded_by_scrolling": LONG_HISTORY,
-        "older_pages_fetched": pages_fetched,
-        "scroll_steps_up": up["steps"],
-        "scroll_steps_down": down["steps"],
-        "message_nodes_at_most": max(up["nodes"], down["nodes"]),
-        "new_message_mutations": mutations,
-        "switch_away_ms": away,
-        "switch_back_ms": back,
-    }
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "render-metrics.json").write_text(json.dumps(metrics, indent=2))
-    print(json.dumps(metrics))
-    assert away["frame"] < ROOM_SWITCH_MS, metrics
-    assert back["frame"] < ROOM_SWITCH_MS, metrics
+    assert len(older_pages) == pages_fetched
 
 
 def test_any_event_kind_passes_both_transports_and_update_replaces_one_node(live_module, people, http_user):
