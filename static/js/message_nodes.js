@@ -10,7 +10,7 @@
  * message: see `NO_CONTEXT`.
  */
 
-import { clockTime, dayKey, dayLabel, el, fileSize } from './format.js';
+import { clockTime, dayKey, dayLabel, el, fileSize, moment } from './format.js';
 import { icon } from './icons.js';
 import { plainText, renderBody } from './markdown.js';
 import { isLong } from './rules.js';
@@ -67,11 +67,11 @@ export function messageNode(message, ctx, grouped) {
   head.append(el('bdi', 'sender', message.sender)); // an isolate: a name's direction stays in it
   const time = el('time', 'time', clockTime(message.ts));
   time.dateTime = message.ts;
-  time.title = new Date(message.ts).toLocaleString();
+  time.title = moment(message.ts);
   head.append(time);
   if (message.edited_at && !message.deleted) {
     const edited = el('span', 'edited', '(edited)');
-    edited.title = new Date(message.edited_at).toLocaleString();
+    edited.title = moment(message.edited_at);
     head.append(edited);
   }
   if (edit && !message.deleted) {
