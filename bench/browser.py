@@ -19,25 +19,13 @@ from bench.http import HttpClient
 from bench.scenarios import Context
 from bench.stack import PASSWORD, Stack
 from bench.stats import percentiles
-from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCROLL_TO, Person, sign_in
+from tests.browser_helpers import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SCROLL_TO, SWITCH_ROOM, Person, sign_in
 
 LONG, SMALL_A, SMALL_B = "long history", "small a", "small b"
 SMALL_SIZE = 30
 POSTERS = 4
 # One round of switches, starting and ending in the long room.
 ROUND = (("away", SMALL_A), ("floor", SMALL_B), ("floor", SMALL_A), ("back", LONG))
-
-# Time from the click on a sidebar room to the next frame after its messages are drawn.
-TIME_SWITCH = """async (title) => {
-  const button = [...document.querySelectorAll('#room-list button')]
-    .find((node) => node.querySelector('.name').textContent === title);
-  const start = performance.now();
-  button.click();
-  void document.querySelector('#message-list').offsetHeight;
-  await new Promise((resolve) => requestAnimationFrame(() => resolve()));
-  return { ms: performance.now() - start,
-           nodes: document.querySelectorAll('#message-list li[data-seq]').length };
-}"""
 
 
 async def scenario_12(ctx: Context) -> dict:
@@ -91,7 +79,7 @@ def _switch(url: str, user: str, messages: int, switches: int) -> dict:
             for _ in range(switches):
                 for kind, title in ROUND:
                     page.wait_for_timeout(100)  # a person's pace: what the click set going settles
-                    switch = page.evaluate(TIME_SWITCH, title)
+                    switch = page.evaluate(SWITCH_ROOM, title)
                     timed[kind].append(round(switch["ms"] * 1e6))
                     if kind == "back":
                         nodes.add(switch["nodes"])

@@ -53,6 +53,21 @@ SCROLL_TO = """async ([end, seq]) => {
   return { steps, edge: edge(), nodes: document.querySelectorAll('#message-list li[data-seq]').length };
 }"""
 
+# Click a sidebar room by its name. `nodes` and `last` (the newest seq) are what the message list
+# holds right after the click, before anything could come from the network; `ms` runs from the
+# click to the next animation frame after the room is drawn (the benchmark's scenario 12).
+SWITCH_ROOM = """async (title) => {
+  const button = [...document.querySelectorAll('#room-list button')]
+    .find((node) => node.querySelector('.name').textContent === title);
+  const start = performance.now();
+  button.click();
+  const drawn = document.querySelectorAll('#message-list li[data-seq]');
+  const last = drawn.length ? Number(drawn[drawn.length - 1].dataset.seq) : null;
+  void document.querySelector('#message-list').offsetHeight;
+  await new Promise((resolve) => requestAnimationFrame(() => resolve()));
+  return { ms: performance.now() - start, nodes: drawn.length, last };
+}"""
+
 
 class Person:
     """One person at one browser window: a context of their own (cookies, storage) and a page."""

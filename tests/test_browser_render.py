@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-from browser_helpers import SCROLL_TO, WebSocketGate, unique
+from browser_helpers import SCROLL_TO, SWITCH_ROOM, WebSocketGate, unique
 from live_procs import Launcher, Live
 from playwright.sync_api import expect
 
@@ -65,16 +65,6 @@ def join(person, name: str) -> None:
     page.get_by_role("button", name=f"Join {name}").click()
     expect(page.locator("#room-name")).to_have_text(name)
 
-
-# Click a sidebar room and report what the list holds right after the click, before anything
-# could come from the network: a room already loaded is drawn from memory at once.
-SWITCH = """(title) => {
-  const button = [...document.querySelectorAll('#room-list button')]
-    .find((node) => node.querySelector('.name').textContent === title);
-  button.click();
-  const nodes = document.querySelectorAll('#message-list li[data-seq]');
-  return { nodes: nodes.length, last: nodes.length ? Number(nodes[nodes.length - 1].dataset.seq) : null };
-}"""
 
 OBSERVE = """() => {
   window.__added = 0;
@@ -139,9 +129,9 @@ def test_a_long_history_costs_one_node_per_message_and_switches_rooms_from_memor
 
     # Room switches, away from the long room and back to it, draw each room from memory in the
     # click itself; how long that takes is the benchmark's scenario 12.
-    away = page.evaluate(SWITCH, other_room)
-    assert away == {"nodes": 30, "last": 30}, away
-    back = page.evaluate(SWITCH, long_room)
+    away = page.evaluate(SWITCH_ROOM, other_room)
+    assert (away["nodes"], away["last"]) == (30, 30), away
+    back = page.evaluate(SWITCH_ROOM, long_room)
     assert back["last"] == LONG_HISTORY + 1 and 0 < back["nodes"] <= DOM_MESSAGES_MAX, back
     expect(reader.message_texts().last).to_have_text("one more")
     assert len(older_pages) == pages_fetched
